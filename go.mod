@@ -1,0 +1,3 @@
+module github.com/easgate/easgate
+
+go 1.26.8
