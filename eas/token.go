@@ -65,11 +65,15 @@ func CopyToken(t Token) Token {
 type SyntaxError struct {
 	Offset int64 // byte offset in the document where the problem was found
 	Msg    string
+	Err    error // the cause, such as a *LimitError; may be nil
 }
 
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("eas: wbxml syntax error at offset %d: %s", e.Offset, e.Msg)
 }
+
+// Unwrap returns the cause.
+func (e *SyntaxError) Unwrap() error { return e.Err }
 
 // LimitError is a SyntaxError cause for documents past a DecoderOptions
 // limit, so that callers can answer 413 rather than 400.

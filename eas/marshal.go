@@ -1,0 +1,638 @@
+package eas
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Marshaler is implemented by types that encode themselves as the element
+// start. Implementations write start, the content and the EndTag.
+type Marshaler interface {
+	MarshalWBXML(e *Encoder, start StartTag) error
+}
+
+// Unmarshaler is implemented by types that decode themselves from the
+// element whose StartTag was just read. Implementations consume tokens up
+// to and including the matching EndTag.
+type Unmarshaler interface {
+	UnmarshalWBXML(d *Decoder, start StartTag) error
+}
+
+// Marshal returns the WBXML document for v, a struct (or pointer to one)
+// whose root element is named by a blank field: _ struct{} `wbxml:"Ping:Ping"`.
+func Marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	e := NewEncoder(&b)
+	if err := e.Encode(v); err != nil {
+		return nil, err
+	}
+	if err := e.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// Unmarshal decodes the WBXML document data into v, a pointer to a struct
+// with a root field. A nil o takes the default limits.
+func Unmarshal(data []byte, v any, o *DecoderOptions) error {
+	return newBytesDecoder(data, o).Decode(v)
+}
+
+// Field options of a `wbxml` struct tag.
+const (
+	optOpaque = 1 << iota
+	optEmpty
+	optOmitEmpty
+)
+
+type fieldInfo struct {
+	index []int
+	tag   Tag
+	opts  int
+	typ   reflect.Type
+}
+
+type typeInfo struct {
+	root   *Tag
+	fields []fieldInfo
+	byTok  map[uint16]int // page<<8|token → index in fields
+}
+
+var (
+	typeCache sync.Map // reflect.Type → *typeInfo or error
+
+	marshalerType   = reflect.TypeFor[Marshaler]()
+	unmarshalerType = reflect.TypeFor[Unmarshaler]()
+	rawType         = reflect.TypeFor[Raw]()
+)
+
+func parseTag(s string) (Tag, int, error) {
+	name, optStr, _ := strings.Cut(s, ",")
+	pg, el, ok := strings.Cut(name, ":")
+	if !ok {
+		return Tag{}, 0, fmt.Errorf("tag %q is not Page:Name", s)
+	}
+	var t Tag
+	found := false
+	for p := range codePages {
+		if codePages[p].name == pg {
+			t, found = Tag{Page(p), el}, true
+			break
+		}
+	}
+	if !found {
+		return Tag{}, 0, fmt.Errorf("unknown code page %q in %q", pg, s)
+	}
+	if !KnownTag(t) {
+		return Tag{}, 0, fmt.Errorf("unknown tag %s", t)
+	}
+	opts := 0
+	for o := range strings.SplitSeq(optStr, ",") {
+		switch o {
+		case "":
+		case "opaque":
+			opts |= optOpaque
+		case "empty":
+			opts |= optEmpty
+		case "omitempty":
+			opts |= optOmitEmpty
+		default:
+			return Tag{}, 0, fmt.Errorf("unknown option %q in %q", o, s)
+		}
+	}
+	return t, opts, nil
+}
+
+func getTypeInfo(t reflect.Type) (*typeInfo, error) {
+	if v, ok := typeCache.Load(t); ok {
+		if err, ok := v.(error); ok {
+			return nil, err
+		}
+		return v.(*typeInfo), nil
+	}
+	ti, err := buildTypeInfo(t)
+	if err != nil {
+		err = fmt.Errorf("eas: type %s: %w", t, err)
+		typeCache.Store(t, err)
+		return nil, err
+	}
+	typeCache.Store(t, ti)
+	return ti, nil
+}
+
+func buildTypeInfo(t reflect.Type) (*typeInfo, error) {
+	ti := &typeInfo{byTok: make(map[uint16]int)}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		s, ok := f.Tag.Lookup("wbxml")
+		if !ok || s == "-" {
+			continue
+		}
+		tag, opts, err := parseTag(s)
+		if err != nil {
+			return nil, fmt.Errorf("field %s: %w", f.Name, err)
+		}
+		if f.Name == "_" {
+			r := tag
+			ti.root = &r
+			continue
+		}
+		if !f.IsExported() {
+			return nil, fmt.Errorf("field %s is not exported", f.Name)
+		}
+		if err := checkFieldType(f.Type, opts); err != nil {
+			return nil, fmt.Errorf("field %s: %w", f.Name, err)
+		}
+		tok, _ := tokenOf(tag)
+		key := uint16(tag.Page)<<8 | uint16(tok)
+		if _, dup := ti.byTok[key]; dup {
+			return nil, fmt.Errorf("field %s: tag %s used twice", f.Name, tag)
+		}
+		ti.byTok[key] = len(ti.fields)
+		ti.fields = append(ti.fields, fieldInfo{index: f.Index, tag: tag, opts: opts, typ: f.Type})
+	}
+	return ti, nil
+}
+
+func checkFieldType(t reflect.Type, opts int) error {
+	if t == rawType || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return checkFieldType(t.Elem(), opts)
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return nil
+		}
+		if t.Elem().Kind() == reflect.Slice && t.Elem().Elem().Kind() != reflect.Uint8 {
+			return errors.New("nested slices are not supported")
+		}
+		return checkFieldType(t.Elem(), opts)
+	case reflect.String, reflect.Bool, reflect.Struct,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return nil
+	}
+	return fmt.Errorf("unsupported type %s", t)
+}
+
+// Decode reads the next element into v, a non-nil pointer. If v's type
+// names a root element, the element must be that one.
+func (d *Decoder) Decode(v any) error {
+	for {
+		t, err := d.Token()
+		if err != nil {
+			return err
+		}
+		if s, ok := t.(StartTag); ok {
+			rv := reflect.ValueOf(v)
+			if rv.Kind() == reflect.Pointer && !rv.IsNil() && rv.Elem().Kind() == reflect.Struct {
+				ti, err := getTypeInfo(rv.Elem().Type())
+				if err != nil {
+					return err
+				}
+				if ti.root != nil && *ti.root != s.Tag {
+					return &SchemaError{Command: ti.root.Name, Msg: fmt.Sprintf("root element is %s, want %s", s.Tag, *ti.root)}
+				}
+			}
+			return d.DecodeElement(v, s)
+		}
+	}
+}
+
+// DecodeElement decodes the element whose StartTag start was just read
+// into v, a non-nil pointer, consuming its EndTag.
+func (d *Decoder) DecodeElement(v any, start StartTag) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return errors.New("eas: Decode needs a non-nil pointer")
+	}
+	return d.decodeValue(rv.Elem(), start, 0)
+}
+
+func (d *Decoder) decodeValue(v reflect.Value, start StartTag, opts int) error {
+	if flagsOf(v.Type())&flagPtrUnmarshaler != 0 && v.CanAddr() {
+		return v.Addr().Interface().(Unmarshaler).UnmarshalWBXML(d, start)
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		return d.decodeValue(v.Elem(), start, opts)
+	case reflect.Struct:
+		return d.decodeStruct(v, start)
+	case reflect.Bool:
+		if opts&optEmpty != 0 {
+			v.SetBool(true)
+			return d.Skip()
+		}
+	}
+	text, err := d.readText()
+	if err != nil {
+		return err
+	}
+	return setScalar(v, text, start.Tag)
+}
+
+func (d *Decoder) decodeStruct(v reflect.Value, start StartTag) error {
+	ti, err := getTypeInfo(v.Type())
+	if err != nil {
+		return err
+	}
+	for {
+		t, err := d.Token()
+		if err != nil {
+			return noEOF(err)
+		}
+		switch s := t.(type) {
+		case EndTag:
+			return nil
+		case StartTag:
+			i, ok := ti.byTok[uint16(d.lastPage)<<8|uint16(d.lastID)]
+			if !ok {
+				if err := d.Skip(); err != nil {
+					return err
+				}
+				continue
+			}
+			f := &ti.fields[i]
+			fv := v.FieldByIndex(f.index)
+			if fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() != reflect.Uint8 {
+				n := fv.Len()
+				fv.Set(reflect.Append(fv, reflect.Zero(fv.Type().Elem())))
+				fv = fv.Index(n)
+			}
+			if err := d.decodeValue(fv, s, f.opts); err != nil {
+				return err
+			}
+		}
+		// Text or opaque data between child elements carries no meaning.
+	}
+}
+
+// readText collects the text and opaque data of the current element up to
+// its EndTag; child elements are skipped.
+func (d *Decoder) readText() ([]byte, error) {
+	var first []byte
+	var acc []byte
+	n := 0
+	for {
+		t, err := d.Token()
+		if err != nil {
+			return nil, noEOF(err)
+		}
+		var b []byte
+		switch s := t.(type) {
+		case EndTag:
+			if n > 1 {
+				return acc, nil
+			}
+			return first, nil
+		case StartTag:
+			if err := d.Skip(); err != nil {
+				return nil, err
+			}
+			continue
+		case Text:
+			b = s
+		case Opaque:
+			b = s
+		}
+		n++
+		if n == 1 {
+			first = b
+			continue
+		}
+		if n == 2 {
+			acc = append([]byte(nil), first...)
+		}
+		if len(acc)+len(b) > d.opts.MaxStringSize {
+			return nil, d.limit("MaxStringSize", int64(d.opts.MaxStringSize))
+		}
+		acc = append(acc, b...)
+	}
+}
+
+func setScalar(v reflect.Value, text []byte, tag Tag) error {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(string(text))
+		return nil
+	case reflect.Slice: // []byte
+		v.SetBytes(bytes.Clone(text))
+		return nil
+	case reflect.Bool:
+		switch strings.TrimSpace(string(text)) {
+		case "1", "", "true", "TRUE", "True":
+			// An empty element means true: MS-ASCMD says so of
+			// DeletesAsMoves and GetChanges, the booleans sent empty.
+			v.SetBool(true)
+		case "0", "false", "FALSE", "False":
+			v.SetBool(false)
+		default:
+			return &SchemaError{Command: tag.Page.String(), Msg: fmt.Sprintf("%s: %q is not a boolean", tag, text)}
+		}
+		return nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		s := strings.TrimSpace(string(text))
+		if s == "" {
+			v.SetInt(0)
+			return nil
+		}
+		n, err := strconv.ParseInt(s, 10, v.Type().Bits())
+		if err != nil {
+			return &SchemaError{Command: tag.Page.String(), Msg: fmt.Sprintf("%s: %q is not a %s", tag, text, v.Type())}
+		}
+		v.SetInt(n)
+		return nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		s := strings.TrimSpace(string(text))
+		if s == "" {
+			v.SetUint(0)
+			return nil
+		}
+		n, err := strconv.ParseUint(s, 10, v.Type().Bits())
+		if err != nil {
+			return &SchemaError{Command: tag.Page.String(), Msg: fmt.Sprintf("%s: %q is not a %s", tag, text, v.Type())}
+		}
+		v.SetUint(n)
+		return nil
+	}
+	return fmt.Errorf("eas: cannot decode %s into %s", tag, v.Type())
+}
+
+// Encode writes v, a struct or pointer to one whose root element is named
+// by a blank field, as a whole document. Call Flush (or Close) afterwards.
+func (e *Encoder) Encode(v any) error {
+	rv := reflect.ValueOf(v)
+	for rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct {
+		return e.fail(fmt.Errorf("eas: cannot encode %T as a document", v))
+	}
+	ti, err := getTypeInfo(rv.Type())
+	if err != nil {
+		return e.fail(err)
+	}
+	if ti.root == nil {
+		return e.fail(fmt.Errorf("eas: %T names no root element", v))
+	}
+	return e.encodeValue(rv, *ti.root, 0)
+}
+
+// EncodeElement writes v as the element start.
+func (e *Encoder) EncodeElement(v any, start StartTag) error {
+	return e.encodeValue(reflect.ValueOf(v), start.Tag, 0)
+}
+
+func (e *Encoder) encodeValue(v reflect.Value, tag Tag, opts int) error {
+	if e.err != nil {
+		return e.err
+	}
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil
+		}
+	}
+	if fl := flagsOf(v.Type()); fl&flagMarshaler != 0 && v.CanInterface() {
+		return v.Interface().(Marshaler).MarshalWBXML(e, StartTag{Tag: tag})
+	} else if fl&flagPtrMarshaler != 0 && v.CanAddr() {
+		return v.Addr().Interface().(Marshaler).MarshalWBXML(e, StartTag{Tag: tag})
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		return e.encodeValue(v.Elem(), tag, opts)
+	case reflect.Struct:
+		ti, err := getTypeInfo(v.Type())
+		if err != nil {
+			return e.fail(err)
+		}
+		empty := !hasContent(v, ti)
+		e.writeStart(tag, empty)
+		if !empty {
+			for i := range ti.fields {
+				f := &ti.fields[i]
+				if err := e.encodeField(v.FieldByIndex(f.index), f); err != nil {
+					return err
+				}
+			}
+		}
+		return e.writeEnd(tag)
+	case reflect.String:
+		s := v.String()
+		if s == "" {
+			e.writeStart(tag, true)
+			return e.writeEnd(tag)
+		}
+		e.writeStart(tag, false)
+		if opts&optOpaque != 0 {
+			e.writeOpaque([]byte(s))
+		} else {
+			e.writeText(nil, &s)
+		}
+		return e.writeEnd(tag)
+	case reflect.Slice: // []byte
+		b := v.Bytes()
+		if len(b) == 0 {
+			e.writeStart(tag, true)
+			return e.writeEnd(tag)
+		}
+		e.writeStart(tag, false)
+		if opts&optOpaque != 0 {
+			e.writeOpaque(b)
+		} else {
+			e.writeText(b, nil)
+		}
+		return e.writeEnd(tag)
+	case reflect.Bool:
+		if opts&optEmpty != 0 {
+			if !v.Bool() {
+				return nil
+			}
+			e.writeStart(tag, true)
+			return e.writeEnd(tag)
+		}
+		e.writeStart(tag, false)
+		if v.Bool() {
+			e.writeText([]byte{'1'}, nil)
+		} else {
+			e.writeText([]byte{'0'}, nil)
+		}
+		return e.writeEnd(tag)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		e.writeStart(tag, false)
+		e.writeInt(v.Int())
+		return e.writeEnd(tag)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		e.writeStart(tag, false)
+		e.writeUintText(v.Uint())
+		return e.writeEnd(tag)
+	}
+	return e.fail(fmt.Errorf("eas: cannot encode %s as %s", v.Type(), tag))
+}
+
+func (e *Encoder) encodeField(v reflect.Value, f *fieldInfo) error {
+	if absent(v, f) {
+		return nil
+	}
+	if v.Kind() == reflect.Slice && v.Type().Elem().Kind() != reflect.Uint8 {
+		for i := 0; i < v.Len(); i++ {
+			if err := e.encodeValue(v.Index(i), f.tag, f.opts); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return e.encodeValue(v, f.tag, f.opts)
+}
+
+// hasContent reports whether encoding struct v writes at least one child,
+// so that an element without children is sent as an empty tag.
+func hasContent(v reflect.Value, ti *typeInfo) bool {
+	for i := range ti.fields {
+		if !absent(v.FieldByIndex(ti.fields[i].index), &ti.fields[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// absent reports whether field value v writes nothing.
+func absent(v reflect.Value, f *fieldInfo) bool {
+	switch {
+	case f.opts&optOmitEmpty != 0 && v.IsZero():
+	case v.Kind() == reflect.Pointer && v.IsNil():
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() != reflect.Uint8 && v.Len() == 0:
+	case v.Kind() == reflect.Bool && f.opts&optEmpty != 0 && !v.Bool():
+	case v.Type() == rawType && v.Interface().(Raw).IsZero():
+	default:
+		return false
+	}
+	return true
+}
+
+// Method flags of a type, cached so that encoding a string field does not
+// box it to ask whether it is a Marshaler.
+const (
+	flagMarshaler = 1 << iota
+	flagPtrMarshaler
+	flagPtrUnmarshaler
+)
+
+var flagCache sync.Map // reflect.Type → int
+
+func flagsOf(t reflect.Type) int {
+	if v, ok := flagCache.Load(t); ok {
+		return v.(int)
+	}
+	fl := 0
+	if t.Implements(marshalerType) {
+		fl |= flagMarshaler
+	} else if reflect.PointerTo(t).Implements(marshalerType) {
+		fl |= flagPtrMarshaler
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		fl |= flagPtrUnmarshaler
+	}
+	flagCache.Store(t, fl)
+	return fl
+}
+
+// Raw holds the content of an element whose schema depends on context,
+// such as Sync's ApplicationData, whose children depend on the
+// collection's class. Decoding captures the element's tokens; Decode turns
+// them into a typed value later. RawValue wraps a typed value to encode.
+type Raw struct {
+	toks  []Token
+	val   any
+	empty bool // sent as an empty tag
+}
+
+// RawValue returns a Raw whose content is v's fields, v being a struct or
+// pointer to one with `wbxml` field tags.
+func RawValue(v any) Raw { return Raw{val: v} }
+
+// IsZero reports whether r holds nothing.
+func (r Raw) IsZero() bool { return r.toks == nil && r.val == nil }
+
+// Decode decodes r's content into v, a pointer to a struct, as if v were
+// the element holding it.
+func (r Raw) Decode(v any) error {
+	if r.val != nil {
+		// Encode and decode once: the caller gets a copy in its own type.
+		var b bytes.Buffer
+		e := NewEncoder(&b)
+		start := StartTag{Tag: Tag{PageAirSync, "ApplicationData"}}
+		if err := r.MarshalWBXML(e, start); err != nil {
+			return err
+		}
+		if err := e.Close(); err != nil {
+			return err
+		}
+		d := newBytesDecoder(b.Bytes(), nil)
+		if _, err := d.Token(); err != nil {
+			return err
+		}
+		return d.DecodeElement(v, start)
+	}
+	d := newTokenDecoder(r.toks)
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return errors.New("eas: Raw.Decode needs a non-nil pointer")
+	}
+	err := d.decodeValue(rv.Elem(), StartTag{}, 0)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		// The replayed content ends without the element's own EndTag.
+		return nil
+	}
+	return err
+}
+
+// Tokens returns the captured tokens of a decoded Raw.
+func (r Raw) Tokens() []Token { return r.toks }
+
+// UnmarshalWBXML captures the element's content.
+func (r *Raw) UnmarshalWBXML(d *Decoder, start StartTag) error {
+	*r = Raw{empty: start.Empty, toks: []Token{}}
+	depth := 0
+	for {
+		t, err := d.Token()
+		if err != nil {
+			return noEOF(err)
+		}
+		switch t.(type) {
+		case StartTag:
+			depth++
+		case EndTag:
+			if depth == 0 {
+				return nil
+			}
+			depth--
+		}
+		r.toks = append(r.toks, CopyToken(t))
+	}
+}
+
+// MarshalWBXML writes the element with r's content.
+func (r Raw) MarshalWBXML(e *Encoder, start StartTag) error {
+	if r.val != nil {
+		return e.EncodeElement(r.val, start)
+	}
+	empty := len(r.toks) == 0 && r.empty
+	e.writeStart(start.Tag, empty)
+	for _, t := range r.toks {
+		if err := e.EncodeToken(t); err != nil {
+			return err
+		}
+	}
+	return e.writeEnd(start.Tag)
+}
