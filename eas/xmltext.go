@@ -110,7 +110,7 @@ func writeLeaf(w *bufio.Writer, data []Token) {
 	switch {
 	case opaque:
 		w.WriteString(` opaque="base64">` + base64.StdEncoding.EncodeToString(all))
-	case !xmlSafe(all) || len(all) == 0:
+	case !xmlSafe(all) || len(data) > 0 && len(all) == 0:
 		// An empty STR_I is kept apart from no data at all this way.
 		w.WriteString(` encoding="base64">` + base64.StdEncoding.EncodeToString(all))
 	default:
