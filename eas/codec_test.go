@@ -32,11 +32,11 @@ func TestTokenRoundTrip(t *testing.T) {
 	docs := map[string][]byte{
 		"foldersync": {0x03, 0x01, 0x6A, 0x00, 0x00, 0x07, 0x56, 0x52, 0x03, '0', 0x00, 0x01, 0x01},
 		"sync-switch-empty-opaque": {0x03, 0x01, 0x6A, 0x00,
-			0x45, // AirSync:Sync
-			0x5C, // AirSync:Collections
-			0x4F, // AirSync:Collection
+			0x45,                        // AirSync:Sync
+			0x5C,                        // AirSync:Collections
+			0x4F,                        // AirSync:Collection
 			0x4B, 0x03, '1', 0x00, 0x01, // SyncKey 1
-			0x14, // GetChanges, empty
+			0x14,                                                 // GetChanges, empty
 			0x00, 0x11, 0x4A, 0xC3, 0x03, 0x01, 0x00, 0xFF, 0x01, // AirSyncBase:Data opaque
 			0x01, 0x01, 0x01},
 	}
@@ -144,7 +144,7 @@ type testFolder struct {
 }
 
 type testSync struct {
-	_           struct{}          `wbxml:"AirSync:Sync"`
+	_           struct{}         `wbxml:"AirSync:Sync"`
 	Collections []testCollection `wbxml:"AirSync:Collections"`
 }
 
