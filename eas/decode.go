@@ -97,15 +97,6 @@ type Decoder struct {
 // from r. A nil o takes the defaults of DecoderOptions.
 func NewDecoder(r io.Reader, o *DecoderOptions) *Decoder {
 	d := &Decoder{opts: o.withDefaults()}
-	if br, ok := r.(*bytes.Reader); ok && br.Len() <= 1<<20 {
-		// Small in-memory bodies: read them whole, so tokens point into
-		// one buffer and nothing is copied twice.
-		b := make([]byte, br.Len())
-		n, _ := io.ReadFull(br, b)
-		d.buf, d.w = b[:n], n
-		d.checkSize()
-		return d
-	}
 	d.src = r
 	d.owned = true
 	d.buf = make([]byte, 4096)
