@@ -380,7 +380,7 @@ func (d *Decoder) Token() (Token, error) {
 			if err != nil {
 				return nil, err
 			}
-			if c > utf8.MaxRune {
+			if c == 0 || c > utf8.MaxRune {
 				return nil, d.syntax("entity %d is not a character", c)
 			}
 			return Text(utf8.AppendRune(nil, rune(c))), nil

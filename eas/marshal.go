@@ -239,6 +239,11 @@ func (d *Decoder) decodeValue(v reflect.Value, start StartTag, opts int) error {
 	if err != nil {
 		return err
 	}
+	if v.Kind() == reflect.String && opts&optOpaque == 0 && bytes.IndexByte(text, 0) >= 0 {
+		// Only opaque data can carry NUL, and a text field could not
+		// send it back.
+		return &SchemaError{Command: start.Tag.Page.String(), Msg: fmt.Sprintf("%s: text contains a NUL byte", start.Tag)}
+	}
 	return setScalar(v, text, start.Tag)
 }
 
@@ -327,7 +332,11 @@ func setScalar(v reflect.Value, text []byte, tag Tag) error {
 		v.SetString(string(text))
 		return nil
 	case reflect.Slice: // []byte
-		v.SetBytes(bytes.Clone(text))
+		if len(text) == 0 {
+			v.SetBytes(nil) // empty data and an empty tag decode alike
+		} else {
+			v.SetBytes(bytes.Clone(text))
+		}
 		return nil
 	case reflect.Bool:
 		switch strings.TrimSpace(string(text)) {
