@@ -1,0 +1,67 @@
+package memory
+
+import (
+	"context"
+	"slices"
+
+	"github.com/easgate/easgate/sources"
+)
+
+// waiter is one Watch call. Folders it watches add themselves to changed
+// and signal wake, under the Source's lock; wake has room for one signal,
+// so a change never blocks on a slow watcher.
+type waiter struct {
+	wake    chan struct{}
+	changed []sources.FolderID
+}
+
+// wake tells f's watchers that f changed.
+func (f *folder) wake() {
+	for w := range f.waiters {
+		if !slices.Contains(w.changed, f.ID) {
+			w.changed = append(w.changed, f.ID)
+		}
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Watch implements sources.Watcher. It costs no goroutine and no polling:
+// the change that concerns it signals its channel directly.
+func (s *Source) Watch(ctx context.Context, ids []sources.FolderID) ([]sources.FolderID, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	w := &waiter{wake: make(chan struct{}, 1)}
+	fs := make([]*folder, 0, len(ids))
+	s.mu.Lock()
+	for _, id := range ids {
+		f, err := s.folder(id)
+		if err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		fs = append(fs, f)
+	}
+	for _, f := range fs {
+		f.waiters[w] = struct{}{}
+	}
+	s.mu.Unlock()
+
+	select {
+	case <-w.wake:
+	case <-ctx.Done():
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range fs {
+		delete(f.waiters, w)
+	}
+	if len(w.changed) > 0 {
+		return w.changed, nil
+	}
+	return nil, ctx.Err()
+}
