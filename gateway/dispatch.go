@@ -1,0 +1,81 @@
+package gateway
+
+import (
+	"context"
+
+	"github.com/easgate/easgate/eas"
+)
+
+// request is what every typed command request of package eas implements.
+type request interface {
+	Validate(eas.ProtocolVersion) error
+}
+
+// handlerFunc answers one request. req is nil when the command allows an
+// empty body and the client sent one (Sync and Ping: repeat the last
+// request). A nil response is answered with an empty HTTP 200.
+type handlerFunc func(s *Server, ctx context.Context, sess *Session, req request) (any, error)
+
+// bodyKind says what a command's HTTP body holds.
+type bodyKind uint8
+
+const (
+	bodyRequired bodyKind = iota // a WBXML document
+	bodyOptional                 // a WBXML document, or nothing
+	bodyNone                     // nothing: the request is all in the URI
+)
+
+// route is one row of the dispatch table.
+type route struct {
+	cmd        eas.Command
+	body       bodyKind
+	newRequest func(*Request) request // a request to decode the body into; bodyNone commands fill it from the URI
+	handle     handlerFunc            // nil: not routed, not advertised
+}
+
+// routes is the one Command → handler table. It fixes the order of the
+// MS-ASProtocolCommands header, which lists exactly the rows whose handle is
+// set. New copies it, so that tests may install handlers in their own
+// Server.
+var routes = []route{
+	{cmd: eas.CmdSync, body: bodyOptional, newRequest: newRequest[eas.SyncRequest]},
+	{cmd: eas.CmdSendMail, newRequest: newRequest[eas.SendMailRequest]},
+	{cmd: eas.CmdSmartForward, newRequest: newRequest[eas.SmartForwardRequest]},
+	{cmd: eas.CmdSmartReply, newRequest: newRequest[eas.SmartReplyRequest]},
+	{cmd: eas.CmdGetAttachment, body: bodyNone, newRequest: func(q *Request) request {
+		return &eas.GetAttachmentRequest{AttachmentName: q.Params.AttachmentName}
+	}},
+	{cmd: eas.CmdGetHierarchy, body: bodyNone, newRequest: newRequest[eas.GetHierarchyRequest]},
+	{cmd: eas.CmdFolderSync, newRequest: newRequest[eas.FolderSyncRequest]},
+	{cmd: eas.CmdFolderCreate, newRequest: newRequest[eas.FolderCreateRequest]},
+	{cmd: eas.CmdFolderDelete, newRequest: newRequest[eas.FolderDeleteRequest]},
+	{cmd: eas.CmdFolderUpdate, newRequest: newRequest[eas.FolderUpdateRequest]},
+	{cmd: eas.CmdMoveItems, newRequest: newRequest[eas.MoveItemsRequest]},
+	{cmd: eas.CmdGetItemEstimate, newRequest: newRequest[eas.GetItemEstimateRequest]},
+	{cmd: eas.CmdMeetingResponse, newRequest: newRequest[eas.MeetingResponseRequest]},
+	{cmd: eas.CmdSearch, newRequest: newRequest[eas.SearchRequest]},
+	{cmd: eas.CmdSettings, newRequest: newRequest[eas.SettingsRequest]},
+	{cmd: eas.CmdPing, body: bodyOptional, newRequest: newRequest[eas.PingRequest]},
+	{cmd: eas.CmdItemOperations, newRequest: newRequest[eas.ItemOperationsRequest]},
+	{cmd: eas.CmdProvision, newRequest: newRequest[eas.ProvisionRequest]},
+	{cmd: eas.CmdResolveRecipients, newRequest: newRequest[eas.ResolveRecipientsRequest]},
+	{cmd: eas.CmdValidateCert, newRequest: newRequest[eas.ValidateCertRequest]},
+	{cmd: eas.CmdFind, newRequest: newRequest[eas.FindRequest]},
+}
+
+// newRequest returns a new zero *T as a request.
+func newRequest[T any, P interface {
+	*T
+	request
+}](*Request) request {
+	return P(new(T))
+}
+
+// handler adapts a typed handler, such as (*Server).handleFolderSync, to a
+// handlerFunc.
+func handler[Req request, Resp any](h func(*Server, context.Context, *Session, Req) (Resp, error)) handlerFunc {
+	return func(s *Server, ctx context.Context, sess *Session, req request) (any, error) {
+		r, _ := req.(Req) // nil for an empty body
+		return h(s, ctx, sess, r)
+	}
+}

@@ -1,0 +1,387 @@
+// Package gateway is easgate's HTTP front door: it parses MS-ASHTTP
+// requests, authenticates them, decodes their WBXML bodies into the typed
+// requests of package eas, dispatches them to command handlers and maps
+// errors to EAS statuses.
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/metrics"
+)
+
+// Path is the path of the EAS endpoint. Devices vary its case, so it is
+// matched ignoring case.
+const Path = "/Microsoft-Server-ActiveSync"
+
+// DefaultMaxBodySize is the request body limit when Options.MaxBodySize is
+// zero. A SendMail with attachments is the largest body a device sends.
+const DefaultMaxBodySize = 32 << 20
+
+// Authenticator checks a password. user is the name exactly as the client
+// sent it in the Authorization header: "user", "user@domain" or
+// "DOMAIN\user".
+type Authenticator interface {
+	Authenticate(ctx context.Context, user, password string) error
+}
+
+// Options configure a Server. The zero value is valid: it serves every
+// protocol version, refuses every login and logs nothing.
+type Options struct {
+	Logger        *slog.Logger          // nil: discard
+	Versions      []eas.ProtocolVersion // nil: eas.AllVersions
+	MaxBodySize   int64                 // bytes; 0: DefaultMaxBodySize; past it, HTTP 413
+	Decoder       *eas.DecoderOptions   // nil: the codec's defaults
+	Authenticator Authenticator         // nil: every request but OPTIONS is answered 401
+}
+
+// Server is an http.Handler for the EAS endpoint and /metrics.
+type Server struct {
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	metrics  *metrics.Metrics
+	versions []eas.ProtocolVersion
+	maxBody  int64
+	decoder  *eas.DecoderOptions
+	auth     Authenticator
+	routes   []route
+	mux      *http.ServeMux
+}
+
+var errNoCredentials = errors.New("gateway: no Basic credentials")
+
+// Session is what a handler knows of the client besides the request body.
+type Session struct {
+	User    string   // the authenticated name, as the client sent it
+	Request *Request // the parsed URI and headers
+}
+
+// New returns a Server configured by o, which may be nil.
+func New(o *Options) (*Server, error) {
+	if o == nil {
+		o = &Options{}
+	}
+	s := &Server{
+		log:      o.Logger,
+		reg:      prometheus.NewRegistry(),
+		versions: o.Versions,
+		maxBody:  o.MaxBodySize,
+		decoder:  o.Decoder,
+		auth:     o.Authenticator,
+		routes:   append([]route(nil), routes...),
+		mux:      http.NewServeMux(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.versions == nil {
+		s.versions = eas.AllVersions
+	}
+	if len(s.versions) == 0 {
+		return nil, errors.New("gateway: versions: none enabled")
+	}
+	for _, v := range s.versions {
+		if !v.Known() {
+			return nil, fmt.Errorf("gateway: versions: unknown protocol version %d", v)
+		}
+	}
+	switch {
+	case s.maxBody == 0:
+		s.maxBody = DefaultMaxBodySize
+	case s.maxBody < 0:
+		return nil, fmt.Errorf("gateway: max body size: %d is negative", s.maxBody)
+	}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.metrics = metrics.New(s.reg)
+	s.mux.HandleFunc("POST "+Path, s.servePost)
+	s.mux.HandleFunc("OPTIONS "+Path, s.serveOptions)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	return s, nil
+}
+
+// Registry returns the Prometheus registry that /metrics serves, for other
+// packages' collectors.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+// ServeHTTP serves the EAS endpoint, under any case of Path, and /metrics.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != Path && strings.EqualFold(r.URL.Path, Path) {
+		r2 := *r
+		u := *r.URL
+		u.Path, u.RawPath = Path, ""
+		r2.URL = &u
+		r = &r2
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// route returns the dispatch row of c, or nil.
+func (s *Server) route(c eas.Command) *route {
+	for i := range s.routes {
+		if s.routes[i].cmd == c {
+			return &s.routes[i]
+		}
+	}
+	return nil
+}
+
+// routed returns the commands that have a handler, in table order.
+func (s *Server) routed() []string {
+	var names []string
+	for _, rt := range s.routes {
+		if rt.handle != nil {
+			names = append(names, rt.cmd.String())
+		}
+	}
+	return names
+}
+
+// serveOptions answers the OPTIONS discovery request, MS-ASHTTP 2.2.3 and
+// 2.2.4: it needs no authentication.
+func (s *Server) serveOptions(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	done := s.metrics.Start()
+	vs := make([]string, len(s.versions))
+	for i, v := range s.versions {
+		vs[i] = v.String()
+	}
+	h := w.Header()
+	h.Set("Allow", "OPTIONS,POST")
+	h.Set("Public", "OPTIONS,POST")
+	h.Set("Cache-Control", "private")
+	h.Set("MS-Server-ActiveSync", s.versions[len(s.versions)-1].String())
+	h.Set("MS-ASProtocolVersions", strings.Join(vs, ","))
+	h.Set("MS-ASProtocolCommands", strings.Join(s.routed(), ","))
+	w.WriteHeader(http.StatusOK)
+	done("OPTIONS", http.StatusOK)
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("cmd", "OPTIONS"),
+		slog.Int("status", http.StatusOK), slog.Duration("dur", time.Since(start)))
+}
+
+// exchange is one POST being answered: what the access line reports.
+type exchange struct {
+	w         *recorder
+	q         *Request
+	user      string
+	easStatus eas.Status
+}
+
+// recorder remembers the HTTP status written through it.
+type recorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (Flush for the
+// streaming commands, deadlines for Ping).
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	done := s.metrics.Start()
+	x := &exchange{w: &recorder{ResponseWriter: w}}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("handler panic", "panic", p, "stack", string(debug.Stack()))
+			if x.w.code == 0 {
+				x.w.WriteHeader(http.StatusInternalServerError)
+			}
+		}
+		s.logAccess(r.Context(), x, time.Since(start))
+		cmd := ""
+		if x.q != nil && x.q.Command != 0 {
+			cmd = x.q.Command.String()
+		}
+		done(cmd, x.w.code)
+	}()
+
+	q, qerr := parseRequest(r, s.versions)
+	x.q = q
+	user, pass, ok := r.BasicAuth()
+	x.user = user
+	authErr := errNoCredentials
+	if ok && s.auth != nil {
+		authErr = s.auth.Authenticate(r.Context(), user, pass)
+	}
+	if authErr != nil {
+		// A store that is down must not make the device ask for a new
+		// password.
+		if st, _ := statusFor(0, eas.ScopeCommand, authErr); st == eas.StatusServerErrorRetryLater {
+			x.w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		x.w.Header().Set("WWW-Authenticate", `Basic realm="easgate", charset="UTF-8"`)
+		x.w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	if qerr != nil {
+		s.log.Debug("bad request", "err", qerr)
+		x.w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	rt := s.route(q.Command)
+	if rt == nil || rt.handle == nil || !q.Command.Supports(q.Version) {
+		// MS-ASHTTP 3.2.5.1: a command the server does not support is a
+		// bad request.
+		x.w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	s.serveRoute(r, x, rt)
+}
+
+// serveRoute is the generic adapter: it decodes the body into the route's
+// typed request, validates it, calls the handler and encodes its response.
+func (s *Server) serveRoute(r *http.Request, x *exchange, rt *route) {
+	req, err := s.decode(r, x, rt)
+	if err != nil {
+		s.fail(r.Context(), x, err)
+		return
+	}
+	sess := &Session{User: x.user, Request: x.q}
+	resp, err := rt.handle(s, r.Context(), sess, req)
+	if err != nil {
+		s.fail(r.Context(), x, err)
+		return
+	}
+	if isNil(resp) {
+		x.w.WriteHeader(http.StatusOK)
+		return
+	}
+	// Buffer the document so that an encoding failure can still change the
+	// HTTP status; streaming commands write through their own writer.
+	var buf bytes.Buffer
+	e := eas.NewEncoder(&buf)
+	if err := e.Encode(resp); err != nil {
+		s.fail(r.Context(), x, fmt.Errorf("gateway: encoding %s response: %w", x.q.Command, err))
+		return
+	}
+	if err := e.Flush(); err != nil {
+		s.fail(r.Context(), x, err)
+		return
+	}
+	x.w.Header().Set("Content-Type", wbxmlType)
+	x.w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	x.w.WriteHeader(http.StatusOK)
+	x.w.Write(buf.Bytes())
+}
+
+// decode reads the request body into a new typed request and validates it.
+// It returns nil for an empty body where the command allows one.
+func (s *Server) decode(r *http.Request, x *exchange, rt *route) (request, error) {
+	q := x.q
+	req := rt.newRequest(q)
+	if rt.body == bodyNone {
+		return req, req.Validate(q.Version)
+	}
+	if q.MIME {
+		return nil, badRequest("message/rfc822 bodies are not handled yet")
+	}
+	if r.ContentLength > s.maxBody {
+		return nil, &http.MaxBytesError{Limit: s.maxBody}
+	}
+	body := bufio.NewReader(http.MaxBytesReader(x.w, r.Body, s.maxBody))
+	if _, err := body.Peek(1); err == io.EOF {
+		if rt.body == bodyOptional {
+			return nil, nil
+		}
+		return nil, &eas.SchemaError{Command: q.Command.String(), Msg: "empty request body"}
+	}
+	if err := eas.NewDecoder(body, s.decoder).Decode(req); err != nil {
+		return nil, err
+	}
+	return req, req.Validate(q.Version)
+}
+
+// fail answers a command-scope error through statusFor and logs it when it
+// is a server error.
+func (s *Server) fail(ctx context.Context, x *exchange, err error) {
+	var re *RequestError
+	if errors.As(err, &re) {
+		x.w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	cmd := x.q.Command
+	st, code := statusFor(cmd, eas.ScopeCommand, err)
+	// Before 14.0 there are no common status codes (MS-ASCMD 2.2.2), and the
+	// ComposeMail commands have no response body at all.
+	if code == http.StatusOK && x.q.Version < eas.V140 &&
+		(st >= eas.StatusInvalidContent || statusPage[cmd] == eas.PageComposeMail) {
+		code = httpStatus(st)
+	}
+	if st == eas.StatusServerError {
+		s.log.LogAttrs(ctx, slog.LevelError, "request failed", slog.String("cmd", cmd.String()),
+			slog.String("user", x.user), slog.String("device_id", x.q.DeviceID), slog.Any("err", err))
+	}
+	x.easStatus = st
+	if err := writeStatus(x.w, cmd, st, code); err != nil {
+		s.log.Warn("writing status", "err", err)
+	}
+}
+
+// logAccess writes the one access line of a POST. It never logs passwords:
+// only the user name of the Authorization header is kept.
+func (s *Server) logAccess(ctx context.Context, x *exchange, dur time.Duration) {
+	attrs := []slog.Attr{slog.String("user", x.user)}
+	if q := x.q; q != nil {
+		cmd := ""
+		if q.Command != 0 {
+			cmd = q.Command.String()
+		}
+		proto := ""
+		if q.Version != 0 {
+			proto = q.Version.String()
+		}
+		attrs = append(attrs, slog.String("cmd", cmd), slog.String("device_id", q.DeviceID),
+			slog.String("device_type", q.DeviceType), slog.String("proto", proto))
+	}
+	attrs = append(attrs, slog.Int("status", x.w.code), slog.Int("eas_status", int(x.easStatus)),
+		slog.Duration("dur", dur))
+	s.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+}
+
+// isNil reports whether a handler's response is nil, typed or not.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
+}

@@ -1,0 +1,133 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/easgate/easgate/eas"
+)
+
+// statusPage names the code page of the commands whose response has a
+// top-level Status element (MS-ASCMD 2.2.3.177): their root element is
+// <Page:Command> and a failed request is answered HTTP 200 with
+// <Page:Command><Page:Status>N</Page:Status></Page:Command>. The other
+// commands (GetAttachment, GetHierarchy, MoveItems, MeetingResponse) report
+// a failed request with an HTTP status only.
+var statusPage = map[eas.Command]eas.Page{
+	eas.CmdSync:              eas.PageAirSync,
+	eas.CmdSendMail:          eas.PageComposeMail, // 14.0 and later
+	eas.CmdSmartForward:      eas.PageComposeMail,
+	eas.CmdSmartReply:        eas.PageComposeMail,
+	eas.CmdFolderSync:        eas.PageFolderHierarchy,
+	eas.CmdFolderCreate:      eas.PageFolderHierarchy,
+	eas.CmdFolderDelete:      eas.PageFolderHierarchy,
+	eas.CmdFolderUpdate:      eas.PageFolderHierarchy,
+	eas.CmdGetItemEstimate:   eas.PageGetItemEstimate,
+	eas.CmdSearch:            eas.PageSearch,
+	eas.CmdSettings:          eas.PageSettings,
+	eas.CmdPing:              eas.PagePing,
+	eas.CmdItemOperations:    eas.PageItemOperations,
+	eas.CmdProvision:         eas.PageProvision,
+	eas.CmdResolveRecipients: eas.PageResolveRecipients,
+	eas.CmdValidateCert:      eas.PageValidateCert,
+	eas.CmdFind:              eas.PageFind,
+}
+
+// temporary is implemented by errors that a retry may cure, as net.Error
+// does; sources.Temporary will mark store errors the same way.
+type temporary interface{ Temporary() bool }
+
+// statusFor maps an error to the EAS status and the HTTP status that answer
+// it, for command cmd when reported at scope. It is the one place where
+// errors become wire statuses:
+//
+//   - *eas.StatusError: its Status, unchanged;
+//   - a body past MaxBodySize, or an *eas.SyntaxError caused by an
+//     *eas.LimitError: 102 InvalidWBXML with HTTP 413;
+//   - *eas.SyntaxError: 102 InvalidWBXML; *eas.SchemaError: 103 InvalidXML;
+//   - a deadline, a cancellation or a temporary error: 111
+//     ServerErrorRetryLater;
+//   - anything else: 110 ServerError, which the caller logs.
+//
+// The HTTP status is 200 when the status travels in an element: at
+// collection or item scope, or at command scope for a command with a
+// top-level Status element. Otherwise it is the HTTP status MS-ASHTTP 3.2.5.1
+// gives the condition.
+func statusFor(cmd eas.Command, scope eas.Scope, err error) (eas.Status, int) {
+	var (
+		se  *eas.StatusError
+		syn *eas.SyntaxError
+		sch *eas.SchemaError
+		lim *eas.LimitError
+		mb  *http.MaxBytesError
+		tmp temporary
+	)
+	var st eas.Status
+	switch {
+	case errors.As(err, &se):
+		st = se.Status
+	case errors.As(err, &mb), errors.As(err, &lim):
+		return eas.StatusInvalidWBXML, http.StatusRequestEntityTooLarge
+	case errors.As(err, &syn):
+		st = eas.StatusInvalidWBXML
+	case errors.As(err, &sch):
+		st = eas.StatusInvalidXML
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
+		errors.As(err, &tmp) && tmp.Temporary():
+		st = eas.StatusServerErrorRetryLater
+	default:
+		st = eas.StatusServerError
+	}
+	if _, ok := statusPage[cmd]; ok || scope != eas.ScopeCommand {
+		return st, http.StatusOK
+	}
+	return st, httpStatus(st)
+}
+
+// httpStatus is the HTTP status that stands for st where no Status element
+// can carry it: commands without one, and protocol versions before 14.0,
+// which know no common status codes (MS-ASCMD 2.2.2).
+func httpStatus(st eas.Status) int {
+	switch st {
+	case eas.StatusServerErrorRetryLater, eas.StatusMailboxServerOffline:
+		return http.StatusServiceUnavailable
+	case eas.StatusUserDisabledForSync, eas.StatusDeviceIsBlockedForThisUser,
+		eas.StatusAccessDenied, eas.StatusAccountDisabled, eas.StatusMaximumDevicesReached,
+		eas.StatusActiveDirectoryAccessDenied:
+		return http.StatusForbidden
+	case eas.StatusDeviceNotProvisioned, eas.StatusPolicyRefresh, eas.StatusInvalidPolicyKey:
+		return 449 // MS-ASHTTP 3.2.5.1: retry after sending a Provision command
+	case eas.StatusCommandNotSupported:
+		return http.StatusNotImplemented
+	case eas.StatusItemNotFound:
+		return http.StatusNotFound
+	}
+	if st < eas.StatusServerError || st == eas.StatusVersionNotSupported {
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+// writeStatus answers a command-scope failure: the minimal
+// <Command><Status>N</Status></Command> document when code is 200, an
+// empty HTTP error otherwise.
+func writeStatus(w http.ResponseWriter, cmd eas.Command, st eas.Status, code int) error {
+	if code != http.StatusOK {
+		w.WriteHeader(code)
+		return nil
+	}
+	page := statusPage[cmd]
+	root := eas.Tag{Page: page, Name: cmd.String()}
+	status := eas.Tag{Page: page, Name: "Status"}
+	w.Header().Set("Content-Type", wbxmlType)
+	e := eas.NewEncoder(w)
+	for _, t := range []eas.Token{
+		eas.StartTag{Tag: root}, eas.StartTag{Tag: status}, eas.Text(strconv.AppendInt(nil, int64(st), 10)),
+		eas.EndTag{Tag: status}, eas.EndTag{Tag: root},
+	} {
+		e.EncodeToken(t)
+	}
+	return e.Flush()
+}
