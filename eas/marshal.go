@@ -26,6 +26,19 @@ type Unmarshaler interface {
 
 // Marshal returns the WBXML document for v, a struct (or pointer to one)
 // whose root element is named by a blank field: _ struct{} `wbxml:"Ping:Ping"`.
+//
+// Fields are encoded in declaration order as elements named by their tag,
+// `wbxml:"Page:Name[,option...]"`, with the options
+//
+//	opaque     encode a string or []byte as OPAQUE rather than STR_I
+//	empty      a bool is the presence of an empty element
+//	emptytrue  a bool sent as an empty element means true (GetChanges)
+//	omitempty  leave out the zero value
+//
+// Strings, []byte, bools ("0"/"1"), integers (decimal), structs (child
+// elements), pointers (nil: absent), slices (repeated elements), Raw and
+// Marshaler values are supported. Empty strings and structs without
+// children are written as empty tags; empty elements decode to zero values.
 func Marshal(v any) ([]byte, error) {
 	var b bytes.Buffer
 	e := NewEncoder(&b)
@@ -49,6 +62,7 @@ const (
 	optOpaque = 1 << iota
 	optEmpty
 	optOmitEmpty
+	optEmptyTrue
 )
 
 type fieldInfo struct {
@@ -102,6 +116,8 @@ func parseTag(s string) (Tag, int, error) {
 			opts |= optEmpty
 		case "omitempty":
 			opts |= optOmitEmpty
+		case "emptytrue":
+			opts |= optEmptyTrue
 		default:
 			return Tag{}, 0, fmt.Errorf("unknown option %q in %q", o, s)
 		}
@@ -244,6 +260,10 @@ func (d *Decoder) decodeValue(v reflect.Value, start StartTag, opts int) error {
 		// send it back.
 		return &SchemaError{Command: start.Tag.Page.String(), Msg: fmt.Sprintf("%s: text contains a NUL byte", start.Tag)}
 	}
+	if v.Kind() == reflect.Bool && opts&optEmptyTrue != 0 && len(bytes.TrimSpace(text)) == 0 {
+		v.SetBool(true)
+		return nil
+	}
 	return setScalar(v, text, start.Tag)
 }
 
@@ -339,12 +359,12 @@ func setScalar(v reflect.Value, text []byte, tag Tag) error {
 		}
 		return nil
 	case reflect.Bool:
+		// An empty element is false, like an empty number is 0; fields
+		// that the spec reads as true when empty say "emptytrue".
 		switch strings.TrimSpace(string(text)) {
-		case "1", "", "true", "TRUE", "True":
-			// An empty element means true: MS-ASCMD says so of
-			// DeletesAsMoves and GetChanges, the booleans sent empty.
+		case "1", "true", "TRUE", "True":
 			v.SetBool(true)
-		case "0", "false", "FALSE", "False":
+		case "0", "", "false", "FALSE", "False":
 			v.SetBool(false)
 		default:
 			return &SchemaError{Command: tag.Page.String(), Msg: fmt.Sprintf("%s: %q is not a boolean", tag, text)}

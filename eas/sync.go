@@ -39,8 +39,8 @@ type SyncCollection struct {
 	SyncKey          string        `wbxml:"AirSync:SyncKey"`
 	CollectionID     string        `wbxml:"AirSync:CollectionId"`
 	Supported        Raw           `wbxml:"AirSync:Supported"`
-	DeletesAsMoves   *bool         `wbxml:"AirSync:DeletesAsMoves"`
-	GetChanges       *bool         `wbxml:"AirSync:GetChanges"`
+	DeletesAsMoves   *bool         `wbxml:"AirSync:DeletesAsMoves,emptytrue"`
+	GetChanges       *bool         `wbxml:"AirSync:GetChanges,emptytrue"`
 	WindowSize       int           `wbxml:"AirSync:WindowSize,omitempty"`
 	ConversationMode *bool         `wbxml:"AirSync:ConversationMode"`
 	Options          []SyncOptions `wbxml:"AirSync:Options"`
