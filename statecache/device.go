@@ -1,0 +1,402 @@
+package statecache
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"slices"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Account names one user's state on one device. A device may serve several
+// users (one phone, two mailboxes), and each pair has its own sync keys, id
+// maps, policy key and wipe request.
+type Account struct {
+	User   string
+	Device string // the DeviceId query parameter
+}
+
+// Device is what a phone has told us about itself, shared by its users.
+type Device struct {
+	ID              string
+	Type            string // DeviceType query parameter
+	UserAgent       string // User-Agent header of the last request
+	ProtocolVersion string // MS-ASProtocolVersion of the last request
+	Info            DeviceInfo
+	FirstSeen       time.Time
+	LastSeen        time.Time
+}
+
+// DeviceInfo is the Settings command's DeviceInformation (MS-ASCMD
+// 2.2.3.53).
+type DeviceInfo struct {
+	Model          string
+	IMEI           string
+	FriendlyName   string
+	OS             string
+	OSLanguage     string
+	PhoneNumber    string
+	MobileOperator string
+}
+
+// Visit describes one request, for Seen.
+type Visit struct {
+	Type            string
+	UserAgent       string
+	ProtocolVersion string
+	At              time.Time
+}
+
+// AccountInfo is the state of one Account.
+type AccountInfo struct {
+	Account
+	FirstSeen time.Time
+	LastSeen  time.Time
+	Policy    Policy
+	Wipe      Wipe
+}
+
+// Policy is an account's provisioning state (MS-ASPROV 3.1.5.1).
+type Policy struct {
+	// Key is the policy key issued last; 0 when none was.
+	Key uint32
+	// Acknowledged is true once the device acknowledged a temporary key and
+	// received Key as its final key.
+	Acknowledged bool
+	// Previous is the key that Key replaced, accepted once more. iOS 4.3
+	// sends the temporary key again on the first request after provisioning.
+	Previous       uint32
+	IssuedAt       time.Time
+	AcknowledgedAt time.Time
+}
+
+// WipeKind says what a remote wipe erases.
+type WipeKind uint8
+
+// Kinds of wipe.
+const (
+	WipeNone        WipeKind = iota
+	WipeFull                 // the whole device (Provision RemoteWipe)
+	WipeAccountOnly          // only this account (AccountOnlyRemoteWipe, EAS 16.1)
+)
+
+// Wipe is an account's wipe request. A full wipe erases the phone and so
+// every account on it, but it is requested and acknowledged through the
+// account whose user asked for it.
+type Wipe struct {
+	Kind           WipeKind
+	Acknowledged   bool // the device reported the wipe done
+	RequestedBy    string
+	RequestedAt    time.Time
+	AcknowledgedAt time.Time
+}
+
+// seenGranularity is how stale LastSeen may be before a request that
+// changes nothing else writes it: most requests then cost no fsync here.
+const seenGranularity = time.Minute
+
+// Seen records a request from a's device: it creates the device and the
+// account on first sight and updates the type, user agent, protocol version
+// and last-seen time.
+func (s *Store) Seen(ctx context.Context, a Account, v Visit) error {
+	return s.update(ctx, func(txn *badger.Txn) error {
+		var d deviceRec
+		found, err := getJSON(txn, deviceKey(a.Device), &d)
+		if err != nil {
+			return err
+		}
+		if !found {
+			d.FirstSeen = v.At
+		}
+		if !found || d.Type != v.Type || d.UserAgent != v.UserAgent || d.Protocol != v.ProtocolVersion ||
+			v.At.Sub(d.LastSeen) >= seenGranularity {
+			d.Type, d.UserAgent, d.Protocol, d.LastSeen = v.Type, v.UserAgent, v.ProtocolVersion, v.At
+			if err := setJSON(txn, deviceKey(a.Device), &d); err != nil {
+				return err
+			}
+		}
+		var r accountRec
+		found, err = getJSON(txn, accountKey(a), &r)
+		if err != nil {
+			return err
+		}
+		if found && v.At.Sub(r.LastSeen) < seenGranularity {
+			return nil
+		}
+		if !found {
+			r.FirstSeen = v.At
+			if err := txn.Set(userKey(a.Device, a.User), nil); err != nil {
+				return err
+			}
+		}
+		r.LastSeen = v.At
+		return setJSON(txn, accountKey(a), &r)
+	})
+}
+
+// SetDeviceInfo stores the DeviceInformation a device sent in Settings.
+func (s *Store) SetDeviceInfo(ctx context.Context, dev string, info DeviceInfo) error {
+	return s.update(ctx, func(txn *badger.Txn) error {
+		var d deviceRec
+		found, err := getJSON(txn, deviceKey(dev), &d)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return ErrNotFound
+		}
+		d.Model, d.IMEI, d.Friendly = info.Model, info.IMEI, info.FriendlyName
+		d.OS, d.OSLang, d.Phone, d.Operator = info.OS, info.OSLanguage, info.PhoneNumber, info.MobileOperator
+		return setJSON(txn, deviceKey(dev), &d)
+	})
+}
+
+// Device returns a device.
+func (s *Store) Device(ctx context.Context, id string) (*Device, error) {
+	var d deviceRec
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		found, err := getJSON(txn, deviceKey(id), &d)
+		if err == nil && !found {
+			err = ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Device{
+		ID: id, Type: d.Type, UserAgent: d.UserAgent, ProtocolVersion: d.Protocol,
+		Info: DeviceInfo{
+			Model: d.Model, IMEI: d.IMEI, FriendlyName: d.Friendly, OS: d.OS,
+			OSLanguage: d.OSLang, PhoneNumber: d.Phone, MobileOperator: d.Operator,
+		},
+		FirstSeen: d.FirstSeen, LastSeen: d.LastSeen,
+	}, nil
+}
+
+// Users returns the users of a device, sorted.
+func (s *Store) Users(ctx context.Context, dev string) ([]string, error) {
+	return s.lastComponents(ctx, usersOfDevice(dev))
+}
+
+// Devices returns the ids of a user's devices, sorted.
+func (s *Store) Devices(ctx context.Context, user string) ([]string, error) {
+	return s.lastComponents(ctx, accountsOfUser(user))
+}
+
+// lastComponents lists the string component that follows prefix in each
+// key under it.
+func (s *Store) lastComponents(ctx context.Context, prefix []byte) ([]string, error) {
+	var out []string
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			rest := it.Item().Key()[len(prefix):]
+			n, w := binary.Uvarint(rest)
+			out = append(out, string(rest[w:w+int(n)]))
+		}
+		return nil
+	})
+	// Length-prefixed components sort by length first.
+	slices.Sort(out)
+	return out, err
+}
+
+// Account returns the state of an account.
+func (s *Store) Account(ctx context.Context, a Account) (*AccountInfo, error) {
+	var r accountRec
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		found, err := getJSON(txn, accountKey(a), &r)
+		if err == nil && !found {
+			err = ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r.info(a), nil
+}
+
+func (r *accountRec) info(a Account) *AccountInfo {
+	return &AccountInfo{
+		Account: a, FirstSeen: r.FirstSeen, LastSeen: r.LastSeen,
+		Policy: Policy{
+			Key: r.PolicyKey, Acknowledged: r.PolicyAcked, Previous: r.PolicyPrev,
+			IssuedAt: r.PolicyIssued, AcknowledgedAt: r.PolicyAckAt,
+		},
+		Wipe: Wipe{
+			Kind: r.Wipe, Acknowledged: r.WipeAcked, RequestedBy: r.WipeBy,
+			RequestedAt: r.WipeAt, AcknowledgedAt: r.WipeAckAt,
+		},
+	}
+}
+
+// editAccount applies fn to an existing account record in one transaction.
+func (s *Store) editAccount(ctx context.Context, a Account, fn func(r *accountRec) error) error {
+	return s.update(ctx, func(txn *badger.Txn) error {
+		var r accountRec
+		found, err := getJSON(txn, accountKey(a), &r)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return ErrNotFound
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+		return setJSON(txn, accountKey(a), &r)
+	})
+}
+
+// DeleteAccount forgets an account and all its sync state, and the device
+// once it has no users left. The account disappears in one transaction; its
+// id maps are deleted after it, in batches.
+func (s *Store) DeleteAccount(ctx context.Context, a Account) error {
+	prefix := stateKey(a)
+	sp := span{start: prefix, end: prefixEnd(prefix)}
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		if _, err := txn.Get(accountKey(a)); err != nil {
+			return err
+		}
+		for _, k := range [][]byte{accountKey(a), userKey(a.Device, a.User)} {
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+		others := false
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: usersOfDevice(a.Device)})
+		for it.Rewind(); it.Valid(); it.Next() {
+			if string(it.Item().Key()) != string(userKey(a.Device, a.User)) {
+				others = true
+				break
+			}
+		}
+		it.Close()
+		if !others {
+			if err := txn.Delete(deviceKey(a.Device)); err != nil {
+				return err
+			}
+		}
+		return queuePurge(txn, sp)
+	})
+	if err != nil {
+		return err
+	}
+	s.purge(sp)
+	return nil
+}
+
+// newPolicyKey returns a random non-zero policy key. MS-ASPROV keys are
+// unsigned 32-bit numbers; 0 means "none".
+func newPolicyKey() uint32 {
+	var b [4]byte
+	for {
+		rand.Read(b[:])
+		if k := binary.BigEndian.Uint32(b[:]); k != 0 {
+			return k
+		}
+	}
+}
+
+// IssuePolicyKey starts provisioning (the first Provision request) and
+// returns a temporary key for the device to acknowledge. An acknowledged key
+// it replaces stays valid for one more use.
+func (s *Store) IssuePolicyKey(ctx context.Context, a Account, now time.Time) (uint32, error) {
+	var key uint32
+	err := s.editAccount(ctx, a, func(r *accountRec) error {
+		key = newPolicyKey()
+		if r.PolicyAcked {
+			r.PolicyPrev = r.PolicyKey
+		}
+		r.PolicyKey, r.PolicyAcked, r.PolicyIssued = key, false, now
+		return nil
+	})
+	return key, err
+}
+
+// AcknowledgePolicyKey completes provisioning (the second Provision request,
+// carrying the temporary key) and returns the final key. The temporary key
+// stays valid for one more use, and an acknowledgement repeated with it
+// returns the same final key, for a device that lost the response.
+func (s *Store) AcknowledgePolicyKey(ctx context.Context, a Account, key uint32, now time.Time) (uint32, error) {
+	var final uint32
+	err := s.editAccount(ctx, a, func(r *accountRec) error {
+		switch {
+		case key != 0 && key == r.PolicyKey && !r.PolicyAcked:
+			r.PolicyPrev, r.PolicyKey, r.PolicyAcked, r.PolicyAckAt = key, newPolicyKey(), true, now
+		case key != 0 && key == r.PolicyPrev && r.PolicyAcked:
+		default:
+			return ErrPolicyKeyMismatch
+		}
+		final = r.PolicyKey
+		return nil
+	})
+	return final, err
+}
+
+// CheckPolicyKey reports whether a request's X-MS-PolicyKey is acceptable.
+// The previous key is accepted once; the first use of the current key
+// retires it. An unknown account is not provisioned.
+func (s *Store) CheckPolicyKey(ctx context.Context, a Account, key uint32) (bool, error) {
+	ok := false
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		var r accountRec
+		found, err := getJSON(txn, accountKey(a), &r)
+		if err != nil || !found || key == 0 {
+			ok = false
+			return err
+		}
+		switch {
+		case key == r.PolicyKey && r.PolicyAcked:
+			ok = true
+			if r.PolicyPrev == 0 {
+				return nil
+			}
+		case key == r.PolicyPrev:
+			ok = true
+		default:
+			ok = false
+			return nil
+		}
+		r.PolicyPrev = 0
+		return setJSON(txn, accountKey(a), &r)
+	})
+	return ok, err
+}
+
+// RequestWipe asks for a device wipe (kind WipeFull) or an account-only wipe
+// on the account's next Provision. It replaces an earlier request.
+func (s *Store) RequestWipe(ctx context.Context, a Account, kind WipeKind, by string, now time.Time) error {
+	return s.editAccount(ctx, a, func(r *accountRec) error {
+		r.Wipe, r.WipeAcked, r.WipeBy, r.WipeAt, r.WipeAckAt = kind, false, by, now, time.Time{}
+		return nil
+	})
+}
+
+// CancelWipe withdraws a wipe request the device has not carried out yet.
+func (s *Store) CancelWipe(ctx context.Context, a Account) error {
+	return s.editAccount(ctx, a, func(r *accountRec) error {
+		if r.WipeAcked {
+			return ErrWipeAcknowledged
+		}
+		r.Wipe, r.WipeBy, r.WipeAt = WipeNone, "", time.Time{}
+		return nil
+	})
+}
+
+// AcknowledgeWipe records that the device reported the requested wipe done.
+// It returns ErrNotFound when no wipe is pending.
+func (s *Store) AcknowledgeWipe(ctx context.Context, a Account, now time.Time) error {
+	return s.editAccount(ctx, a, func(r *accountRec) error {
+		if r.Wipe == WipeNone || r.WipeAcked {
+			return ErrNotFound
+		}
+		r.WipeAcked, r.WipeAckAt = true, now
+		return nil
+	})
+}

@@ -1,0 +1,411 @@
+package statecache
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"strconv"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// SyncKey is an EAS SyncKey as the client sees it: opaque, "{uuid}N". The
+// uuid changes when the state is reset, so a key from before a reset can
+// never match after it.
+type SyncKey string
+
+// InitialKey is the key a client sends to start over.
+const InitialKey SyncKey = "0"
+
+// CollectionKey names one collection of one account. Collection is the EAS
+// CollectionId, as handed out by CollectionIDs.
+type CollectionKey struct {
+	Account
+	Collection string
+}
+
+// Op is the kind of one change in a window.
+type Op uint8
+
+// Kinds of change, as a Sync or FolderSync response carries them.
+const (
+	OpAdd Op = iota + 1
+	OpChange
+	OpDelete
+	OpSoftDelete // the item left the client's filter window but still exists
+)
+
+// Change is one change sent to the client. For a collection, ServerID is
+// the EAS ServerId and ItemID the store's id; for the hierarchy, ServerID is
+// the CollectionId and ItemID the store's folder id.
+type Change struct {
+	Op       Op
+	ServerID string
+	ItemID   string
+}
+
+// SyncState is what a response leaves behind: the store state the new key
+// stands for and the window of changes the response carried.
+type SyncState struct {
+	// State is the store's opaque state (sources.State) to ask for changes
+	// since when the client next presents this key.
+	State string
+	// Window is the changes sent with the key. They are resent verbatim if
+	// the client comes back with the key before it (RetryError). Once the
+	// client moves past the key, Deletes in the window are confirmed and
+	// their ids are unmapped.
+	Window []Change
+}
+
+// RetryError is returned by Advance when from is the previous key: the
+// client did not get our last response and asks for it again. The caller
+// must send Resend.Window again with Key, not compute a new window; the
+// store is unchanged. The same happens to the loser of two concurrent
+// requests with the same key: it answers with the winner's response.
+//
+// errors.Is(err, ErrRetryPrevious) reports a RetryError.
+type RetryError struct {
+	Key    SyncKey
+	Resend SyncState
+}
+
+// Error names the key whose window is to be resent.
+func (e *RetryError) Error() string {
+	return fmt.Sprintf("statecache: previous sync key, resend the window of %s", e.Key)
+}
+
+// Is makes errors.Is(err, ErrRetryPrevious) true.
+func (e *RetryError) Is(target error) bool { return target == ErrRetryPrevious }
+
+// Position is what a sync key presented by a client stands for.
+type Position struct {
+	// Reset is true for InitialKey: the client starts over.
+	Reset bool
+	// Key is the key presented, or on Retry the current key to resend.
+	Key SyncKey
+	// State is the store state to ask for changes since.
+	State string
+	// Retry is true when the key was the previous one; Window is then the
+	// window to resend with Key.
+	Retry  bool
+	Window []Change
+}
+
+// The two kinds of sync state share their logic; they differ in what a
+// reset and a confirmed Delete do.
+type syncScope struct {
+	rec      []byte // the syncRec's key
+	ck       CollectionKey
+	isFolder bool
+}
+
+func collectionScope(k CollectionKey) syncScope {
+	return syncScope{rec: collectionKey(k), ck: k}
+}
+
+func hierarchyScope(a Account) syncScope {
+	return syncScope{rec: hierarchyKey(a), ck: CollectionKey{Account: a}, isFolder: true}
+}
+
+func (r *syncRec) current() SyncKey {
+	return SyncKey("{" + r.Epoch + "}" + strconv.FormatUint(r.Seq, 10))
+}
+
+func newEpoch() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// Position looks up a sync key presented in a Sync request, before the
+// caller asks the store for changes. It writes nothing; Advance decides
+// again, atomically.
+func (s *Store) Position(ctx context.Context, key CollectionKey, from SyncKey) (Position, error) {
+	return s.position(ctx, collectionScope(key), from)
+}
+
+// HierarchyPosition is Position for a FolderSync key.
+func (s *Store) HierarchyPosition(ctx context.Context, a Account, from SyncKey) (Position, error) {
+	return s.position(ctx, hierarchyScope(a), from)
+}
+
+func (s *Store) position(ctx context.Context, sc syncScope, from SyncKey) (Position, error) {
+	if from == InitialKey {
+		return Position{Reset: true, Key: from}, nil
+	}
+	var p Position
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		var r syncRec
+		found, err := getJSON(txn, sc.rec, &r)
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return ErrSyncKeyMismatch
+		case from == r.current():
+			p = Position{Key: from, State: r.State}
+		case from == r.Prev:
+			p = Position{Key: r.current(), State: r.State, Retry: true, Window: fromRecs(r.Pending)}
+		default:
+			return ErrSyncKeyMismatch
+		}
+		return nil
+	})
+	return p, err
+}
+
+// Advance moves a collection from the key the client presented to a new
+// key, in one transaction:
+//
+//   - from is the current key: the client has the last response, so its
+//     Deletes are confirmed (unmapped), next is stored under a new key, and
+//     from becomes the previous key. Advance returns the new key.
+//   - from is the previous key: the client lost the last response (or a
+//     concurrent request with the same key won). Nothing is written;
+//     Advance returns the current key and a *RetryError holding the window
+//     to resend with it.
+//   - from is InitialKey: the collection starts over: a new key epoch, an
+//     empty id map (a new generation; the old one is deleted afterwards),
+//     no previous key. ServerIds are never reused, even across resets.
+//   - anything else, or a collection never synced: ErrSyncKeyMismatch.
+//
+// Conflicting writes are retried inside, so of two concurrent Advances from
+// the same key exactly one stores its state and the other gets RetryError.
+func (s *Store) Advance(ctx context.Context, key CollectionKey, from SyncKey, next SyncState) (SyncKey, error) {
+	return s.advance(ctx, collectionScope(key), from, next)
+}
+
+// AdvanceHierarchy is Advance for the folder hierarchy (FolderSync). A reset
+// keeps the folder map, so folders keep their CollectionIds as they do on
+// Exchange. A confirmed Delete unmaps the folder and drops its collection
+// state.
+func (s *Store) AdvanceHierarchy(ctx context.Context, a Account, from SyncKey, next SyncState) (SyncKey, error) {
+	return s.advance(ctx, hierarchyScope(a), from, next)
+}
+
+func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next SyncState) (SyncKey, error) {
+	var (
+		out    SyncKey
+		retry  *RetryError
+		purges []span
+	)
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		out, retry, purges = "", nil, nil
+		var r syncRec
+		found, err := getJSON(txn, sc.rec, &r)
+		if err != nil {
+			return err
+		}
+		switch {
+		case from == InitialKey:
+			if found && !sc.isFolder {
+				// Everything below the new generation is garbage.
+				sp := span{start: itemsKey(sc.ck).clone(), end: itemsKey(sc.ck).u64(r.Gen + 1)}
+				if err := queuePurge(txn, sp); err != nil {
+					return err
+				}
+				purges = append(purges, sp)
+				r.Gen++
+			}
+			r.Epoch, r.Seq, r.Prev = newEpoch(), 1, ""
+		case !found:
+			return ErrSyncKeyMismatch
+		case from == r.current():
+			sps, err := s.confirm(txn, sc, &r)
+			if err != nil {
+				return err
+			}
+			purges = sps
+			r.Prev = from
+			r.Seq++
+		case from == r.Prev && r.Prev != "":
+			retry = &RetryError{Key: r.current(), Resend: SyncState{State: r.State, Window: fromRecs(r.Pending)}}
+			return nil
+		default:
+			return ErrSyncKeyMismatch
+		}
+		r.State, r.Pending = next.State, toRecs(next.Window)
+		out = r.current()
+		return setJSON(txn, sc.rec, &r)
+	})
+	if err != nil {
+		return "", err
+	}
+	for _, sp := range purges {
+		s.purge(sp)
+	}
+	if retry != nil {
+		return retry.Key, retry
+	}
+	return out, nil
+}
+
+// confirm applies the Deletes of the window the client has now
+// acknowledged. For the hierarchy it returns the item maps of deleted
+// folders, queued for purging.
+func (s *Store) confirm(txn *badger.Txn, sc syncScope, r *syncRec) ([]span, error) {
+	var purges []span
+	for _, c := range r.Pending {
+		if c.Op != OpDelete {
+			continue
+		}
+		if !sc.isFolder {
+			if err := deleteAll(txn,
+				itemKey(sc.ck, r.Gen, pByStore, c.ItemID),
+				itemKey(sc.ck, r.Gen, pByEAS, c.ServerID)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		folder := CollectionKey{Account: sc.ck.Account, Collection: c.ServerID}
+		if err := deleteAll(txn,
+			folderKey(sc.ck.Account, pByStore, c.ItemID),
+			folderKey(sc.ck.Account, pByEAS, c.ServerID),
+			collectionKey(folder)); err != nil {
+			return nil, err
+		}
+		p := itemsKey(folder)
+		sp := span{start: p, end: prefixEnd(p)}
+		if err := queuePurge(txn, sp); err != nil {
+			return nil, err
+		}
+		purges = append(purges, sp)
+	}
+	return purges, nil
+}
+
+func deleteAll(txn *badger.Txn, keys ...[]byte) error {
+	for _, k := range keys {
+		if err := txn.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func toRecs(cs []Change) []changeRec {
+	if len(cs) == 0 {
+		return nil
+	}
+	out := make([]changeRec, len(cs))
+	for i, c := range cs {
+		out[i] = changeRec(c)
+	}
+	return out
+}
+
+func fromRecs(rs []changeRec) []Change {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([]Change, len(rs))
+	for i, r := range rs {
+		out[i] = Change(r)
+	}
+	return out
+}
+
+// ServerIDs returns the EAS ServerId of each store item id, in order,
+// giving new ones to items seen for the first time. ServerIds are
+// "CollectionId:N" with N counting up per collection, as Exchange's are, and
+// stay the same for an item until the collection is reset. The collection
+// must have been synced (Advance from InitialKey); otherwise ErrNotFound.
+func (s *Store) ServerIDs(ctx context.Context, key CollectionKey, items []string) ([]string, error) {
+	return s.allocate(ctx, collectionKey(key), items,
+		func(r *syncRec, dir byte, id string) []byte { return itemKey(key, r.Gen, dir, id) },
+		func(n uint64) string { return key.Collection + ":" + strconv.FormatUint(n, 10) })
+}
+
+// MapID returns the store item id behind an EAS ServerId, or ErrNotFound.
+func (s *Store) MapID(ctx context.Context, key CollectionKey, serverID string) (string, error) {
+	var item string
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		var r syncRec
+		found, err := getJSON(txn, collectionKey(key), &r)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return ErrNotFound
+		}
+		id, ok, err := getID(txn, itemKey(key, r.Gen, pByEAS, serverID))
+		if err == nil && !ok {
+			err = ErrNotFound
+		}
+		item = id
+		return err
+	})
+	return item, err
+}
+
+// CollectionIDs returns the EAS CollectionId of each store folder id, in
+// order, giving new ones ("1", "2", ...) to folders seen for the first time.
+// They survive a FolderSync reset. The hierarchy must have been synced
+// (AdvanceHierarchy from InitialKey); otherwise ErrNotFound.
+func (s *Store) CollectionIDs(ctx context.Context, a Account, folders []string) ([]string, error) {
+	return s.allocate(ctx, hierarchyKey(a), folders,
+		func(_ *syncRec, dir byte, id string) []byte { return folderKey(a, dir, id) },
+		func(n uint64) string { return strconv.FormatUint(n, 10) })
+}
+
+// allocate maps store ids to short ids in one transaction, minting new ones
+// from the counter in the sync record at rec. key builds a map entry's key
+// in either direction.
+func (s *Store) allocate(ctx context.Context, rec []byte, ids []string,
+	key func(r *syncRec, dir byte, id string) []byte, mint func(n uint64) string) ([]string, error) {
+	out := make([]string, len(ids))
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		var r syncRec
+		found, err := getJSON(txn, rec, &r)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return ErrNotFound
+		}
+		next := r.NextID
+		for i, storeID := range ids {
+			short, ok, err := getID(txn, key(&r, pByStore, storeID))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				next++
+				short = mint(next)
+				if err := txn.Set(key(&r, pByStore, storeID), encodeID(short)); err != nil {
+					return err
+				}
+				if err := txn.Set(key(&r, pByEAS, short), encodeID(storeID)); err != nil {
+					return err
+				}
+			}
+			out[i] = short
+		}
+		if next == r.NextID {
+			return nil
+		}
+		r.NextID = next
+		return setJSON(txn, rec, &r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FolderID returns the store folder id behind an EAS CollectionId, or
+// ErrNotFound.
+func (s *Store) FolderID(ctx context.Context, a Account, collectionID string) (string, error) {
+	var f string
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		id, ok, err := getID(txn, folderKey(a, pByEAS, collectionID))
+		if err == nil && !ok {
+			err = ErrNotFound
+		}
+		f = id
+		return err
+	})
+	return f, err
+}
