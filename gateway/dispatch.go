@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/easgate/easgate/eas"
 )
@@ -25,13 +26,23 @@ const (
 	bodyNone                     // nothing: the request is all in the URI
 )
 
+// streamFunc answers one request by writing the response itself: Sync and
+// ItemOperations stream large windows, Ping and a hanging Sync wait. It
+// must settle the HTTP status before its first byte; an error returned
+// before anything was written is answered through statusFor.
+type streamFunc func(s *Server, ctx context.Context, sess *Session, req request, w http.ResponseWriter) error
+
 // route is one row of the dispatch table.
 type route struct {
 	cmd        eas.Command
 	body       bodyKind
 	newRequest func(*Request) request // a request to decode the body into; bodyNone commands fill it from the URI
-	handle     handlerFunc            // nil: not routed, not advertised
+	handle     handlerFunc            // the handler of a buffered response
+	stream     streamFunc             // or of a streamed one; neither: not routed, not advertised
 }
+
+// routed reports whether the command has a handler.
+func (rt *route) routed() bool { return rt.handle != nil || rt.stream != nil }
 
 // routes is the one Command → handler table. It fixes the order of the
 // MS-ASProtocolCommands header, which lists exactly the rows whose handle is

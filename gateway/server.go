@@ -25,6 +25,8 @@ import (
 
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/metrics"
+	"github.com/easgate/easgate/sources"
+	"github.com/easgate/easgate/statecache"
 )
 
 // Path is the path of the EAS endpoint. Devices vary its case, so it is
@@ -35,21 +37,38 @@ const Path = "/Microsoft-Server-ActiveSync"
 // zero. A SendMail with attachments is the largest body a device sends.
 const DefaultMaxBodySize = 32 << 20
 
-// Authenticator checks a password. user is the name exactly as the client
-// sent it in the Authorization header: "user", "user@domain" or
-// "DOMAIN\user".
-type Authenticator interface {
-	Authenticate(ctx context.Context, user, password string) error
+// Backend authenticates a user and opens the user's store. user is the
+// name exactly as the client sent it in the Authorization header: "user",
+// "user@domain" or "DOMAIN\user". An error wrapping sources.ErrAuth (or any
+// error that is not temporary) is answered 401; a temporary one 503, so that
+// a store that is down does not make the phone ask for a new password.
+// Backends cache what they can: Login runs on every request.
+type Backend interface {
+	Login(ctx context.Context, user, password string) (sources.Source, error)
 }
 
 // Options configure a Server. The zero value is valid: it serves every
 // protocol version, refuses every login and logs nothing.
 type Options struct {
-	Logger        *slog.Logger          // nil: discard
-	Versions      []eas.ProtocolVersion // nil: eas.AllVersions
-	MaxBodySize   int64                 // bytes; 0: DefaultMaxBodySize; past it, HTTP 413
-	Decoder       *eas.DecoderOptions   // nil: the codec's defaults
-	Authenticator Authenticator         // nil: every request but OPTIONS is answered 401
+	Logger      *slog.Logger          // nil: discard
+	Versions    []eas.ProtocolVersion // nil: eas.AllVersions
+	MaxBodySize int64                 // bytes; 0: DefaultMaxBodySize; past it, HTTP 413
+	Decoder     *eas.DecoderOptions   // nil: the codec's defaults
+	Backend     Backend               // nil: every request but OPTIONS is answered 401
+
+	// State keeps device state: sync keys, id maps, policy keys, wipes.
+	// Commands that need it are not routed without it.
+	State *statecache.Store
+
+	// Policy says whether devices must provision, and with what policy.
+	Policy Policy
+
+	// Limits bound what one device may ask for; zero fields take the
+	// defaults documented on Limits.
+	Limits Limits
+
+	// Now returns the current time; nil means time.Now. Tests set it.
+	Now func() time.Time
 }
 
 // Server is an http.Handler for the EAS endpoint and /metrics.
@@ -60,18 +79,28 @@ type Server struct {
 	versions []eas.ProtocolVersion
 	maxBody  int64
 	decoder  *eas.DecoderOptions
-	auth     Authenticator
+	backend  Backend
+	state    *statecache.Store
+	policy   Policy
+	limits   Limits
+	now      func() time.Time
 	routes   []route
 	mux      *http.ServeMux
+	waiters  waiters
 }
 
 var errNoCredentials = errors.New("gateway: no Basic credentials")
 
 // Session is what a handler knows of the client besides the request body.
 type Session struct {
-	User    string   // the authenticated name, as the client sent it
-	Request *Request // the parsed URI and headers
+	User    string             // the authenticated name, as the client sent it
+	Request *Request           // the parsed URI and headers
+	Account statecache.Account // the user on this device: the key of its state
+	Source  sources.Source     // the user's store
 }
+
+// Version is the protocol version of the request.
+func (sess *Session) Version() eas.ProtocolVersion { return sess.Request.Version }
 
 // New returns a Server configured by o, which may be nil.
 func New(o *Options) (*Server, error) {
@@ -84,7 +113,11 @@ func New(o *Options) (*Server, error) {
 		versions: o.Versions,
 		maxBody:  o.MaxBodySize,
 		decoder:  o.Decoder,
-		auth:     o.Authenticator,
+		backend:  o.Backend,
+		state:    o.State,
+		policy:   o.Policy,
+		limits:   o.Limits.withDefaults(),
+		now:      o.Now,
 		routes:   append([]route(nil), routes...),
 		mux:      http.NewServeMux(),
 	}
@@ -107,6 +140,12 @@ func New(o *Options) (*Server, error) {
 		s.maxBody = DefaultMaxBodySize
 	case s.maxBody < 0:
 		return nil, fmt.Errorf("gateway: max body size: %d is negative", s.maxBody)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if err := s.policy.check(); err != nil {
+		return nil, err
 	}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.metrics = metrics.New(s.reg)
@@ -146,7 +185,7 @@ func (s *Server) route(c eas.Command) *route {
 func (s *Server) routed() []string {
 	var names []string
 	for _, rt := range s.routes {
-		if rt.handle != nil {
+		if rt.routed() {
 			names = append(names, rt.cmd.String())
 		}
 	}
@@ -234,8 +273,9 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	user, pass, ok := r.BasicAuth()
 	x.user = user
 	authErr := errNoCredentials
-	if ok && s.auth != nil {
-		authErr = s.auth.Authenticate(r.Context(), user, pass)
+	var src sources.Source
+	if ok && s.backend != nil {
+		src, authErr = s.backend.Login(r.Context(), user, pass)
 	}
 	if authErr != nil {
 		// A store that is down must not make the device ask for a new
@@ -254,24 +294,44 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := s.route(q.Command)
-	if rt == nil || rt.handle == nil || !q.Command.Supports(q.Version) {
+	if rt == nil || !rt.routed() || !q.Command.Supports(q.Version) {
 		// MS-ASHTTP 3.2.5.1: a command the server does not support is a
 		// bad request.
 		x.w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	s.serveRoute(r, x, rt)
+	sess := &Session{User: user, Request: q, Account: statecache.Account{User: user, Device: q.DeviceID}, Source: src}
+	if q.Command == eas.CmdPing || q.Command == eas.CmdSync {
+		// A phone waits in at most one request: its new one ends the old.
+		s.waiters.end(sess.Account)
+	}
+	if err := s.admit(r.Context(), sess); err != nil {
+		s.fail(r.Context(), x, err)
+		return
+	}
+	s.serveRoute(r, x, rt, sess)
 }
 
 // serveRoute is the generic adapter: it decodes the body into the route's
 // typed request, validates it, calls the handler and encodes its response.
-func (s *Server) serveRoute(r *http.Request, x *exchange, rt *route) {
+func (s *Server) serveRoute(r *http.Request, x *exchange, rt *route, sess *Session) {
 	req, err := s.decode(r, x, rt)
 	if err != nil {
 		s.fail(r.Context(), x, err)
 		return
 	}
-	sess := &Session{User: x.user, Request: x.q}
+	if rt.stream != nil {
+		if err := rt.stream(s, r.Context(), sess, req, x.w); err != nil {
+			if x.w.code != 0 {
+				// The status went out with the first byte; the
+				// handler already reported what it could.
+				s.log.Warn("streaming response failed", "cmd", x.q.Command.String(), "device_id", x.q.DeviceID, "err", err)
+				return
+			}
+			s.fail(r.Context(), x, err)
+		}
+		return
+	}
 	resp, err := rt.handle(s, r.Context(), sess, req)
 	if err != nil {
 		s.fail(r.Context(), x, err)

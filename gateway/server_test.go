@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/sources"
 )
 
 const (
@@ -29,14 +31,16 @@ const (
 
 type passwords map[string]string
 
-func (p passwords) Authenticate(_ context.Context, user, password string) error {
+// Login accepts the listed passwords and opens no store: the front-door
+// tests need none.
+func (p passwords) Login(_ context.Context, user, password string) (sources.Source, error) {
 	if user == "busy" {
-		return tempError{}
+		return nil, tempError{}
 	}
 	if pw, ok := p[user]; ok && pw == password {
-		return nil
+		return nil, nil
 	}
-	return errors.New("bad credentials")
+	return nil, fmt.Errorf("bad credentials: %w", sources.ErrAuth)
 }
 
 // newTestServer returns a Server whose access lines go to logs.
@@ -45,8 +49,8 @@ func newTestServer(t *testing.T, o *Options, logs *bytes.Buffer) *Server {
 	if o == nil {
 		o = &Options{}
 	}
-	if o.Authenticator == nil {
-		o.Authenticator = passwords{testUser: testPassword}
+	if o.Backend == nil {
+		o.Backend = passwords{testUser: testPassword}
 	}
 	if logs != nil {
 		o.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -300,14 +304,14 @@ func basic(user, pass string) string {
 	return strings.TrimPrefix(r.Header.Get("Authorization"), "Basic ")
 }
 
-func TestNoAuthenticator(t *testing.T) {
+func TestNoBackend(t *testing.T) {
 	s, err := New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	install(s, eas.CmdFolderSync, folderSyncOK)
 	if w := post(s, Path+plainQuery+"FolderSync", mustMarshal(t, &eas.FolderSyncRequest{SyncKey: "0"})); w.Code != 401 {
-		t.Errorf("POST without Authenticator = %d, want 401", w.Code)
+		t.Errorf("POST without Backend = %d, want 401", w.Code)
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 
 // runServe runs "easgate serve". Until stores and configuration files
 // arrive it serves the front door alone: OPTIONS and /metrics answer, and
-// with no Authenticator every POST is answered 401.
+// with no Backend every POST is answered 401.
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("easgate serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
