@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/sources"
 )
 
 // statusPage names the code page of the commands whose response has a
@@ -44,6 +45,9 @@ type temporary interface{ Temporary() bool }
 // errors become wire statuses:
 //
 //   - *eas.StatusError: its Status, unchanged;
+//   - a sources sentinel (ErrStateExpired, ErrNotFound, ErrConflict,
+//     ErrUnsupported, ErrTooLarge, ErrAuth) or a temporary store error:
+//     the command's own status for it, from storeStatuses;
 //   - a body past MaxBodySize, or an *eas.SyntaxError caused by an
 //     *eas.LimitError: 102 InvalidWBXML with HTTP 413;
 //   - *eas.SyntaxError: 102 InvalidWBXML; *eas.SchemaError: 103 InvalidXML;
@@ -65,6 +69,13 @@ func statusFor(cmd eas.Command, scope eas.Scope, err error) (eas.Status, int) {
 		tmp temporary
 	)
 	var st eas.Status
+	if ss, ok := storeStatus(cmd, scope, err); ok {
+		st = ss
+		if _, ok := statusPage[cmd]; ok || scope != eas.ScopeCommand {
+			return st, http.StatusOK
+		}
+		return st, httpStatus(st)
+	}
 	switch {
 	case errors.As(err, &se):
 		st = se.Status
@@ -130,4 +141,97 @@ func writeStatus(w http.ResponseWriter, cmd eas.Command, st eas.Status, code int
 		e.EncodeToken(t)
 	}
 	return e.Flush()
+}
+
+// errTemporary stands for a temporary store error in storeStatuses.
+var errTemporary = errors.New("temporary")
+
+// storeStatuses gives, per command, the status that reports a store
+// sentinel. Scope matters for Sync only: a missing item (8) differs from a
+// missing collection, which means the folder hierarchy changed (12).
+var storeStatuses = map[eas.Command]map[error]eas.Status{
+	eas.CmdSync: {
+		sources.ErrStateExpired: eas.Status(eas.SyncStatusInvalidSyncKey),
+		sources.ErrNotFound:     eas.Status(eas.SyncStatusObjectNotFound),
+		sources.ErrConflict:     eas.Status(eas.SyncStatusConflict),
+		sources.ErrUnsupported:  eas.Status(eas.SyncStatusProtocolError),
+		sources.ErrTooLarge:     eas.Status(eas.SyncStatusCannotComplete),
+		errTemporary:            eas.Status(eas.SyncStatusServerError),
+	},
+	eas.CmdFolderSync: {
+		sources.ErrStateExpired: eas.Status(eas.FolderSyncStatusInvalidSyncKey),
+		errTemporary:            eas.Status(eas.FolderSyncStatusServerError),
+	},
+	eas.CmdFolderCreate: {
+		sources.ErrConflict:    eas.Status(eas.FolderCreateStatusExists),
+		sources.ErrNotFound:    eas.Status(eas.FolderCreateStatusParentNotFound),
+		sources.ErrUnsupported: eas.Status(eas.FolderCreateStatusSpecialFolder),
+		errTemporary:           eas.Status(eas.FolderCreateStatusServerError),
+	},
+	eas.CmdFolderUpdate: {
+		sources.ErrConflict:    eas.Status(eas.FolderUpdateStatusExists),
+		sources.ErrNotFound:    eas.Status(eas.FolderUpdateStatusNotFound),
+		sources.ErrUnsupported: eas.Status(eas.FolderUpdateStatusRecipientInfo),
+		errTemporary:           eas.Status(eas.FolderUpdateStatusServerError),
+	},
+	eas.CmdFolderDelete: {
+		sources.ErrNotFound:    eas.Status(eas.FolderDeleteStatusNotFound),
+		sources.ErrUnsupported: eas.Status(eas.FolderDeleteStatusSpecialFolder),
+		errTemporary:           eas.Status(eas.FolderDeleteStatusServerError),
+	},
+	eas.CmdGetItemEstimate: {
+		sources.ErrStateExpired: eas.Status(eas.GetItemEstimateStatusInvalidSyncKey),
+		sources.ErrNotFound:     eas.Status(eas.GetItemEstimateStatusInvalidCollection),
+	},
+	eas.CmdPing: {
+		sources.ErrNotFound:     eas.Status(eas.PingStatusFolderHierarchyChanged),
+		sources.ErrStateExpired: eas.Status(eas.PingStatusFolderHierarchyChanged),
+		errTemporary:            eas.Status(eas.PingStatusServerError),
+	},
+	eas.CmdItemOperations: {
+		sources.ErrNotFound:    eas.Status(eas.ItemOperationsStatusNotFound),
+		sources.ErrTooLarge:    eas.Status(eas.ItemOperationsStatusTooLarge),
+		sources.ErrUnsupported: eas.Status(eas.ItemOperationsStatusProtocolError),
+		errTemporary:           eas.Status(eas.ItemOperationsStatusServerError),
+	},
+	eas.CmdMoveItems: {
+		sources.ErrNotFound: eas.Status(eas.MoveItemsStatusInvalidSource),
+		sources.ErrConflict: eas.Status(eas.MoveItemsStatusLocked),
+	},
+}
+
+// storeStatusDefault answers sentinels a command has no status of its own
+// for, in the common codes of MS-ASCMD 2.2.2.
+var storeStatusDefault = map[error]eas.Status{
+	sources.ErrNotFound:    eas.StatusItemNotFound,
+	sources.ErrUnsupported: eas.StatusCommandNotSupported,
+	sources.ErrTooLarge:    eas.StatusMailboxQuotaExceeded,
+	sources.ErrAuth:        eas.StatusAccessDenied,
+	errTemporary:           eas.StatusServerErrorRetryLater,
+}
+
+// storeStatus maps a store error through storeStatuses.
+func storeStatus(cmd eas.Command, scope eas.Scope, err error) (eas.Status, bool) {
+	var key error
+	for _, k := range []error{sources.ErrStateExpired, sources.ErrNotFound, sources.ErrConflict,
+		sources.ErrUnsupported, sources.ErrTooLarge, sources.ErrAuth} {
+		if errors.Is(err, k) {
+			key = k
+			break
+		}
+	}
+	if key == nil {
+		if !sources.Temporary(err) {
+			return 0, false
+		}
+		key = errTemporary
+	}
+	if cmd == eas.CmdSync && key == sources.ErrNotFound && scope == eas.ScopeCollection {
+		return eas.Status(eas.SyncStatusFolderHierarchyChanged), true
+	}
+	if st, ok := storeStatuses[cmd][key]; ok {
+		return st, true
+	}
+	st, ok := storeStatusDefault[key]
+	return st, ok
 }

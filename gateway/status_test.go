@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/sources"
 )
 
 type tempError struct{}
@@ -38,7 +39,23 @@ func TestStatusFor(t *testing.T) {
 		{"body-too-large", eas.CmdSendMail, eas.ScopeCommand, fmt.Errorf("eas: reading wbxml: %w", &http.MaxBytesError{Limit: 10}), 102, 413},
 		{"schema", eas.CmdProvision, eas.ScopeCommand, &eas.SchemaError{Command: "Provision", Msg: "no Policies"}, 103, 200},
 		{"schema-no-element", eas.CmdGetHierarchy, eas.ScopeCommand, &eas.SchemaError{Command: "GetHierarchy", Msg: "x"}, 103, 400},
-		{"deadline", eas.CmdPing, eas.ScopeCommand, fmt.Errorf("waiting: %w", context.DeadlineExceeded), 111, 200},
+		{"deadline", eas.CmdPing, eas.ScopeCommand, fmt.Errorf("waiting: %w", context.DeadlineExceeded), 8, 200},
+		{"deadline-common", eas.CmdSettings, eas.ScopeCommand, fmt.Errorf("waiting: %w", context.DeadlineExceeded), 111, 200},
+		{"store-expired-sync", eas.CmdSync, eas.ScopeCollection, fmt.Errorf("jmap: %w", sources.ErrStateExpired), 3, 200},
+		{"store-expired-foldersync", eas.CmdFolderSync, eas.ScopeCommand, fmt.Errorf("jmap: %w", sources.ErrStateExpired), 9, 200},
+		{"store-expired-estimate", eas.CmdGetItemEstimate, eas.ScopeCollection, sources.ErrStateExpired, 4, 200},
+		{"store-not-found-sync-item", eas.CmdSync, eas.ScopeItem, sources.ErrNotFound, 8, 200},
+		{"store-not-found-sync-collection", eas.CmdSync, eas.ScopeCollection, sources.ErrNotFound, 12, 200},
+		{"store-not-found-ping", eas.CmdPing, eas.ScopeCommand, sources.ErrNotFound, 7, 200},
+		{"store-not-found-default", eas.CmdGetAttachment, eas.ScopeCommand, sources.ErrNotFound, 150, 404},
+		{"store-conflict-sync", eas.CmdSync, eas.ScopeItem, sources.ErrConflict, 7, 200},
+		{"store-conflict-foldercreate", eas.CmdFolderCreate, eas.ScopeCommand, sources.ErrConflict, 2, 200},
+		{"store-unsupported-folderdelete", eas.CmdFolderDelete, eas.ScopeCommand, sources.ErrUnsupported, 3, 200},
+		{"store-unsupported-default", eas.CmdSearch, eas.ScopeCommand, sources.ErrUnsupported, 137, 200},
+		{"store-too-large-itemops", eas.CmdItemOperations, eas.ScopeItem, sources.ErrTooLarge, 11, 200},
+		{"store-auth", eas.CmdSettings, eas.ScopeCommand, sources.ErrAuth, 130, 200},
+		{"store-temporary-sync", eas.CmdSync, eas.ScopeCollection, sources.MarkTemporary(errors.New("down")), 5, 200},
+		{"store-temporary-foldersync", eas.CmdFolderSync, eas.ScopeCommand, sources.MarkTemporary(errors.New("down")), 6, 200},
 		{"canceled-no-element", eas.CmdGetAttachment, eas.ScopeCommand, context.Canceled, 111, 503},
 		{"temporary", eas.CmdSettings, eas.ScopeCommand, fmt.Errorf("jmap: %w", tempError{}), 111, 200},
 		{"other", eas.CmdFind, eas.ScopeCommand, errors.New("boom"), 110, 200},
