@@ -252,7 +252,7 @@ func TestErrors(t *testing.T) {
 		{name: "server-error", err: errors.New("store exploded"), wantCode: 200,
 			wantTag: eas.Tag{Page: eas.PageFolderHierarchy, Name: "FolderSync"}, wantSt: 110},
 		{name: "retry-later", err: context.DeadlineExceeded, wantCode: 200,
-			wantTag: eas.Tag{Page: eas.PageFolderHierarchy, Name: "FolderSync"}, wantSt: 111},
+			wantTag: eas.Tag{Page: eas.PageFolderHierarchy, Name: "FolderSync"}, wantSt: 6}, // FolderSync's own "server error, retry"
 		{name: "server-error-12.1", err: errors.New("store exploded"), headers: []string{"MS-ASProtocolVersion", "12.1"}, wantCode: 500},
 		{name: "command-status-12.1", err: &eas.StatusError{Status: 9}, headers: []string{"MS-ASProtocolVersion", "12.1"}, wantCode: 200,
 			wantTag: eas.Tag{Page: eas.PageFolderHierarchy, Name: "FolderSync"}, wantSt: 9},
