@@ -186,4 +186,5 @@ type changeRec struct {
 	Op       Op     `json:"o"`
 	ServerID string `json:"s"`
 	ItemID   string `json:"i"`
+	ClientID string `json:"c,omitempty"`
 }

@@ -33,6 +33,9 @@ const (
 	OpChange
 	OpDelete
 	OpSoftDelete // the item left the client's filter window but still exists
+	// OpClientAdd records the answer to a client's Add: a resent request
+	// gets the same ServerID again instead of adding the item twice.
+	OpClientAdd
 )
 
 // Change is one change sent to the client. For a collection, ServerID is
@@ -42,6 +45,7 @@ type Change struct {
 	Op       Op
 	ServerID string
 	ItemID   string
+	ClientID string // OpClientAdd only: the client's id for the item
 }
 
 // SyncState is what a response leaves behind: the store state the new key
@@ -316,6 +320,31 @@ func (s *Store) ServerIDs(ctx context.Context, key CollectionKey, items []string
 	return s.allocate(ctx, collectionKey(key), items,
 		func(r *syncRec, dir byte, id string) []byte { return itemKey(key, r.Gen, dir, id) },
 		func(n uint64) string { return key.Collection + ":" + strconv.FormatUint(n, 10) })
+}
+
+// KnownIDs returns the EAS ServerId of each store item id, in order, or ""
+// for an item the collection has never sent; unlike ServerIDs it allocates
+// nothing. An unsynced collection knows no item.
+func (s *Store) KnownIDs(ctx context.Context, key CollectionKey, items []string) ([]string, error) {
+	out := make([]string, len(items))
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		var r syncRec
+		found, err := getJSON(txn, collectionKey(key), &r)
+		if err != nil || !found {
+			return err
+		}
+		for i, id := range items {
+			sid, ok, err := getID(txn, itemKey(key, r.Gen, pByStore, id))
+			if err != nil {
+				return err
+			}
+			if ok {
+				out[i] = sid
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 // MapID returns the store item id behind an EAS ServerId, or ErrNotFound.

@@ -401,3 +401,37 @@ func BenchmarkMapID(b *testing.B) {
 		}
 	})
 }
+
+func TestKnownIDsAndClientAdds(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open("", &Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ck := CollectionKey{Account: Account{User: "alice", Device: "d1"}, Collection: "5"}
+	if got, err := s.KnownIDs(ctx, ck, []string{"a"}); err != nil || got[0] != "" {
+		t.Fatalf("KnownIDs before any sync = %q, %v; want empty", got, err)
+	}
+	k1, err := s.Advance(ctx, ck, InitialKey, SyncState{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sids, err := s.ServerIDs(ctx, ck, []string{"a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.KnownIDs(ctx, ck, []string{"a", "b"})
+	if err != nil || got[0] != sids[0] || got[1] != "" {
+		t.Fatalf("KnownIDs = %q, %v; want [%s \"\"]", got, err, sids[0])
+	}
+	win := []Change{{Op: OpClientAdd, ServerID: sids[0], ItemID: "a", ClientID: "c-1"}}
+	if _, err := s.Advance(ctx, ck, k1, SyncState{State: "s2", Window: win}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Advance(ctx, ck, k1, SyncState{State: "s3"})
+	var re *RetryError
+	if !errors.As(err, &re) || !reflect.DeepEqual(re.Resend.Window, win) {
+		t.Fatalf("Advance from the previous key = %v; want a RetryError with window %+v", err, win)
+	}
+}
