@@ -68,7 +68,7 @@ func startChild(t *testing.T, mode, dir string) (*exec.Cmd, *bufio.Scanner) {
 func crashWindow(n int) []Change {
 	w := []Change{{OpAdd, crashID(2 * n), crashItem(2 * n)}, {OpAdd, crashID(2*n + 1), crashItem(2*n + 1)}}
 	if n > 1 {
-		w = append(w, Change{OpDelete, crashID(2 * (n - 1)), crashItem(2 * (n - 1))})
+		w = append(w, Change{Op: OpDelete, ServerID: crashID(2 * (n - 1)), ItemID: crashItem(2 * (n - 1))})
 	}
 	return w
 }
@@ -260,7 +260,7 @@ func fillDevice(ctx context.Context, s *Store, i int, folders, items []string) e
 	}
 	win := make([]Change, len(items))
 	for j := range items {
-		win[j] = Change{OpAdd, sids[j], items[j]}
+		win[j] = Change{Op: OpAdd, ServerID: sids[j], ItemID: items[j]}
 	}
 	_, err = s.Advance(ctx, ck, k, SyncState{State: "s1", Window: win})
 	return err

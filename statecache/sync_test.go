@@ -344,7 +344,7 @@ func BenchmarkAdvance(b *testing.B) {
 			defer s.Close()
 			win := make([]Change, tt.window)
 			for i := range win {
-				win[i] = Change{OpAdd, fmt.Sprintf("5:%d", i), fmt.Sprintf("M%08d", i)}
+				win[i] = Change{Op: OpAdd, ServerID: fmt.Sprintf("5:%d", i), ItemID: fmt.Sprintf("M%08d", i)}
 			}
 			key, err := s.Advance(ctx, inbox, InitialKey, SyncState{})
 			if err != nil {
