@@ -66,7 +66,7 @@ func startChild(t *testing.T, mode, dir string) (*exec.Cmd, *bufio.Scanner) {
 // items, and the delete of an item the window before added. Item i gets
 // ServerId "5:i-1", as ids are handed out in order from 1.
 func crashWindow(n int) []Change {
-	w := []Change{{OpAdd, crashID(2 * n), crashItem(2 * n)}, {OpAdd, crashID(2*n + 1), crashItem(2*n + 1)}}
+	w := []Change{{Op: OpAdd, ServerID: crashID(2 * n), ItemID: crashItem(2 * n)}, {Op: OpAdd, ServerID: crashID(2*n + 1), ItemID: crashItem(2*n + 1)}}
 	if n > 1 {
 		w = append(w, Change{Op: OpDelete, ServerID: crashID(2 * (n - 1)), ItemID: crashItem(2 * (n - 1))})
 	}
