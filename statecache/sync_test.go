@@ -27,7 +27,7 @@ func start(t testing.TB, s *Store) (k1, k2 SyncKey) {
 		t.Fatal(err)
 	}
 	k2, err = s.Advance(ctx, inbox, k1, SyncState{State: "s2", Window: []Change{
-		{OpAdd, ids[0], "m1"}, {OpAdd, ids[1], "m2"},
+		{Op: OpAdd, ServerID: ids[0], ItemID: "m1"}, {Op: OpAdd, ServerID: ids[1], ItemID: "m2"},
 	}})
 	if err != nil {
 		t.Fatalf("Advance(%s): %v", k1, err)
@@ -37,7 +37,7 @@ func start(t testing.TB, s *Store) (k1, k2 SyncKey) {
 
 func TestAdvance(t *testing.T) {
 	ctx := context.Background()
-	window2 := []Change{{OpAdd, "5:1", "m1"}, {OpAdd, "5:2", "m2"}}
+	window2 := []Change{{Op: OpAdd, ServerID: "5:1", ItemID: "m1"}, {Op: OpAdd, ServerID: "5:2", ItemID: "m2"}}
 	tests := []struct {
 		name      string
 		from      func(k1, k2 SyncKey) SyncKey
@@ -129,7 +129,7 @@ func TestAdvanceConfirmsDeletes(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	_, k2 := start(t, s)
-	k3, err := s.Advance(ctx, inbox, k2, SyncState{State: "s3", Window: []Change{{OpDelete, "5:1", "m1"}, {OpSoftDelete, "5:2", "m2"}}})
+	k3, err := s.Advance(ctx, inbox, k2, SyncState{State: "s3", Window: []Change{{Op: OpDelete, ServerID: "5:1", ItemID: "m1"}, {Op: OpSoftDelete, ServerID: "5:2", ItemID: "m2"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestHierarchy(t *testing.T) {
 	if _, err := s.ServerIDs(ctx, sent, []string{"m1"}); err != nil {
 		t.Fatal(err)
 	}
-	h2, err := s.AdvanceHierarchy(ctx, a, h1, SyncState{State: "f2", Window: []Change{{OpDelete, "2", "Sent"}}})
+	h2, err := s.AdvanceHierarchy(ctx, a, h1, SyncState{State: "f2", Window: []Change{{Op: OpDelete, ServerID: "2", ItemID: "Sent"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
