@@ -98,6 +98,7 @@ func (l Limits) withDefaults() Limits {
 var (
 	errNotProvisioned = &eas.StatusError{Status: eas.StatusDeviceNotProvisioned, Scope: eas.ScopeCommand}
 	errBadPolicyKey   = &eas.StatusError{Status: eas.StatusInvalidPolicyKey, Scope: eas.ScopeCommand}
+	errWipeRequested  = &eas.StatusError{Status: eas.StatusRemoteWipeRequested, Scope: eas.ScopeCommand}
 )
 
 // admit records the device's visit and enforces the policy before a
@@ -121,9 +122,14 @@ func (s *Server) admit(ctx context.Context, sess *Session) error {
 	if err != nil && !errors.Is(err, statecache.ErrNotFound) {
 		return fmt.Errorf("gateway: reading the account: %w", err)
 	}
-	if info != nil && info.Wipe.Kind != statecache.WipeNone && !info.Wipe.Acknowledged {
-		// A pending wipe is delivered by Provision: send the device there.
-		return errNotProvisioned
+	if pendingWipe(info, q.Version) != statecache.WipeNone {
+		// A pending wipe is delivered by Provision: send the device there
+		// with 140 RemoteWipeRequested (MS-ASCMD 2.2.2), or HTTP 449 before
+		// 14.0, which has no status codes of its own for it.
+		if q.Version < eas.V140 {
+			return errNotProvisioned
+		}
+		return errWipeRequested
 	}
 	key := q.PolicyKey
 	switch s.policy.Mode {

@@ -69,6 +69,10 @@ type Options struct {
 
 	// Now returns the current time; nil means time.Now. Tests set it.
 	Now func() time.Time
+
+	// MailDomain completes a login name that is not an address into the
+	// user's SMTP address (Settings UserInformation); "" leaves it bare.
+	MailDomain string
 }
 
 // Server is an http.Handler for the EAS endpoint and /metrics.
@@ -84,9 +88,14 @@ type Server struct {
 	policy   Policy
 	limits   Limits
 	now      func() time.Time
+	mailDom  string
 	routes   []route
 	mux      *http.ServeMux
 	waiters  waiters
+	parking  parking // waits whose connection was taken over (park.go)
+	pings    pings   // each account's last Ping parameters (ping.go)
+	syncs    syncCache
+	folders  folderCache
 }
 
 var errNoCredentials = errors.New("gateway: no Basic credentials")
@@ -118,6 +127,7 @@ func New(o *Options) (*Server, error) {
 		policy:   o.Policy,
 		limits:   o.Limits.withDefaults(),
 		now:      o.Now,
+		mailDom:  o.MailDomain,
 		routes:   append([]route(nil), routes...),
 		mux:      http.NewServeMux(),
 	}
@@ -217,15 +227,23 @@ func (s *Server) serveOptions(w http.ResponseWriter, r *http.Request) {
 // exchange is one POST being answered: what the access line reports.
 type exchange struct {
 	w         *recorder
+	r         *http.Request // nil once a wait has taken the connection over
 	q         *Request
 	user      string
 	easStatus eas.Status
+	start     time.Time
+	done      func(command string, httpStatus int) // from metrics.Start
+
+	// detached is set when a wait took the connection over: the wait then
+	// writes the answer, the access line and the metrics (park.go).
+	detached bool
 }
 
 // recorder remembers the HTTP status written through it.
 type recorder struct {
 	http.ResponseWriter
 	code int
+	x    *exchange
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -247,25 +265,21 @@ func (r *recorder) Write(b []byte) (int, error) {
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	done := s.metrics.Start()
-	x := &exchange{w: &recorder{ResponseWriter: w}}
+	x := &exchange{r: r, start: time.Now(), done: s.metrics.Start()}
+	x.w = &recorder{ResponseWriter: w, x: x}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
 			s.log.Error("handler panic", "panic", p, "stack", string(debug.Stack()))
-			if x.w.code == 0 {
+			if x.w.code == 0 && !x.detached {
 				x.w.WriteHeader(http.StatusInternalServerError)
 			}
 		}
-		s.logAccess(r.Context(), x, time.Since(start))
-		cmd := ""
-		if x.q != nil && x.q.Command != 0 {
-			cmd = x.q.Command.String()
+		if !x.detached {
+			s.finish(r.Context(), x)
 		}
-		done(cmd, x.w.code)
 	}()
 
 	q, qerr := parseRequest(r, s.versions)
@@ -333,8 +347,14 @@ func (s *Server) serveRoute(r *http.Request, x *exchange, rt *route, sess *Sessi
 		return
 	}
 	resp, err := rt.handle(s, r.Context(), sess, req)
+	s.respond(r.Context(), x, resp, err)
+}
+
+// respond answers a handler's buffered response, or its error through
+// fail.
+func (s *Server) respond(ctx context.Context, x *exchange, resp any, err error) {
 	if err != nil {
-		s.fail(r.Context(), x, err)
+		s.fail(ctx, x, err)
 		return
 	}
 	if isNil(resp) {
@@ -346,17 +366,27 @@ func (s *Server) serveRoute(r *http.Request, x *exchange, rt *route, sess *Sessi
 	var buf bytes.Buffer
 	e := eas.NewEncoder(&buf)
 	if err := e.Encode(resp); err != nil {
-		s.fail(r.Context(), x, fmt.Errorf("gateway: encoding %s response: %w", x.q.Command, err))
+		s.fail(ctx, x, fmt.Errorf("gateway: encoding %s response: %w", x.q.Command, err))
 		return
 	}
 	if err := e.Flush(); err != nil {
-		s.fail(r.Context(), x, err)
+		s.fail(ctx, x, err)
 		return
 	}
 	x.w.Header().Set("Content-Type", wbxmlType)
 	x.w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	x.w.WriteHeader(http.StatusOK)
 	x.w.Write(buf.Bytes())
+}
+
+// finish writes the access line of an answered POST and counts it.
+func (s *Server) finish(ctx context.Context, x *exchange) {
+	s.logAccess(ctx, x, time.Since(x.start))
+	cmd := ""
+	if x.q != nil && x.q.Command != 0 {
+		cmd = x.q.Command.String()
+	}
+	x.done(cmd, x.w.code)
 }
 
 // decode reads the request body into a new typed request and validates it.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/sources"
+	"github.com/easgate/easgate/statecache"
 )
 
 // statusPage names the code page of the commands whose response has a
@@ -147,8 +148,10 @@ func writeStatus(w http.ResponseWriter, cmd eas.Command, st eas.Status, code int
 var errTemporary = errors.New("temporary")
 
 // storeStatuses gives, per command, the status that reports a store
-// sentinel. Scope matters for Sync only: a missing item (8) differs from a
-// missing collection, which means the folder hierarchy changed (12).
+// sentinel or a sync key the statecache does not know
+// (statecache.ErrSyncKeyMismatch). Scope matters for Sync only: a missing
+// item (8) differs from a missing collection, which means the folder
+// hierarchy changed (12).
 var storeStatuses = map[eas.Command]map[error]eas.Status{
 	eas.CmdSync: {
 		sources.ErrStateExpired: eas.Status(eas.SyncStatusInvalidSyncKey),
@@ -159,29 +162,34 @@ var storeStatuses = map[eas.Command]map[error]eas.Status{
 		errTemporary:            eas.Status(eas.SyncStatusServerError),
 	},
 	eas.CmdFolderSync: {
-		sources.ErrStateExpired: eas.Status(eas.FolderSyncStatusInvalidSyncKey),
-		errTemporary:            eas.Status(eas.FolderSyncStatusServerError),
+		statecache.ErrSyncKeyMismatch: eas.Status(eas.FolderSyncStatusInvalidSyncKey),
+		sources.ErrStateExpired:       eas.Status(eas.FolderSyncStatusInvalidSyncKey),
+		errTemporary:                  eas.Status(eas.FolderSyncStatusServerError),
 	},
 	eas.CmdFolderCreate: {
-		sources.ErrConflict:    eas.Status(eas.FolderCreateStatusExists),
-		sources.ErrNotFound:    eas.Status(eas.FolderCreateStatusParentNotFound),
-		sources.ErrUnsupported: eas.Status(eas.FolderCreateStatusSpecialFolder),
-		errTemporary:           eas.Status(eas.FolderCreateStatusServerError),
+		statecache.ErrSyncKeyMismatch: eas.Status(eas.FolderCreateStatusInvalidSyncKey),
+		sources.ErrConflict:           eas.Status(eas.FolderCreateStatusExists),
+		sources.ErrNotFound:           eas.Status(eas.FolderCreateStatusParentNotFound),
+		sources.ErrUnsupported:        eas.Status(eas.FolderCreateStatusSpecialFolder),
+		errTemporary:                  eas.Status(eas.FolderCreateStatusServerError),
 	},
 	eas.CmdFolderUpdate: {
-		sources.ErrConflict:    eas.Status(eas.FolderUpdateStatusExists),
-		sources.ErrNotFound:    eas.Status(eas.FolderUpdateStatusNotFound),
-		sources.ErrUnsupported: eas.Status(eas.FolderUpdateStatusRecipientInfo),
-		errTemporary:           eas.Status(eas.FolderUpdateStatusServerError),
+		statecache.ErrSyncKeyMismatch: eas.Status(eas.FolderUpdateStatusInvalidSyncKey),
+		sources.ErrConflict:           eas.Status(eas.FolderUpdateStatusExists),
+		sources.ErrNotFound:           eas.Status(eas.FolderUpdateStatusNotFound),
+		sources.ErrUnsupported:        eas.Status(eas.FolderUpdateStatusRecipientInfo),
+		errTemporary:                  eas.Status(eas.FolderUpdateStatusServerError),
 	},
 	eas.CmdFolderDelete: {
-		sources.ErrNotFound:    eas.Status(eas.FolderDeleteStatusNotFound),
-		sources.ErrUnsupported: eas.Status(eas.FolderDeleteStatusSpecialFolder),
-		errTemporary:           eas.Status(eas.FolderDeleteStatusServerError),
+		statecache.ErrSyncKeyMismatch: eas.Status(eas.FolderDeleteStatusInvalidSyncKey),
+		sources.ErrNotFound:           eas.Status(eas.FolderDeleteStatusNotFound),
+		sources.ErrUnsupported:        eas.Status(eas.FolderDeleteStatusSpecialFolder),
+		errTemporary:                  eas.Status(eas.FolderDeleteStatusServerError),
 	},
 	eas.CmdGetItemEstimate: {
-		sources.ErrStateExpired: eas.Status(eas.GetItemEstimateStatusInvalidSyncKey),
-		sources.ErrNotFound:     eas.Status(eas.GetItemEstimateStatusInvalidCollection),
+		statecache.ErrSyncKeyMismatch: eas.Status(eas.GetItemEstimateStatusInvalidSyncKey),
+		sources.ErrStateExpired:       eas.Status(eas.GetItemEstimateStatusInvalidSyncKey),
+		sources.ErrNotFound:           eas.Status(eas.GetItemEstimateStatusInvalidCollection),
 	},
 	eas.CmdPing: {
 		sources.ErrNotFound:     eas.Status(eas.PingStatusFolderHierarchyChanged),
@@ -213,7 +221,7 @@ var storeStatusDefault = map[error]eas.Status{
 // storeStatus maps a store error through storeStatuses.
 func storeStatus(cmd eas.Command, scope eas.Scope, err error) (eas.Status, bool) {
 	var key error
-	for _, k := range []error{sources.ErrStateExpired, sources.ErrNotFound, sources.ErrConflict,
+	for _, k := range []error{statecache.ErrSyncKeyMismatch, sources.ErrStateExpired, sources.ErrNotFound, sources.ErrConflict,
 		sources.ErrUnsupported, sources.ErrTooLarge, sources.ErrAuth} {
 		if errors.Is(err, k) {
 			key = k

@@ -9,6 +9,7 @@ import (
 
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/sources"
+	"github.com/easgate/easgate/statecache"
 )
 
 type tempError struct{}
@@ -44,6 +45,11 @@ func TestStatusFor(t *testing.T) {
 		{"store-expired-sync", eas.CmdSync, eas.ScopeCollection, fmt.Errorf("jmap: %w", sources.ErrStateExpired), 3, 200},
 		{"store-expired-foldersync", eas.CmdFolderSync, eas.ScopeCommand, fmt.Errorf("jmap: %w", sources.ErrStateExpired), 9, 200},
 		{"store-expired-estimate", eas.CmdGetItemEstimate, eas.ScopeCollection, sources.ErrStateExpired, 4, 200},
+		{"sync-key-mismatch-foldersync", eas.CmdFolderSync, eas.ScopeCommand, fmt.Errorf("x: %w", statecache.ErrSyncKeyMismatch), 9, 200},
+		{"sync-key-mismatch-foldercreate", eas.CmdFolderCreate, eas.ScopeCommand, statecache.ErrSyncKeyMismatch, 9, 200},
+		{"sync-key-mismatch-folderupdate", eas.CmdFolderUpdate, eas.ScopeCommand, statecache.ErrSyncKeyMismatch, 9, 200},
+		{"sync-key-mismatch-folderdelete", eas.CmdFolderDelete, eas.ScopeCommand, statecache.ErrSyncKeyMismatch, 9, 200},
+		{"sync-key-mismatch-estimate", eas.CmdGetItemEstimate, eas.ScopeCollection, statecache.ErrSyncKeyMismatch, 4, 200},
 		{"store-not-found-sync-item", eas.CmdSync, eas.ScopeItem, sources.ErrNotFound, 8, 200},
 		{"store-not-found-sync-collection", eas.CmdSync, eas.ScopeCollection, sources.ErrNotFound, 12, 200},
 		{"store-not-found-ping", eas.CmdPing, eas.ScopeCommand, sources.ErrNotFound, 7, 200},

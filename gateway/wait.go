@@ -65,4 +65,6 @@ var errSuperseded = supersededError{}
 
 type supersededError struct{}
 
-func (supersededError) Error() string { return "gateway: superseded by a newer request from the device" }
+func (supersededError) Error() string {
+	return "gateway: superseded by a newer request from the device"
+}

@@ -438,3 +438,26 @@ func (s *Store) FolderID(ctx context.Context, a Account, collectionID string) (s
 	})
 	return f, err
 }
+
+// CurrentState returns a collection's current sync key and the store state
+// it stands for, without a key from the client: Ping compares that state
+// with the store to tell whether the collection changed since the device's
+// last Sync. ErrNotFound if the collection was never synced.
+func (s *Store) CurrentState(ctx context.Context, key CollectionKey) (SyncKey, string, error) {
+	var (
+		r     syncRec
+		found bool
+	)
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		var err error
+		found, err = getJSON(txn, collectionKey(key), &r)
+		return err
+	})
+	switch {
+	case err != nil:
+		return "", "", err
+	case !found:
+		return "", "", ErrNotFound
+	}
+	return r.current(), r.State, nil
+}

@@ -435,3 +435,16 @@ func TestKnownIDsAndClientAdds(t *testing.T) {
 		t.Fatalf("Advance from the previous key = %v; want a RetryError with window %+v", err, win)
 	}
 }
+
+func TestCurrentState(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	if _, _, err := s.CurrentState(ctx, inbox); !errors.Is(err, ErrNotFound) {
+		t.Errorf("CurrentState(never synced) = %v, want ErrNotFound", err)
+	}
+	_, k2 := start(t, s)
+	key, state, err := s.CurrentState(ctx, inbox)
+	if err != nil || key != k2 || state != "s2" {
+		t.Errorf("CurrentState = %q, %q, %v; want %q, %q, nil", key, state, err, k2, "s2")
+	}
+}

@@ -5,6 +5,7 @@
 //
 //	easgate serve [-listen ADDR]
 //	easgate wbxml decode|encode [-o FILE] [FILE|-]
+//	easgate device list|show|wipe|cancel-wipe -state DIR ...
 //	easgate version
 package main
 
@@ -24,6 +25,7 @@ const usage = `usage: easgate <command> [arguments]
 commands:
   serve     serve EAS over HTTP (easgate serve -h for flags)
   wbxml     convert WBXML to XML and back (easgate wbxml -h)
+  device    list, show and wipe devices (easgate device -h)
   version   print the version
 `
 
@@ -53,6 +55,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runServe(ctx, args[1:], stderr)
 	case "wbxml":
 		return runWBXML(ctx, args[1:], stdin, stdout, stderr)
+	case "device":
+		return runDevice(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "easgate", version())
 		return nil

@@ -36,15 +36,30 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *listen)
+	// Parked phones hold their connections for up to the heartbeat, and
+	// Go's default keepalive would probe every one of them every 15 s.
+	// Probe only after 5 idle minutes, then every minute, 4 times: a dead
+	// phone is still found well within the longest heartbeat (59 min).
+	lc := net.ListenConfig{KeepAliveConfig: net.KeepAliveConfig{
+		Enable: true, Idle: 5 * time.Minute, Interval: time.Minute, Count: 4,
+	}}
+	raw, err := lc.Listen(ctx, "tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("serve: listen: %w", err)
 	}
+	// Connections taken over by waiting Pings come back through ln.
+	ln := gw.Listen(raw)
 	srv := &http.Server{
-		Handler:           gw,
+		Handler: gw,
+		// Also how long a phone may stay silent after a parked answer
+		// hands its connection back (gateway.Listener).
 		ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// No WriteTimeout: it would cut off a Ping answered after the
+		// heartbeat of a request that waits in its handler (HTTP/2).
+		WriteTimeout: 0,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:  func(net.Listener) context.Context { return ctx },
 	}
 	log.Info("listening", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
@@ -54,9 +69,13 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	// Ping requests hang for minutes; give the rest a short grace period.
+	// Waiting Pings answer status 1 at once; the rest get a short grace
+	// period.
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if err := gw.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("serve: shutdown: %w", err)
+	}
 	if err := srv.Shutdown(shutCtx); err != nil {
 		return fmt.Errorf("serve: shutdown: %w", err)
 	}

@@ -35,7 +35,12 @@ func (s *Source) AddMessage(ctx context.Context, id sources.FolderID, raw []byte
 
 func (s *Source) addMessage(f *folder, m *sources.Message, raw []byte, atts [][]byte) sources.ItemID {
 	now := time.Now()
+	// Like an IMAP APPEND with a date: the message was received when
+	// its Date says, so that imported mail keeps its age.
 	m.Received = now
+	if !m.Date.IsZero() && m.Date.Before(now) {
+		m.Received = m.Date
+	}
 	e := &entry{id: sources.ItemID(s.newID("i")), raw: raw, atts: atts}
 	e.item = &sources.Item{ID: e.id, Folder: f.ID, Modified: now, Mail: m}
 	s.store(f, e)

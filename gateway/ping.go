@@ -1,0 +1,250 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/sources"
+	"github.com/easgate/easgate/statecache"
+)
+
+// pings keeps each account's last accepted Ping parameters, which a Ping
+// without them repeats (MS-ASCMD 3.1.5.10). They live in memory only: after
+// a restart such a Ping is answered status 3 and the phone sends them again.
+type pings struct {
+	mu sync.Mutex
+	m  map[statecache.Account]pingParams
+}
+
+type pingParams struct {
+	heartbeat int // seconds
+	folders   []eas.PingFolder
+}
+
+func (p *pings) last(a statecache.Account) (pingParams, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pp, ok := p.m[a]
+	return pp, ok
+}
+
+func (p *pings) remember(a statecache.Account, pp pingParams) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = make(map[statecache.Account]pingParams)
+	}
+	p.m[a] = pp
+}
+
+// pingFolder is a watched folder: the device's CollectionId and the store's
+// folder id.
+type pingFolder struct {
+	collection string
+	store      sources.FolderID
+}
+
+// handlePing answers Ping, MS-ASCMD 2.2.1.13: at once when a watched folder
+// already holds changes the device has not synced, or when the request is
+// out of bounds; otherwise when a change arrives (status 2) or the
+// heartbeat passes (status 1), waiting through wait (park.go).
+func (s *Server) handlePing(ctx context.Context, sess *Session, req *eas.PingRequest, w http.ResponseWriter) error {
+	if s.state == nil {
+		return errors.New("gateway: Ping needs a state store")
+	}
+	pp, resp := s.pingParams(sess.Account, req)
+	if resp != nil {
+		return s.answerNow(ctx, w, resp)
+	}
+	folders := make([]pingFolder, len(pp.folders))
+	for i, f := range pp.folders {
+		id, err := s.state.FolderID(ctx, sess.Account, f.ID)
+		if errors.Is(err, statecache.ErrNotFound) {
+			// MS-ASCMD 2.2.3.177.10: the device must FolderSync first.
+			return s.answerNow(ctx, w, &eas.PingResponse{Status: eas.PingStatusFolderHierarchyChanged})
+		}
+		if err != nil {
+			return fmt.Errorf("gateway: Ping folder %q: %w", f.ID, err)
+		}
+		folders[i] = pingFolder{collection: f.ID, store: sources.FolderID(id)}
+	}
+	changed, err := s.pingChanges(ctx, sess, folders)
+	if err != nil {
+		return err
+	}
+	if len(changed) > 0 {
+		return s.answerNow(ctx, w, pingChanged(changed))
+	}
+	d := time.Duration(pp.heartbeat) * time.Second
+	return s.wait(ctx, w, sess, d, func(ctx context.Context) (any, error) {
+		return s.pingWait(ctx, sess, folders)
+	})
+}
+
+// servePing is Ping's streamFunc. req is nil for an empty body.
+func (s *Server) servePing(ctx context.Context, sess *Session, req request, w http.ResponseWriter) error {
+	r, _ := req.(*eas.PingRequest)
+	return s.handlePing(ctx, sess, r, w)
+}
+
+// answerNow answers a stream route with a buffered response.
+func (s *Server) answerNow(ctx context.Context, w http.ResponseWriter, resp any) error {
+	rec, ok := w.(*recorder)
+	if !ok {
+		return errors.New("gateway: not the route's ResponseWriter")
+	}
+	s.respond(ctx, rec.x, resp, nil)
+	return nil
+}
+
+// pingParams merges req with the account's last Ping and checks the result
+// against s.limits. It returns either the parameters to use, remembered for
+// the next Ping, or the response that refuses them.
+func (s *Server) pingParams(a statecache.Account, req *eas.PingRequest) (pingParams, *eas.PingResponse) {
+	pp, known := s.pings.last(a)
+	if req != nil && req.HeartbeatInterval > 0 {
+		pp.heartbeat = req.HeartbeatInterval
+	}
+	if req != nil && req.Folders != nil {
+		pp.folders = req.Folders.Folder
+	}
+	// A Ping that leaves out what no earlier Ping gave (MS-ASCMD
+	// 2.2.3.177.10, status 3).
+	if !known && (pp.heartbeat == 0 || len(pp.folders) == 0) {
+		return pp, &eas.PingResponse{Status: eas.PingStatusMissingParameters}
+	}
+	minHB, maxHB := int(s.limits.MinHeartbeat/time.Second), int(s.limits.MaxHeartbeat/time.Second)
+	switch {
+	case pp.heartbeat < minHB:
+		return pp, &eas.PingResponse{Status: eas.PingStatusInvalidHeartbeat, HeartbeatInterval: minHB}
+	case pp.heartbeat > maxHB:
+		return pp, &eas.PingResponse{Status: eas.PingStatusInvalidHeartbeat, HeartbeatInterval: maxHB}
+	case len(pp.folders) > s.limits.MaxPingFolders:
+		return pp, &eas.PingResponse{Status: eas.PingStatusTooManyFolders, MaxFolders: s.limits.MaxPingFolders}
+	}
+	s.pings.remember(a, pp)
+	return pp, nil
+}
+
+// pingWait waits until one of folders holds changes the device has not
+// synced, or until ctx ends.
+func (s *Server) pingWait(ctx context.Context, sess *Session, folders []pingFolder) (*eas.PingResponse, error) {
+	watcher, ok := sess.Source.(sources.Watcher)
+	if !ok {
+		watcher = &sources.PollWatcher{Source: sess.Source}
+	}
+	ids := make([]sources.FolderID, len(folders))
+	for i, f := range folders {
+		ids[i] = f.store
+	}
+	for {
+		werr := s.pingWatch(ctx, watcher, sess, folders, ids)
+		if ctx.Err() != nil {
+			break
+		}
+		// Watch also wakes for changes the device has already synced (its
+		// own, or those a Sync fetched meanwhile): compare again.
+		changed, err := s.pingChanges(ctx, sess, folders)
+		switch {
+		case err != nil && ctx.Err() != nil:
+		case err != nil:
+			return nil, err
+		case len(changed) > 0:
+			return pingChanged(changed), nil
+		case werr != nil:
+			return nil, fmt.Errorf("gateway: Ping watch: %w", werr)
+		}
+	}
+	if context.Cause(ctx) == errHeartbeat {
+		// A change made between the first comparison and the start of
+		// Watch does not wake it; look once more before saying none came.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if changed, err := s.pingChanges(cctx, sess, folders); err == nil && len(changed) > 0 {
+			return pingChanged(changed), nil
+		}
+	}
+	return &eas.PingResponse{Status: eas.PingStatusExpired}, nil
+}
+
+// pingRecheck is how long after calling Watch pingWatch compares states
+// again.
+const pingRecheck = 200 * time.Millisecond
+
+// pingWatch calls Watch until a change or ctx ends. Watch reports only
+// changes made after it began, and the comparison before it cannot tell
+// when that is: a change in between would wait for the heartbeat. So a
+// timer compares again once Watch has surely begun, and ends Watch if it
+// finds a change; the timer costs no goroutine until it fires.
+func (s *Server) pingWatch(ctx context.Context, watcher sources.Watcher, sess *Session, folders []pingFolder, ids []sources.FolderID) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	t := time.AfterFunc(pingRecheck, func() {
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.Error("Ping recheck panic", "panic", v, "stack", string(debug.Stack()))
+			}
+		}()
+		if changed, err := s.pingChanges(wctx, sess, folders); err == nil && len(changed) > 0 {
+			cancel()
+		}
+	})
+	defer t.Stop()
+	_, err := watcher.Watch(wctx, ids)
+	if err != nil && wctx.Err() != nil && ctx.Err() == nil {
+		return nil // ended by the timer
+	}
+	return err
+}
+
+// pingChanges returns the CollectionIds of folders whose store holds
+// changes after the state of the device's last Sync of them.
+func (s *Server) pingChanges(ctx context.Context, sess *Session, folders []pingFolder) ([]string, error) {
+	var changed []string
+	for _, f := range folders {
+		ok, err := s.pingChanged(ctx, sess, f)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			changed = append(changed, f.collection)
+		}
+	}
+	return changed, nil
+}
+
+// pingChanged reports whether folder f holds changes after the device's
+// last Sync of it. A collection never synced compares with the empty
+// State: any item in it is a change to fetch.
+func (s *Server) pingChanged(ctx context.Context, sess *Session, f pingFolder) (bool, error) {
+	_, since, err := s.state.CurrentState(ctx, statecache.CollectionKey{Account: sess.Account, Collection: f.collection})
+	if err != nil && !errors.Is(err, statecache.ErrNotFound) {
+		return false, fmt.Errorf("gateway: Ping state of %q: %w", f.collection, err)
+	}
+	if st, ok := sess.Source.(sources.Stater); ok && since != "" {
+		if cur, err := st.State(ctx, f.store); err == nil && cur == sources.State(since) {
+			return false, nil
+		}
+	}
+	d, err := sess.Source.Changes(ctx, f.store, sources.State(since), 1)
+	switch {
+	case errors.Is(err, sources.ErrStateExpired):
+		// The device's next Sync is answered "invalid sync key" and
+		// starts over: send it there.
+		return true, nil
+	case err != nil:
+		// ErrNotFound: the folder is gone, answered status 7.
+		return false, fmt.Errorf("gateway: Ping changes of %q: %w", f.collection, err)
+	}
+	return len(d.Changed) > 0 || len(d.Removed) > 0, nil
+}
+
+func pingChanged(ids []string) *eas.PingResponse {
+	return &eas.PingResponse{Status: eas.PingStatusChanges, Folders: &eas.PingChangedFolders{Folder: ids}}
+}

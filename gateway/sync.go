@@ -1,0 +1,1079 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/sources"
+	"github.com/easgate/easgate/statecache"
+)
+
+// The Sync command (MS-ASCMD 2.2.1.21).
+//
+// Each collection goes through the same steps: the SyncKey is looked up in
+// the statecache (current, previous or "0"), the client's commands are
+// applied to the store, the store's change feed since the key's state gives
+// the server's window, and Advance stores the new key with that window in
+// one step before anything of it is written. A client that lost the answer
+// comes back with the previous key and gets the same window again, so no
+// change is lost or sent twice. Items are fetched before Advance (the ones
+// that vanished meanwhile leave the window) and converted and written one by
+// one after it, so a 500-item window is never held in its EAS form.
+
+// defaultWindowSize is MS-ASCMD 2.2.3.199's default when a client sends
+// no WindowSize.
+const defaultWindowSize = 100
+
+// syncCache remembers each account's last Sync request, with the keys of
+// its answer, for the empty and Partial requests of 12.1 and later
+// (MS-ASCMD 2.2.3.131). It lives in memory: after a restart the client gets
+// status 13 and sends its request in full.
+type syncCache struct {
+	mu sync.Mutex
+	m  map[statecache.Account]*eas.SyncRequest
+}
+
+func (c *syncCache) get(a statecache.Account) *eas.SyncRequest {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[a]
+}
+
+func (c *syncCache) put(a statecache.Account, r *eas.SyncRequest) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[statecache.Account]*eas.SyncRequest)
+	}
+	c.m[a] = r
+}
+
+// resolve completes an empty or Partial request from the cache. It
+// returns nil when the cache cannot complete it.
+func (c *syncCache) resolve(a statecache.Account, req *eas.SyncRequest) *eas.SyncRequest {
+	if req != nil && !req.Partial {
+		return req
+	}
+	last := c.get(a)
+	if last == nil {
+		return nil
+	}
+	if req == nil {
+		return last
+	}
+	out := *last
+	if req.Wait != 0 || req.HeartbeatInterval != 0 {
+		out.Wait, out.HeartbeatInterval = req.Wait, req.HeartbeatInterval
+	}
+	if req.WindowSize != 0 {
+		out.WindowSize = req.WindowSize
+	}
+	if req.Collections != nil {
+		merged := &eas.SyncCollections{Collection: slices.Clone(last.Collections.Collection)}
+		for _, nc := range req.Collections.Collection {
+			i := slices.IndexFunc(merged.Collection, func(c eas.SyncCollection) bool { return c.CollectionID == nc.CollectionID })
+			if i >= 0 {
+				merged.Collection[i] = nc
+			} else {
+				merged.Collection = append(merged.Collection, nc)
+			}
+		}
+		out.Collections = merged
+	}
+	out.Partial = false
+	return &out
+}
+
+// remember caches req with the keys of its answer and without the
+// client's commands, which must not run twice.
+func (c *syncCache) remember(a statecache.Account, req *eas.SyncRequest, keys map[string]string) {
+	out := *req
+	out.Collections = &eas.SyncCollections{Collection: slices.Clone(req.Collections.Collection)}
+	for i := range out.Collections.Collection {
+		col := &out.Collections.Collection[i]
+		if k, ok := keys[col.CollectionID]; ok {
+			col.SyncKey = k
+		}
+		col.Commands = nil
+		col.Supported = eas.Raw{}
+	}
+	c.put(a, &out)
+}
+
+// syncStatusError answers the whole Sync request with a top-level status.
+type syncStatusError struct {
+	status eas.SyncStatus
+	limit  int
+}
+
+func (e *syncStatusError) Error() string {
+	return fmt.Sprintf("gateway: sync status %d (limit %d)", e.status, e.limit)
+}
+
+func (s *Server) serveSync(ctx context.Context, sess *Session, r request, w http.ResponseWriter) error {
+	if s.state == nil || sess.Source == nil {
+		return &eas.StatusError{Status: eas.StatusCommandNotSupported, Scope: eas.ScopeCommand}
+	}
+	req, _ := r.(*eas.SyncRequest)
+	full := s.syncs.resolve(sess.Account, req)
+	if full == nil {
+		return writeSyncStatus(w, &syncStatusError{status: eas.SyncStatusIncompleteRequest})
+	}
+	if err := s.checkSyncLimits(full); err != nil {
+		return writeSyncStatus(w, err)
+	}
+	wait := time.Duration(full.Wait)*time.Minute + time.Duration(full.HeartbeatInterval)*time.Second
+	deadline := s.now().Add(wait)
+	sw := newSyncWriter(w, s.limits.KeepAlive)
+	defer sw.stop()
+	for {
+		plans := make([]*collPlan, len(full.Collections.Collection))
+		idle := true
+		for i := range full.Collections.Collection {
+			p := s.planCollection(ctx, sess, full, &full.Collections.Collection[i])
+			plans[i] = p
+			if !p.idle() {
+				idle = false
+			}
+		}
+		if idle && wait > 0 {
+			left := time.Until(deadline)
+			if left > 0 {
+				sw.pause()
+				changed, err := s.waitForChanges(ctx, sess, plans, left)
+				sw.resume()
+				if err != nil {
+					return err
+				}
+				if changed {
+					continue
+				}
+			}
+			// MS-ASCMD 2.2.3.198: a Wait that ends without a change is
+			// answered with an empty response; the keys stay as they
+			// were. A response already begun lists them unchanged.
+			if !sw.begun() {
+				w.WriteHeader(http.StatusOK)
+				return nil
+			}
+		}
+		keys := make(map[string]string, len(plans))
+		for _, p := range plans {
+			if err := s.writeCollection(ctx, sess, sw, p); err != nil {
+				return err
+			}
+			keys[p.req.CollectionID] = p.key
+		}
+		s.syncs.remember(sess.Account, full, keys)
+		return sw.finish()
+	}
+}
+
+// checkSyncLimits answers a Wait, HeartbeatInterval or collection count out
+// of bounds with status 14 or 15 and the bound in Limit.
+func (s *Server) checkSyncLimits(req *eas.SyncRequest) error {
+	if req.Collections == nil || len(req.Collections.Collection) == 0 {
+		return &syncStatusError{status: eas.SyncStatusIncompleteRequest}
+	}
+	if n := len(req.Collections.Collection); n > s.limits.MaxSyncCollections {
+		return &syncStatusError{status: eas.SyncStatusTooManyCollections, limit: s.limits.MaxSyncCollections}
+	}
+	lo, hi := s.limits.MinHeartbeat, s.limits.MaxHeartbeat
+	switch {
+	case req.Wait != 0 && time.Duration(req.Wait)*time.Minute < lo:
+		return &syncStatusError{status: eas.SyncStatusInvalidInterval, limit: int((lo + time.Minute - 1) / time.Minute)}
+	case req.Wait != 0 && time.Duration(req.Wait)*time.Minute > hi:
+		return &syncStatusError{status: eas.SyncStatusInvalidInterval, limit: int(hi / time.Minute)}
+	case req.HeartbeatInterval != 0 && time.Duration(req.HeartbeatInterval)*time.Second < lo:
+		return &syncStatusError{status: eas.SyncStatusInvalidInterval, limit: int(lo / time.Second)}
+	case req.HeartbeatInterval != 0 && time.Duration(req.HeartbeatInterval)*time.Second > hi:
+		return &syncStatusError{status: eas.SyncStatusInvalidInterval, limit: int(hi / time.Second)}
+	}
+	return nil
+}
+
+func writeSyncStatus(w http.ResponseWriter, err error) error {
+	var se *syncStatusError
+	if !errors.As(err, &se) {
+		return err
+	}
+	b, err := eas.Marshal(&eas.SyncResponse{Status: se.status, Limit: se.limit})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", wbxmlType)
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(b)
+	return err
+}
+
+// collPlan is one collection of a Sync response, decided and stored but
+// not yet written.
+type collPlan struct {
+	req    *eas.SyncCollection
+	folder sources.FolderID
+	class  string
+	prefs  bodyPrefs
+	ck     statecache.CollectionKey
+
+	status eas.SyncStatus
+	key    string // the SyncKey to answer with
+	moved  bool   // the key changed: something to tell
+	more   bool
+
+	window    []statecache.Change
+	items     map[string]*sources.Item // store id → item, for window Adds and Changes
+	responses *eas.SyncResponses
+}
+
+// idle reports whether the collection has nothing to tell the client.
+func (p *collPlan) idle() bool {
+	return p.status == eas.SyncStatusSuccess && !p.moved && p.responses == nil
+}
+
+// planCollection decides one collection's answer and stores its new key.
+// Failures become the collection's status.
+func (s *Server) planCollection(ctx context.Context, sess *Session, req *eas.SyncRequest, c *eas.SyncCollection) *collPlan {
+	p := &collPlan{req: c, key: c.SyncKey, status: eas.SyncStatusSuccess,
+		ck: statecache.CollectionKey{Account: sess.Account, Collection: c.CollectionID}}
+	if err := s.plan(ctx, sess, req, p); err != nil {
+		p.status = syncStatusOf(err, eas.ScopeCollection)
+		if p.status == eas.SyncStatusServerError {
+			s.log.Error("sync failed", "user", sess.User, "device_id", sess.Account.Device,
+				"collection", c.CollectionID, "err", err)
+		}
+		p.key, p.moved, p.window, p.responses, p.more = c.SyncKey, false, nil, nil, false
+	}
+	return p
+}
+
+// syncStatusOf maps an error to a Sync status at scope through statusFor;
+// an unknown or stale key is status 3.
+func syncStatusOf(err error, scope eas.Scope) eas.SyncStatus {
+	if errors.Is(err, statecache.ErrSyncKeyMismatch) {
+		return eas.SyncStatusInvalidSyncKey
+	}
+	var ce *eas.SchemaError
+	if scope == eas.ScopeItem && errors.As(err, &ce) {
+		return eas.SyncStatusConversionError
+	}
+	st, _ := statusFor(eas.CmdSync, scope, err)
+	if st >= 100 {
+		// Common statuses do not fit a collection or an item: 5 asks
+		// the client to retry, 4 tells it the request was wrong.
+		if st == eas.StatusInvalidWBXML || st == eas.StatusInvalidXML {
+			return eas.SyncStatusProtocolError
+		}
+		return eas.SyncStatusServerError
+	}
+	return eas.SyncStatus(st)
+}
+
+func (s *Server) plan(ctx context.Context, sess *Session, req *eas.SyncRequest, p *collPlan) error {
+	c := p.req
+	folder, err := s.state.FolderID(ctx, sess.Account, c.CollectionID)
+	if err != nil {
+		if errors.Is(err, statecache.ErrNotFound) {
+			return &eas.StatusError{Status: eas.Status(eas.SyncStatusFolderHierarchyChanged), Scope: eas.ScopeCollection}
+		}
+		return err
+	}
+	p.folder = sources.FolderID(folder)
+	f, err := s.lookupFolder(ctx, sess, p.folder)
+	if err != nil {
+		return err
+	}
+	p.class = classOf(f.Kind)
+	var opts *eas.SyncOptions
+	for i := range c.Options {
+		if c.Options[i].Class == "" || c.Options[i].Class == p.class {
+			opts = &c.Options[i]
+			break
+		}
+	}
+	p.prefs = newBodyPrefs(sess.Version(), p.class, opts)
+
+	pos, err := s.state.Position(ctx, p.ck, statecache.SyncKey(c.SyncKey))
+	if err != nil {
+		return err
+	}
+	switch {
+	case pos.Reset:
+		// MS-ASCMD 3.1.5.3: the answer to key 0 carries no items.
+		key, err := s.state.Advance(ctx, p.ck, statecache.InitialKey, statecache.SyncState{})
+		if err != nil {
+			return err
+		}
+		p.key, p.moved = string(key), true
+		return nil
+	case pos.Retry:
+		return s.planRetry(ctx, sess, p, pos)
+	}
+
+	var window []statecache.Change
+	echo := map[sources.ItemID]bool{} // the client's own changes: not sent back
+	if c.Commands != nil {
+		window = s.applyClient(ctx, sess, p, echo)
+	}
+	get := c.GetChanges == nil || *c.GetChanges
+	state := sources.State(pos.State)
+	more := false
+	if get {
+		size := c.WindowSize
+		if size == 0 {
+			size = req.WindowSize
+		}
+		if size <= 0 {
+			size = defaultWindowSize
+		}
+		size = min(size, s.limits.MaxWindowSize)
+		var server []statecache.Change
+		server, state, more, err = s.serverChanges(ctx, sess, p, state, size, echo, filterOf(opts))
+		if err != nil {
+			return err
+		}
+		window = append(window, server...)
+	}
+	if len(window) == 0 && p.responses == nil && state == sources.State(pos.State) {
+		// Nothing to tell and nothing learnt: the key stays.
+		return nil
+	}
+	key, err := s.state.Advance(ctx, p.ck, pos.Key, statecache.SyncState{State: string(state), Window: window})
+	var re *statecache.RetryError
+	if errors.As(err, &re) {
+		// A concurrent request with the same key won: answer as it did.
+		return s.planRetry(ctx, sess, p, statecache.Position{Key: re.Key, State: re.Resend.State, Retry: true, Window: re.Resend.Window})
+	}
+	if err != nil {
+		return err
+	}
+	p.key, p.moved, p.window, p.more = string(key), true, window, more
+	return nil
+}
+
+// planRetry answers a request that presented the previous key: the stored
+// window again, with the current key. The client's Adds are answered with
+// the ServerIds they got the first time; its other commands already ran.
+func (s *Server) planRetry(ctx context.Context, sess *Session, p *collPlan, pos statecache.Position) error {
+	p.key, p.moved, p.window = string(pos.Key), true, pos.Window
+	if cmds := p.req.Commands; cmds != nil {
+		for _, a := range cmds.Add {
+			st, sid := eas.SyncStatusServerError, ""
+			for _, ch := range pos.Window {
+				if ch.Op == statecache.OpClientAdd && ch.ClientID == a.ClientID {
+					st, sid = eas.SyncStatusSuccess, ch.ServerID
+				}
+			}
+			p.addResponse(eas.SyncAddResult{Class: a.Class, ClientID: a.ClientID, ServerID: sid, Status: st})
+		}
+	}
+	return s.fetchWindow(ctx, sess, p)
+}
+
+func (p *collPlan) addResponse(r eas.SyncAddResult) {
+	if p.responses == nil {
+		p.responses = &eas.SyncResponses{}
+	}
+	p.responses.Add = append(p.responses.Add, r)
+}
+
+// applyClient runs the client's commands against the store and returns
+// the window entries that record them. Every store item it touches goes in
+// echo, so that the change feed does not send it back.
+func (s *Server) applyClient(ctx context.Context, sess *Session, p *collPlan, echo map[sources.ItemID]bool) []statecache.Change {
+	cmds := p.req.Commands
+	v := sess.Version()
+	var window []statecache.Change
+	resp := func() *eas.SyncResponses {
+		if p.responses == nil {
+			p.responses = &eas.SyncResponses{}
+		}
+		return p.responses
+	}
+	wr, canWrite := sess.Source.(sources.Writer)
+	for _, a := range cmds.Add {
+		res := eas.SyncAddResult{Class: a.Class, ClientID: a.ClientID}
+		id, err := s.clientAdd(ctx, sess, p, &a, wr, canWrite)
+		if err == nil {
+			var sids []string
+			sids, err = s.state.ServerIDs(ctx, p.ck, []string{string(id)})
+			if err == nil {
+				res.ServerID = sids[0]
+				echo[id] = true
+				window = append(window, statecache.Change{Op: statecache.OpClientAdd, ServerID: sids[0], ItemID: string(id), ClientID: a.ClientID})
+			}
+		}
+		res.Status = s.itemStatus(sess, "add", err)
+		resp().Add = append(resp().Add, res)
+	}
+	for _, ch := range cmds.Change {
+		id, err := s.clientChange(ctx, sess, p, &ch, v, wr, canWrite)
+		if id != "" {
+			echo[id] = true
+		}
+		if err != nil {
+			resp().Change = append(resp().Change, eas.SyncChangeResult{Class: ch.Class, ServerID: ch.ServerID, Status: s.itemStatus(sess, "change", err)})
+		}
+	}
+	for _, d := range cmds.Delete {
+		id, err := s.clientDelete(ctx, sess, p, d.ServerID, wr, canWrite)
+		if id != "" {
+			echo[id] = true
+		}
+		if err != nil {
+			resp().Delete = append(resp().Delete, eas.SyncDeleteResult{ServerID: d.ServerID, Status: s.itemStatus(sess, "delete", err)})
+		}
+	}
+	for _, f := range cmds.Fetch {
+		res := eas.SyncFetchResult{ServerID: f.ServerID}
+		raw, err := s.clientFetch(ctx, sess, p, f.ServerID)
+		res.ApplicationData = raw
+		res.Status = s.itemStatus(sess, "fetch", err)
+		resp().Fetch = append(resp().Fetch, res)
+	}
+	return window
+}
+
+// itemStatus maps an item operation's outcome to its Sync status and logs
+// server errors.
+func (s *Server) itemStatus(sess *Session, op string, err error) eas.SyncStatus {
+	if err == nil {
+		return eas.SyncStatusSuccess
+	}
+	st := syncStatusOf(err, eas.ScopeItem)
+	if st == eas.SyncStatusServerError {
+		s.log.Error("sync item failed", "op", op, "user", sess.User, "device_id", sess.Account.Device, "err", err)
+	}
+	return st
+}
+
+func (s *Server) clientAdd(ctx context.Context, sess *Session, p *collPlan, a *eas.SyncAdd, wr sources.Writer, canWrite bool) (sources.ItemID, error) {
+	if !canWrite || p.class == classEmail {
+		// MS-ASEMAIL: clients add mail through SendMail, and drafts
+		// (16.x) need a store that files them; neither goes through here.
+		return "", fmt.Errorf("gateway: adding %s items: %w", p.class, sources.ErrUnsupported)
+	}
+	it, err := fromEAS(p.class, a.ApplicationData, sess.Version(), nil)
+	if err != nil {
+		return "", err
+	}
+	id, _, err := wr.Put(ctx, p.folder, it, "")
+	return id, err
+}
+
+func (s *Server) clientChange(ctx context.Context, sess *Session, p *collPlan, ch *eas.SyncChange, v eas.ProtocolVersion, wr sources.Writer, canWrite bool) (sources.ItemID, error) {
+	idStr, err := s.state.MapID(ctx, p.ck, ch.ServerID)
+	if err != nil {
+		return "", notFound(err)
+	}
+	id := sources.ItemID(idStr)
+	olds, err := sess.Source.Get(ctx, p.folder, []sources.ItemID{id}, &sources.GetOptions{Text: true, HTML: true})
+	if err != nil {
+		return id, err
+	}
+	if len(olds) == 0 {
+		return id, fmt.Errorf("gateway: change of %s: %w", ch.ServerID, sources.ErrNotFound)
+	}
+	old := &olds[0]
+	it, err := fromEAS(p.class, ch.ApplicationData, v, old)
+	if err != nil {
+		return id, err
+	}
+	if it.Mail != nil {
+		// Mail changes are flags (MS-ASEMAIL 2.2.2): cheap where the
+		// store can set them alone.
+		if fl, ok := sess.Source.(sources.Flagger); ok {
+			return id, fl.UpdateFlags(ctx, p.folder, id, flagUpdate(old.Mail, it.Mail))
+		}
+	}
+	if !canWrite {
+		return id, fmt.Errorf("gateway: changing %s items: %w", p.class, sources.ErrUnsupported)
+	}
+	_, _, err = wr.Put(ctx, p.folder, it, old.ETag)
+	if errors.Is(err, sources.ErrConflict) && clientWins(p.req) {
+		_, _, err = wr.Put(ctx, p.folder, it, "")
+	}
+	return id, err
+}
+
+// clientWins reads the Conflict option: 0 means the client's change wins
+// a conflict; 1, the default, the server's (MS-ASCMD 2.2.3.34).
+func clientWins(c *eas.SyncCollection) bool {
+	for _, o := range c.Options {
+		if o.Conflict != nil {
+			return *o.Conflict == 0
+		}
+	}
+	return false
+}
+
+// flagUpdate lists the flag changes from old to new.
+func flagUpdate(old, new *sources.Message) sources.FlagUpdate {
+	var u sources.FlagUpdate
+	if old.Read != new.Read {
+		u.Read = &new.Read
+	}
+	if !followUpEqual(old.FollowUp, new.FollowUp) {
+		u.FollowUp, u.SetFollowUp = new.FollowUp, true
+		flagged := new.FollowUp != nil && new.FollowUp.Completed.IsZero()
+		u.Flagged = &flagged
+	}
+	if !slices.Equal(old.Categories, new.Categories) {
+		u.Categories, u.SetCategories = new.Categories, true
+	}
+	return u
+}
+
+func followUpEqual(a, b *sources.FollowUp) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func (s *Server) clientDelete(ctx context.Context, sess *Session, p *collPlan, serverID string, wr sources.Writer, canWrite bool) (sources.ItemID, error) {
+	idStr, err := s.state.MapID(ctx, p.ck, serverID)
+	if err != nil {
+		return "", notFound(err)
+	}
+	id := sources.ItemID(idStr)
+	asMove := p.req.DeletesAsMoves == nil || *p.req.DeletesAsMoves
+	if asMove && p.class == classEmail {
+		trash, err := s.folderOfKind(ctx, sess, sources.KindDeleted)
+		if err == nil && trash != p.folder {
+			if mv, ok := sess.Source.(sources.Mover); ok {
+				_, err = mv.Move(ctx, p.folder, trash, []sources.ItemID{id})
+				return id, err
+			}
+		}
+	}
+	if !canWrite {
+		return id, fmt.Errorf("gateway: deleting %s items: %w", p.class, sources.ErrUnsupported)
+	}
+	return id, wr.Delete(ctx, p.folder, id)
+}
+
+func (s *Server) clientFetch(ctx context.Context, sess *Session, p *collPlan, serverID string) (eas.Raw, error) {
+	idStr, err := s.state.MapID(ctx, p.ck, serverID)
+	if err != nil {
+		return eas.Raw{}, notFound(err)
+	}
+	its, err := sess.Source.Get(ctx, p.folder, []sources.ItemID{sources.ItemID(idStr)}, p.prefs.getOptions())
+	if err != nil {
+		return eas.Raw{}, err
+	}
+	if len(its) == 0 {
+		return eas.Raw{}, fmt.Errorf("gateway: fetch of %s: %w", serverID, sources.ErrNotFound)
+	}
+	return toEAS(ctx, &its[0], sess.Version(), p.prefs)
+}
+
+// notFound turns statecache's ErrNotFound (an unknown ServerId) into the
+// store's, which statusFor answers.
+func notFound(err error) error {
+	if errors.Is(err, statecache.ErrNotFound) {
+		return fmt.Errorf("gateway: unknown ServerId: %w", sources.ErrNotFound)
+	}
+	return err
+}
+
+// serverChanges pages through the store's change feed from state until it
+// has a window of size changes for the client or the feed is exhausted,
+// and returns the window, the state after it and whether more remain.
+// Changes the client made itself (echo) and items outside its filter are
+// consumed without being sent.
+func (s *Server) serverChanges(ctx context.Context, sess *Session, p *collPlan, state sources.State, size int,
+	echo map[sources.ItemID]bool, keep func(*sources.Item) bool) ([]statecache.Change, sources.State, bool, error) {
+	var window []statecache.Change
+	p.items = make(map[string]*sources.Item)
+	for len(window) < size {
+		d, err := sess.Source.Changes(ctx, p.folder, state, size-len(window))
+		if err != nil {
+			return nil, "", false, err
+		}
+		var changed, removed []string
+		for _, id := range d.Changed {
+			if !echo[id] {
+				changed = append(changed, string(id))
+			}
+		}
+		for _, id := range d.Removed {
+			if !echo[id] {
+				removed = append(removed, string(id))
+			}
+		}
+		if len(removed) > 0 {
+			sids, err := s.state.KnownIDs(ctx, p.ck, removed)
+			if err != nil {
+				return nil, "", false, err
+			}
+			for i, sid := range sids {
+				if sid != "" { // never sent: nothing to delete
+					window = append(window, statecache.Change{Op: statecache.OpDelete, ServerID: sid, ItemID: removed[i]})
+				}
+			}
+		}
+		if len(changed) > 0 {
+			ch, err := s.changedItems(ctx, sess, p, changed, keep)
+			if err != nil {
+				return nil, "", false, err
+			}
+			window = append(window, ch...)
+		}
+		state = d.Next
+		if !d.More {
+			return window, state, false, nil
+		}
+	}
+	return window, state, true, nil
+}
+
+// changedItems fetches changed items, keeps those in the client's filter
+// and returns them as Adds (new to the client) and Changes. An item that
+// leaves the filter after the client got it is soft-deleted.
+func (s *Server) changedItems(ctx context.Context, sess *Session, p *collPlan, ids []string, keep func(*sources.Item) bool) ([]statecache.Change, error) {
+	sids, err := s.state.KnownIDs(ctx, p.ck, ids)
+	if err != nil {
+		return nil, err
+	}
+	items, err := sess.Source.Get(ctx, p.folder, toItemIDs(ids), p.prefs.getOptions())
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*sources.Item, len(items))
+	for i := range items {
+		byID[string(items[i].ID)] = &items[i]
+	}
+	var out []statecache.Change
+	var fresh []string
+	for i, id := range ids {
+		it := byID[id]
+		switch {
+		case it == nil:
+			// Gone since Changes: its removal is in a later page.
+		case !keep(it):
+			if sids[i] != "" {
+				out = append(out, statecache.Change{Op: statecache.OpSoftDelete, ServerID: sids[i], ItemID: id})
+			}
+		case sids[i] != "":
+			out = append(out, statecache.Change{Op: statecache.OpChange, ServerID: sids[i], ItemID: id})
+			p.items[id] = it
+		default:
+			fresh = append(fresh, id)
+			out = append(out, statecache.Change{Op: statecache.OpAdd, ItemID: id})
+			p.items[id] = it
+		}
+	}
+	if len(fresh) > 0 {
+		newIDs, err := s.state.ServerIDs(ctx, p.ck, fresh)
+		if err != nil {
+			return nil, err
+		}
+		j := 0
+		for i := range out {
+			if out[i].Op == statecache.OpAdd && out[i].ServerID == "" {
+				out[i].ServerID = newIDs[j]
+				j++
+			}
+		}
+	}
+	return out, nil
+}
+
+func toItemIDs(ids []string) []sources.ItemID {
+	out := make([]sources.ItemID, len(ids))
+	for i, id := range ids {
+		out[i] = sources.ItemID(id)
+	}
+	return out
+}
+
+// fetchWindow gets the items of a resent window; those that vanished
+// since are left out of it.
+func (s *Server) fetchWindow(ctx context.Context, sess *Session, p *collPlan) error {
+	var ids []sources.ItemID
+	for _, ch := range p.window {
+		if ch.Op == statecache.OpAdd || ch.Op == statecache.OpChange {
+			ids = append(ids, sources.ItemID(ch.ItemID))
+		}
+	}
+	p.items = make(map[string]*sources.Item, len(ids))
+	if len(ids) == 0 {
+		return nil
+	}
+	items, err := sess.Source.Get(ctx, p.folder, ids, p.prefs.getOptions())
+	if err != nil {
+		return err
+	}
+	for i := range items {
+		p.items[string(items[i].ID)] = &items[i]
+	}
+	return nil
+}
+
+// filterOf returns the client's FilterType as a test on items: mail newer
+// than the cutoff, events ending after it (recurring ones always), tasks
+// not yet complete (MS-ASCMD 2.2.3.68.2).
+func filterOf(o *eas.SyncOptions) func(*sources.Item) bool {
+	if o == nil || o.FilterType == eas.FilterNone {
+		return func(*sources.Item) bool { return true }
+	}
+	ft := o.FilterType
+	if ft == eas.FilterIncompleteTasks {
+		return func(it *sources.Item) bool { return it.Task == nil || !it.Task.Complete }
+	}
+	days := map[eas.FilterType]int{eas.FilterOneDay: 1, eas.FilterThreeDays: 3, eas.FilterOneWeek: 7,
+		eas.FilterTwoWeeks: 14, eas.FilterOneMonth: 31, eas.FilterThreeMonths: 92, eas.FilterSixMonths: 183}[ft]
+	if days == 0 {
+		return func(*sources.Item) bool { return true }
+	}
+	cutoff := time.Now().AddDate(0, 0, -days)
+	return func(it *sources.Item) bool {
+		switch {
+		case it.Mail != nil:
+			return it.Mail.Date.IsZero() || !it.Mail.Date.Before(cutoff)
+		case it.Event != nil:
+			return it.Event.Recurrence != nil || !it.Event.End.Before(cutoff)
+		}
+		return true
+	}
+}
+
+// writeCollection writes one planned collection, converting its window's
+// items one at a time.
+func (s *Server) writeCollection(ctx context.Context, sess *Session, sw *syncWriter, p *collPlan) error {
+	v := sess.Version()
+	out := eas.SyncResponseCollection{SyncKey: p.key, CollectionID: p.req.CollectionID, Status: p.status, MoreAvailable: p.more}
+	if v < eas.V140 && p.class != "" {
+		out.Class = p.class
+	}
+	return sw.collection(func(e *eas.Encoder) error {
+		start := eas.StartTag{Tag: eas.Tag{Page: eas.PageAirSync, Name: "Collection"}}
+		if err := e.EncodeToken(start); err != nil {
+			return err
+		}
+		head := out
+		if err := encodeFields(e, &head); err != nil {
+			return err
+		}
+		// Commands opens with its first element: an item that cannot
+		// be converted writes nothing, and an empty Commands is undefined
+		// (MS-ASCMD 2.2.3.32).
+		tag := eas.Tag{Page: eas.PageAirSync, Name: "Commands"}
+		open := false
+		for _, ch := range p.window {
+			elem, err := s.changeElement(ctx, sess, p, ch)
+			if err != nil {
+				return err
+			}
+			if elem == nil {
+				continue
+			}
+			if !open {
+				e.EncodeToken(eas.StartTag{Tag: tag})
+				open = true
+			}
+			if err := e.EncodeElement(elem.v, elem.start); err != nil {
+				return err
+			}
+			if err := sw.flushSoon(); err != nil {
+				return err
+			}
+		}
+		if open {
+			e.EncodeToken(eas.EndTag{Tag: tag})
+		}
+		if p.responses != nil {
+			if err := e.EncodeElement(p.responses, eas.StartTag{Tag: eas.Tag{Page: eas.PageAirSync, Name: "Responses"}}); err != nil {
+				return err
+			}
+		}
+		return e.EncodeToken(eas.EndTag{Tag: start.Tag})
+	})
+}
+
+// encodeFields writes the leading fields of a response collection:
+// Class, SyncKey, CollectionId, Status and MoreAvailable, in schema order.
+func encodeFields(e *eas.Encoder, c *eas.SyncResponseCollection) error {
+	leaf := func(name, val string) {
+		e.EncodeElement(val, eas.StartTag{Tag: eas.Tag{Page: eas.PageAirSync, Name: name}})
+	}
+	if c.Class != "" {
+		leaf("Class", c.Class)
+	}
+	leaf("SyncKey", c.SyncKey)
+	leaf("CollectionId", c.CollectionID)
+	e.EncodeElement(int(c.Status), eas.StartTag{Tag: eas.Tag{Page: eas.PageAirSync, Name: "Status"}})
+	if c.MoreAvailable {
+		tag := eas.Tag{Page: eas.PageAirSync, Name: "MoreAvailable"}
+		e.EncodeToken(eas.StartTag{Tag: tag, Empty: true})
+		return e.EncodeToken(eas.EndTag{Tag: tag})
+	}
+	return nil
+}
+
+// element is one element to encode.
+type element struct {
+	v     any
+	start eas.StartTag
+}
+
+// changeElement returns the element of one change of the window, or nil
+// when there is nothing to send for it.
+func (s *Server) changeElement(ctx context.Context, sess *Session, p *collPlan, ch statecache.Change) (*element, error) {
+	tag := func(name string) eas.StartTag { return eas.StartTag{Tag: eas.Tag{Page: eas.PageAirSync, Name: name}} }
+	switch ch.Op {
+	case statecache.OpDelete:
+		return &element{&eas.SyncDelete{ServerID: ch.ServerID}, tag("Delete")}, nil
+	case statecache.OpSoftDelete:
+		return &element{&eas.SyncSoftDelete{ServerID: ch.ServerID}, tag("SoftDelete")}, nil
+	case statecache.OpAdd, statecache.OpChange:
+		it := p.items[ch.ItemID]
+		if it == nil {
+			if ch.Op == statecache.OpAdd {
+				// Vanished before a resend: the client never had it.
+				return nil, nil
+			}
+			return &element{&eas.SyncDelete{ServerID: ch.ServerID}, tag("Delete")}, nil
+		}
+		raw, err := toEAS(ctx, it, sess.Version(), p.prefs)
+		if err != nil {
+			// One unreadable item must not stop the window; the id
+			// stays mapped, so a later change of it is sent as Change.
+			s.log.LogAttrs(ctx, slog.LevelWarn, "sync: item not converted", slog.String("user", sess.User),
+				slog.String("item", ch.ItemID), slog.Any("err", err))
+			return nil, nil
+		}
+		if ch.Op == statecache.OpAdd {
+			return &element{&eas.SyncAdd{ServerID: ch.ServerID, ApplicationData: raw}, tag("Add")}, nil
+		}
+		return &element{&eas.SyncChange{ServerID: ch.ServerID, ApplicationData: raw}, tag("Change")}, nil
+	}
+	return nil, nil
+}
+
+// waitForChanges waits until a collection's folder changes or left passes,
+// for a hanging Sync. It reports whether something changed.
+func (s *Server) waitForChanges(ctx context.Context, sess *Session, plans []*collPlan, left time.Duration) (bool, error) {
+	var folders []sources.FolderID
+	for _, p := range plans {
+		if p.folder != "" {
+			folders = append(folders, p.folder)
+		}
+	}
+	wctx, cancel := context.WithTimeoutCause(ctx, left, errHeartbeat)
+	defer cancel()
+	wctx, cancelCause := context.WithCancelCause(wctx)
+	leave := s.waiters.enter(sess.Account, cancelCause)
+	defer leave()
+	watcher, ok := sess.Source.(sources.Watcher)
+	if !ok {
+		watcher = &sources.PollWatcher{Source: sess.Source, Interval: 30 * time.Second}
+	}
+	changed, err := watcher.Watch(wctx, folders)
+	switch {
+	case err == nil:
+		return len(changed) > 0, nil
+	case errors.Is(context.Cause(wctx), errHeartbeat), errors.Is(context.Cause(wctx), errSuperseded):
+		return false, nil
+	case ctx.Err() != nil:
+		return false, ctx.Err()
+	}
+	return false, err
+}
+
+// classOf returns the EAS class of a folder kind.
+func classOf(k sources.FolderKind) string {
+	switch k.Content() {
+	case sources.ContentCalendar:
+		return classCalendar
+	case sources.ContentContacts:
+		return classContacts
+	case sources.ContentTasks:
+		return classTasks
+	case sources.ContentNotes:
+		return classNotes
+	}
+	return classEmail
+}
+
+// syncWriter streams a Sync response. Nothing is written until the first
+// collection is ready, so the HTTP status can still change; but if
+// preparing takes longer than keepAlive, the headers and the document's
+// first bytes go out, because Gmail on Android gives up on a silent
+// connection after about 30 s (Horde met this first).
+type syncWriter struct {
+	mu        sync.Mutex
+	w         http.ResponseWriter
+	rc        *http.ResponseController
+	e         *eas.Encoder
+	started   bool
+	timer     *time.Timer
+	keepAlive time.Duration
+	flushed   time.Time
+}
+
+var (
+	tagSync        = eas.Tag{Page: eas.PageAirSync, Name: "Sync"}
+	tagCollections = eas.Tag{Page: eas.PageAirSync, Name: "Collections"}
+)
+
+func newSyncWriter(w http.ResponseWriter, keepAlive time.Duration) *syncWriter {
+	sw := &syncWriter{w: w, rc: http.NewResponseController(w), e: eas.NewEncoder(w), keepAlive: keepAlive}
+	sw.timer = time.AfterFunc(keepAlive, func() {
+		sw.mu.Lock()
+		defer sw.mu.Unlock()
+		if !sw.started {
+			sw.start()
+			sw.flush()
+		}
+	})
+	return sw
+}
+
+// start writes the headers and the document's opening; mu is held.
+func (sw *syncWriter) start() {
+	sw.started = true
+	sw.w.Header().Set("Content-Type", wbxmlType)
+	sw.w.WriteHeader(http.StatusOK)
+	sw.e.EncodeToken(eas.StartTag{Tag: tagSync})
+	sw.e.EncodeToken(eas.StartTag{Tag: tagCollections})
+}
+
+// flush pushes what is buffered to the client; mu is held.
+func (sw *syncWriter) flush() error {
+	sw.flushed = time.Now()
+	if err := sw.e.Flush(); err != nil {
+		return err
+	}
+	if err := sw.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
+}
+
+// flushSoon flushes when the client has heard nothing for a while; it is
+// called between items, with mu held.
+func (sw *syncWriter) flushSoon() error {
+	if time.Since(sw.flushed) < sw.keepAlive/4 {
+		return nil
+	}
+	return sw.flush()
+}
+
+// begun reports whether the response has started.
+func (sw *syncWriter) begun() bool {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return sw.started
+}
+
+// collection writes one collection through fn.
+func (sw *syncWriter) collection(fn func(e *eas.Encoder) error) error {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if !sw.started {
+		sw.start()
+	}
+	return fn(sw.e)
+}
+
+// finish closes the document.
+func (sw *syncWriter) finish() error {
+	sw.stop()
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if !sw.started {
+		sw.start()
+	}
+	sw.e.EncodeToken(eas.EndTag{Tag: tagCollections})
+	sw.e.EncodeToken(eas.EndTag{Tag: tagSync})
+	return sw.flush()
+}
+
+// pause stops the keep-alive while a hanging Sync waits: a phone waiting
+// for a change expects silence. resume rearms it.
+func (sw *syncWriter) pause()  { sw.timer.Stop() }
+func (sw *syncWriter) resume() { sw.timer.Reset(sw.keepAlive) }
+func (sw *syncWriter) stop()   { sw.timer.Stop() }
+
+// folderCache keeps each user's folder list for a minute, so that a Sync
+// knows a collection's kind without asking the store each time.
+type folderCache struct {
+	mu sync.Mutex
+	m  map[string]*cachedFolders
+}
+
+type cachedFolders struct {
+	at   time.Time
+	byID map[sources.FolderID]sources.Folder
+}
+
+const folderCacheTTL = time.Minute
+
+// lookupFolder returns folder id of the session's store, refreshing the
+// cache when it is stale or does not know the folder.
+func (s *Server) lookupFolder(ctx context.Context, sess *Session, id sources.FolderID) (sources.Folder, error) {
+	fs, err := s.folders.get(ctx, sess, s.now(), func(c *cachedFolders) bool { _, ok := c.byID[id]; return ok })
+	if err != nil {
+		return sources.Folder{}, err
+	}
+	f, ok := fs.byID[id]
+	if !ok {
+		return sources.Folder{}, fmt.Errorf("gateway: folder %q: %w", id, sources.ErrNotFound)
+	}
+	return f, nil
+}
+
+// folderOfKind returns the store's default folder of kind k.
+func (s *Server) folderOfKind(ctx context.Context, sess *Session, k sources.FolderKind) (sources.FolderID, error) {
+	has := func(c *cachedFolders) bool {
+		for _, f := range c.byID {
+			if f.Kind == k {
+				return true
+			}
+		}
+		return false
+	}
+	fs, err := s.folders.get(ctx, sess, s.now(), has)
+	if err != nil {
+		return "", err
+	}
+	for id, f := range fs.byID {
+		if f.Kind == k {
+			return id, nil
+		}
+	}
+	return "", fmt.Errorf("gateway: no %s folder: %w", k, sources.ErrNotFound)
+}
+
+func (c *folderCache) get(ctx context.Context, sess *Session, now time.Time, ok func(*cachedFolders) bool) (*cachedFolders, error) {
+	c.mu.Lock()
+	cur := c.m[sess.User]
+	c.mu.Unlock()
+	if cur != nil && now.Sub(cur.at) < folderCacheTTL && ok(cur) {
+		return cur, nil
+	}
+	d, err := sess.Source.Folders(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	fresh := &cachedFolders{at: now, byID: make(map[sources.FolderID]sources.Folder, len(d.Changed))}
+	for _, f := range d.Changed {
+		fresh.byID[f.ID] = f
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[string]*cachedFolders)
+	}
+	c.m[sess.User] = fresh
+	c.mu.Unlock()
+	return fresh, nil
+}
