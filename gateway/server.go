@@ -77,25 +77,26 @@ type Options struct {
 
 // Server is an http.Handler for the EAS endpoint and /metrics.
 type Server struct {
-	log      *slog.Logger
-	reg      *prometheus.Registry
-	metrics  *metrics.Metrics
-	versions []eas.ProtocolVersion
-	maxBody  int64
-	decoder  *eas.DecoderOptions
-	backend  Backend
-	state    *statecache.Store
-	policy   Policy
-	limits   Limits
-	now      func() time.Time
-	mailDom  string
-	routes   []route
-	mux      *http.ServeMux
-	waiters  waiters
-	parking  parking // waits whose connection was taken over (park.go)
-	pings    pings   // each account's last Ping parameters (ping.go)
-	syncs    syncCache
-	folders  folderCache
+	log       *slog.Logger
+	reg       *prometheus.Registry
+	metrics   *metrics.Metrics
+	versions  []eas.ProtocolVersion
+	maxBody   int64
+	decoder   *eas.DecoderOptions
+	backend   Backend
+	state     *statecache.Store
+	policy    Policy
+	limits    Limits
+	now       func() time.Time
+	mailDom   string
+	routes    []route
+	mux       *http.ServeMux
+	waiters   waiters
+	parking   parking // waits whose connection was taken over (park.go)
+	pings     pings   // each account's last Ping parameters (ping.go)
+	syncs     syncCache
+	syncLocks accountLocks
+	folders   folderCache
 }
 
 var errNoCredentials = errors.New("gateway: no Basic credentials")

@@ -107,6 +107,44 @@ func (c *syncCache) remember(a statecache.Account, req *eas.SyncRequest, keys ma
 	c.put(a, &out)
 }
 
+// accountLocks serialises work per account.
+type accountLocks struct {
+	mu sync.Mutex
+	m  map[statecache.Account]*accountLock
+}
+
+type accountLock struct {
+	mu    sync.Mutex
+	users int // holders and waiters: the entry goes when none is left
+}
+
+// lock locks a's mutex and returns its unlock.
+func (l *accountLocks) lock(a statecache.Account) (unlock func()) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = make(map[statecache.Account]*accountLock)
+	}
+	al := l.m[a]
+	if al == nil {
+		al = &accountLock{}
+		l.m[a] = al
+	}
+	al.users++
+	l.mu.Unlock()
+	al.mu.Lock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			al.mu.Unlock()
+			l.mu.Lock()
+			if al.users--; al.users == 0 {
+				delete(l.m, a)
+			}
+			l.mu.Unlock()
+		})
+	}
+}
+
 // syncStatusError answers the whole Sync request with a top-level status.
 type syncStatusError struct {
 	status eas.SyncStatus
@@ -134,6 +172,11 @@ func (s *Server) serveSync(ctx context.Context, sess *Session, r request, w http
 	sw := newSyncWriter(w, s.limits.KeepAlive)
 	defer sw.stop()
 	for {
+		// One Sync of an account at a time: a phone that resends while
+		// its first request still runs then finds the first one's key
+		// advanced and gets the same window, not a second copy of its
+		// own Adds.
+		unlock := s.syncLocks.lock(sess.Account)
 		plans := make([]*collPlan, len(full.Collections.Collection))
 		idle := true
 		for i := range full.Collections.Collection {
@@ -144,6 +187,7 @@ func (s *Server) serveSync(ctx context.Context, sess *Session, r request, w http
 			}
 		}
 		if idle && wait > 0 {
+			unlock()
 			left := time.Until(deadline)
 			if left > 0 {
 				sw.pause()
@@ -163,7 +207,9 @@ func (s *Server) serveSync(ctx context.Context, sess *Session, r request, w http
 				w.WriteHeader(http.StatusOK)
 				return nil
 			}
+			unlock = s.syncLocks.lock(sess.Account)
 		}
+		defer unlock()
 		keys := make(map[string]string, len(plans))
 		for _, p := range plans {
 			if err := s.writeCollection(ctx, sess, sw, p); err != nil {
@@ -759,8 +805,7 @@ func (s *Server) writeCollection(ctx context.Context, sess *Session, sw *syncWri
 		if err := e.EncodeToken(start); err != nil {
 			return err
 		}
-		head := out
-		if err := encodeFields(e, &head); err != nil {
+		if err := encodeFields(e, &out); err != nil {
 			return err
 		}
 		// Commands opens with its first element: an item that cannot
