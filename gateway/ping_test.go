@@ -3,13 +3,16 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
 	"os"
 	"reflect"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -450,4 +453,59 @@ func TestPingInHandler(t *testing.T) {
 	if err := eas.Unmarshal(w.Body.Bytes(), &pr, nil); err != nil || pr.Status != eas.PingStatusExpired {
 		t.Errorf("Ping in the handler = HTTP %d %+v, %v; want status 1", w.Code, pr, err)
 	}
+}
+
+// TestPingParkedAccessLine checks that a parked Ping is logged and counted
+// once, when it is answered.
+func TestPingParkedAccessLine(t *testing.T) {
+	e := pingTestServer(t, Limits{})
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	e.s.log = slog.New(slog.NewJSONHandler(&lockedWriter{mu: &mu, w: &logs}, nil))
+	ids := e.pingSync(t, "alice", "dev1", "inbox")
+	pingDo(t, http.DefaultClient, e.pingRequest(t, "alice", "dev1", eas.V141,
+		pingBody(t, 1, eas.PingFolder{ID: ids["inbox"], Class: "Email"})))
+	// The line and the count follow the answer.
+	var lines []map[string]any
+	inFlight := -1.0
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		mu.Lock()
+		lines = nil
+		for _, l := range bytes.Split(bytes.TrimSpace(logs.Bytes()), []byte("\n")) {
+			var m map[string]any
+			if json.Unmarshal(l, &m) == nil && m["msg"] == "request" {
+				lines = append(lines, m)
+			}
+		}
+		mu.Unlock()
+		mfs, err := e.s.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "easgate_requests_in_flight" {
+				inFlight = mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		if len(lines) > 0 && inFlight == 0 {
+			break
+		}
+	}
+	if len(lines) != 1 || lines[0]["cmd"] != "Ping" || lines[0]["status"] != float64(200) || lines[0]["device_id"] != "dev1" {
+		t.Errorf("access lines = %v, want one for Ping with status 200", lines)
+	}
+	if inFlight != 0 {
+		t.Errorf("requests in flight after the answer = %v, want 0", inFlight)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
