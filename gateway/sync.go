@@ -168,58 +168,126 @@ func (s *Server) serveSync(ctx context.Context, sess *Session, r request, w http
 		return writeSyncStatus(w, err)
 	}
 	wait := time.Duration(full.Wait)*time.Minute + time.Duration(full.HeartbeatInterval)*time.Second
-	deadline := s.now().Add(wait)
 	sw := newSyncWriter(w, s.limits.KeepAlive)
 	defer sw.stop()
-	for {
-		// One Sync of an account at a time: a phone that resends while
-		// its first request still runs then finds the first one's key
-		// advanced and gets the same window, not a second copy of its
-		// own Adds.
-		unlock := s.syncLocks.lock(sess.Account)
-		plans := make([]*collPlan, len(full.Collections.Collection))
-		idle := true
-		for i := range full.Collections.Collection {
-			p := s.planCollection(ctx, sess, full, &full.Collections.Collection[i])
-			plans[i] = p
-			if !p.idle() {
-				idle = false
-			}
-		}
-		if idle && wait > 0 {
-			unlock()
-			left := time.Until(deadline)
-			if left > 0 {
-				sw.pause()
-				changed, err := s.waitForChanges(ctx, sess, plans, left)
-				sw.resume()
-				if err != nil {
-					return err
-				}
-				if changed {
-					continue
-				}
-			}
-			// MS-ASCMD 2.2.3.198: a Wait that ends without a change is
-			// answered with an empty response; the keys stay as they
-			// were. A response already begun lists them unchanged.
-			if !sw.begun() {
-				w.WriteHeader(http.StatusOK)
-				return nil
-			}
-			unlock = s.syncLocks.lock(sess.Account)
-		}
-		defer unlock()
-		keys := make(map[string]string, len(plans))
-		for _, p := range plans {
-			if err := s.writeCollection(ctx, sess, sw, p); err != nil {
-				return err
-			}
-			keys[p.req.CollectionID] = p.key
-		}
-		s.syncs.remember(sess.Account, full, keys)
-		return sw.finish()
+	// One Sync of an account at a time: a phone that resends while its
+	// first request still runs then finds the first one's key advanced
+	// and gets the same window, not a second copy of its own Adds.
+	unlock := s.syncLocks.lock(sess.Account)
+	defer unlock()
+	plans, idle := s.planAll(ctx, sess, full)
+	if idle && wait > 0 && sw.claim() {
+		// A hanging Sync: wait for a change like Ping, parked.
+		unlock()
+		return s.wait(ctx, w, sess, wait, func(wctx context.Context) (any, error) {
+			return s.syncAfterWait(wctx, sess, full, plans)
+		})
 	}
+	for _, p := range plans {
+		if err := sw.collection(func(e *eas.Encoder) error { return s.encodeCollection(ctx, sess, e, p, sw.flushSoon) }); err != nil {
+			return err
+		}
+	}
+	s.syncs.remember(sess.Account, full, planKeys(plans))
+	return sw.finish()
+}
+
+// planAll plans every collection of req and reports whether none has
+// anything to tell.
+func (s *Server) planAll(ctx context.Context, sess *Session, req *eas.SyncRequest) ([]*collPlan, bool) {
+	plans := make([]*collPlan, len(req.Collections.Collection))
+	idle := true
+	for i := range req.Collections.Collection {
+		plans[i] = s.planCollection(ctx, sess, req, &req.Collections.Collection[i])
+		idle = idle && plans[i].idle()
+	}
+	return plans, idle
+}
+
+func planKeys(plans []*collPlan) map[string]string {
+	keys := make(map[string]string, len(plans))
+	for _, p := range plans {
+		keys[p.req.CollectionID] = p.key
+	}
+	return keys
+}
+
+// syncRecheck is how soon a hanging Sync looks at the store again after it
+// starts watching: a change made between its first look and the start of
+// Watch would otherwise wait for the whole interval (Watch reports only
+// changes after it began).
+const syncRecheck = 250 * time.Millisecond
+
+// syncAfterWait waits, parked, until a collection's folder changes and
+// answers with the changes; or, when ctx ends first, with the empty
+// response of MS-ASCMD 2.2.3.198 (the keys stay as they were).
+func (s *Server) syncAfterWait(ctx context.Context, sess *Session, req *eas.SyncRequest, plans []*collPlan) (any, error) {
+	var folders []sources.FolderID
+	for _, p := range plans {
+		if p.folder != "" {
+			folders = append(folders, p.folder)
+		}
+	}
+	watcher, ok := sess.Source.(sources.Watcher)
+	if !ok {
+		watcher = &sources.PollWatcher{Source: sess.Source, Interval: 30 * time.Second}
+	}
+	recheck := true
+	for ctx.Err() == nil {
+		wctx, cancel := ctx, context.CancelFunc(func() {})
+		if recheck {
+			wctx, cancel = context.WithTimeout(ctx, syncRecheck)
+		}
+		_, err := watcher.Watch(wctx, folders)
+		cancel()
+		if err != nil && ctx.Err() == nil && wctx.Err() == nil {
+			return nil, err
+		}
+		recheck = false
+		if ctx.Err() != nil {
+			break
+		}
+		// Something changed, or it is time to look again: plan under
+		// the account's lock, with a context the heartbeat does not end.
+		pctx, cancelP := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		unlock := s.syncLocks.lock(sess.Account)
+		again, idle := s.planAll(pctx, sess, req)
+		if idle {
+			unlock()
+			cancelP()
+			continue
+		}
+		s.syncs.remember(sess.Account, req, planKeys(again))
+		return &syncAnswer{write: func(e *eas.Encoder) error {
+			defer cancelP()
+			defer unlock()
+			return s.encodeSync(pctx, sess, e, again)
+		}}, nil
+	}
+	return nil, nil
+}
+
+// syncAnswer is a Sync response written by the engine itself, for answers
+// that go through the buffered path (a parked hanging Sync).
+type syncAnswer struct {
+	_     struct{} `wbxml:"AirSync:Sync"`
+	write func(e *eas.Encoder) error
+}
+
+// MarshalWBXML writes the whole response.
+func (a *syncAnswer) MarshalWBXML(e *eas.Encoder, _ eas.StartTag) error { return a.write(e) }
+
+// encodeSync writes a whole Sync response with the planned collections.
+func (s *Server) encodeSync(ctx context.Context, sess *Session, e *eas.Encoder, plans []*collPlan) error {
+	e.EncodeToken(eas.StartTag{Tag: tagSync})
+	e.EncodeToken(eas.StartTag{Tag: tagCollections})
+	for _, p := range plans {
+		if err := s.encodeCollection(ctx, sess, e, p, func() error { return nil }); err != nil {
+			return err
+		}
+	}
+	e.EncodeToken(eas.EndTag{Tag: tagCollections})
+	return e.EncodeToken(eas.EndTag{Tag: tagSync})
 }
 
 // checkSyncLimits answers a Wait, HeartbeatInterval or collection count out
@@ -792,56 +860,53 @@ func filterOf(o *eas.SyncOptions) func(*sources.Item) bool {
 	}
 }
 
-// writeCollection writes one planned collection, converting its window's
-// items one at a time.
-func (s *Server) writeCollection(ctx context.Context, sess *Session, sw *syncWriter, p *collPlan) error {
-	v := sess.Version()
+// encodeCollection writes one planned collection, converting its window's
+// items one at a time; between runs after each item.
+func (s *Server) encodeCollection(ctx context.Context, sess *Session, e *eas.Encoder, p *collPlan, between func() error) error {
 	out := eas.SyncResponseCollection{SyncKey: p.key, CollectionID: p.req.CollectionID, Status: p.status, MoreAvailable: p.more}
-	if v < eas.V140 && p.class != "" {
+	if sess.Version() < eas.V140 && p.class != "" {
 		out.Class = p.class
 	}
-	return sw.collection(func(e *eas.Encoder) error {
-		start := eas.StartTag{Tag: eas.Tag{Page: eas.PageAirSync, Name: "Collection"}}
-		if err := e.EncodeToken(start); err != nil {
+	start := eas.StartTag{Tag: eas.Tag{Page: eas.PageAirSync, Name: "Collection"}}
+	if err := e.EncodeToken(start); err != nil {
+		return err
+	}
+	if err := encodeFields(e, &out); err != nil {
+		return err
+	}
+	// Commands opens with its first element: an item that cannot be
+	// converted writes nothing, and an empty Commands is undefined
+	// (MS-ASCMD 2.2.3.32).
+	tag := eas.Tag{Page: eas.PageAirSync, Name: "Commands"}
+	open := false
+	for _, ch := range p.window {
+		elem, err := s.changeElement(ctx, sess, p, ch)
+		if err != nil {
 			return err
 		}
-		if err := encodeFields(e, &out); err != nil {
+		if elem == nil {
+			continue
+		}
+		if !open {
+			e.EncodeToken(eas.StartTag{Tag: tag})
+			open = true
+		}
+		if err := e.EncodeElement(elem.v, elem.start); err != nil {
 			return err
 		}
-		// Commands opens with its first element: an item that cannot
-		// be converted writes nothing, and an empty Commands is undefined
-		// (MS-ASCMD 2.2.3.32).
-		tag := eas.Tag{Page: eas.PageAirSync, Name: "Commands"}
-		open := false
-		for _, ch := range p.window {
-			elem, err := s.changeElement(ctx, sess, p, ch)
-			if err != nil {
-				return err
-			}
-			if elem == nil {
-				continue
-			}
-			if !open {
-				e.EncodeToken(eas.StartTag{Tag: tag})
-				open = true
-			}
-			if err := e.EncodeElement(elem.v, elem.start); err != nil {
-				return err
-			}
-			if err := sw.flushSoon(); err != nil {
-				return err
-			}
+		if err := between(); err != nil {
+			return err
 		}
-		if open {
-			e.EncodeToken(eas.EndTag{Tag: tag})
+	}
+	if open {
+		e.EncodeToken(eas.EndTag{Tag: tag})
+	}
+	if p.responses != nil {
+		if err := e.EncodeElement(p.responses, eas.StartTag{Tag: eas.Tag{Page: eas.PageAirSync, Name: "Responses"}}); err != nil {
+			return err
 		}
-		if p.responses != nil {
-			if err := e.EncodeElement(p.responses, eas.StartTag{Tag: eas.Tag{Page: eas.PageAirSync, Name: "Responses"}}); err != nil {
-				return err
-			}
-		}
-		return e.EncodeToken(eas.EndTag{Tag: start.Tag})
-	})
+	}
+	return e.EncodeToken(eas.EndTag{Tag: start.Tag})
 }
 
 // encodeFields writes the leading fields of a response collection:
@@ -904,36 +969,6 @@ func (s *Server) changeElement(ctx context.Context, sess *Session, p *collPlan, 
 	return nil, nil
 }
 
-// waitForChanges waits until a collection's folder changes or left passes,
-// for a hanging Sync. It reports whether something changed.
-func (s *Server) waitForChanges(ctx context.Context, sess *Session, plans []*collPlan, left time.Duration) (bool, error) {
-	var folders []sources.FolderID
-	for _, p := range plans {
-		if p.folder != "" {
-			folders = append(folders, p.folder)
-		}
-	}
-	wctx, cancel := context.WithTimeoutCause(ctx, left, errHeartbeat)
-	defer cancel()
-	wctx, cancelCause := context.WithCancelCause(wctx)
-	leave := s.waiters.enter(sess.Account, cancelCause)
-	defer leave()
-	watcher, ok := sess.Source.(sources.Watcher)
-	if !ok {
-		watcher = &sources.PollWatcher{Source: sess.Source, Interval: 30 * time.Second}
-	}
-	changed, err := watcher.Watch(wctx, folders)
-	switch {
-	case err == nil:
-		return len(changed) > 0, nil
-	case errors.Is(context.Cause(wctx), errHeartbeat), errors.Is(context.Cause(wctx), errSuperseded):
-		return false, nil
-	case ctx.Err() != nil:
-		return false, ctx.Err()
-	}
-	return false, err
-}
-
 // classOf returns the EAS class of a folder kind.
 func classOf(k sources.FolderKind) string {
 	switch k.Content() {
@@ -960,6 +995,7 @@ type syncWriter struct {
 	rc        *http.ResponseController
 	e         *eas.Encoder
 	started   bool
+	claimed   bool // the response is written elsewhere
 	timer     *time.Timer
 	keepAlive time.Duration
 	flushed   time.Time
@@ -975,7 +1011,7 @@ func newSyncWriter(w http.ResponseWriter, keepAlive time.Duration) *syncWriter {
 	sw.timer = time.AfterFunc(keepAlive, func() {
 		sw.mu.Lock()
 		defer sw.mu.Unlock()
-		if !sw.started {
+		if !sw.started && !sw.claimed {
 			sw.start()
 			sw.flush()
 		}
@@ -1013,11 +1049,17 @@ func (sw *syncWriter) flushSoon() error {
 	return sw.flush()
 }
 
-// begun reports whether the response has started.
-func (sw *syncWriter) begun() bool {
+// claim hands the response to another writer, unless it has started; it
+// reports whether it did.
+func (sw *syncWriter) claim() bool {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
-	return sw.started
+	if sw.started {
+		return false
+	}
+	sw.claimed = true
+	sw.timer.Stop()
+	return true
 }
 
 // collection writes one collection through fn.
@@ -1043,11 +1085,9 @@ func (sw *syncWriter) finish() error {
 	return sw.flush()
 }
 
-// pause stops the keep-alive while a hanging Sync waits: a phone waiting
-// for a change expects silence. resume rearms it.
-func (sw *syncWriter) pause()  { sw.timer.Stop() }
-func (sw *syncWriter) resume() { sw.timer.Reset(sw.keepAlive) }
-func (sw *syncWriter) stop()   { sw.timer.Stop() }
+// stop ends the keep-alive: before a hanging Sync waits (a phone waiting
+// for a change expects silence) and when the answer is complete.
+func (sw *syncWriter) stop() { sw.timer.Stop() }
 
 // folderCache keeps each user's folder list for a minute, so that a Sync
 // knows a collection's kind without asking the store each time.

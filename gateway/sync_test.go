@@ -505,3 +505,71 @@ func TestSyncClasses(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncHangingParked runs a hanging Sync over a real connection, where
+// it waits parked like Ping: woken by a change, and empty at the interval.
+func TestSyncHangingParked(t *testing.T) {
+	e := pingTestServer(t, Limits{})
+	ids := e.pingSync(t, "alice", "dev1")
+	inbox := ids["inbox"]
+	post := func(req *eas.SyncRequest) (*eas.SyncResponse, int) {
+		t.Helper()
+		body, err := eas.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := http.NewRequest("POST", e.ts.URL+Path+"?Cmd=Sync&User=alice&DeviceId=dev1&DeviceType=TestPhone", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.SetBasicAuth("alice", pingPassword)
+		r.Header.Set("MS-ASProtocolVersion", "14.1")
+		r.Header.Set("Content-Type", wbxmlType)
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var buf bytes.Buffer
+		buf.ReadFrom(resp.Body)
+		if resp.StatusCode != 200 || buf.Len() == 0 {
+			return nil, resp.StatusCode
+		}
+		var out eas.SyncResponse
+		if err := eas.Unmarshal(buf.Bytes(), &out, nil); err != nil {
+			t.Fatal(err)
+		}
+		return &out, resp.StatusCode
+	}
+	one := func(key string) *eas.SyncRequest {
+		return &eas.SyncRequest{Collections: &eas.SyncCollections{Collection: []eas.SyncCollection{{SyncKey: key, CollectionID: inbox}}}}
+	}
+	r0, _ := post(one("0"))
+	key := r0.Collections.Collection[0].SyncKey
+	r1, _ := post(one(key))
+	key = r1.Collections.Collection[0].SyncKey
+
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		e.pingAddMail(t, "alice", "inbox")
+	}()
+	req := one(key)
+	req.HeartbeatInterval = 5
+	start := time.Now()
+	r2, code := post(req)
+	if r2 == nil {
+		t.Fatalf("hanging Sync woken by a change = HTTP %d with no body", code)
+	}
+	c := r2.Collections.Collection[0]
+	if len(serverIDs(c)) != 1 || c.SyncKey == key {
+		t.Fatalf("hanging Sync = %+v, want one Add and a new key", c)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("woken after %v", d)
+	}
+	req = one(c.SyncKey)
+	req.HeartbeatInterval = 1
+	if r3, code := post(req); r3 != nil || code != 200 {
+		t.Errorf("hanging Sync without a change = %+v, HTTP %d; want an empty 200", r3, code)
+	}
+}
