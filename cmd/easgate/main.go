@@ -4,6 +4,7 @@
 // Usage:
 //
 //	easgate serve [-listen ADDR]
+//	easgate demo [-listen ADDR] [-state DIR] [-mail-every D] [-policy none|allow|force] [-v]
 //	easgate wbxml decode|encode [-o FILE] [FILE|-]
 //	easgate device list|show|wipe|cancel-wipe -state DIR ...
 //	easgate version
@@ -24,6 +25,7 @@ const usage = `usage: easgate <command> [arguments]
 
 commands:
   serve     serve EAS over HTTP (easgate serve -h for flags)
+  demo      serve a made-up mailbox to try a phone with (easgate demo -h)
   wbxml     convert WBXML to XML and back (easgate wbxml -h)
   device    list, show and wipe devices (easgate device -h)
   version   print the version
@@ -53,6 +55,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "serve":
 		return runServe(ctx, args[1:], stderr)
+	case "demo":
+		return runDemo(ctx, args[1:], stdout, stderr)
 	case "wbxml":
 		return runWBXML(ctx, args[1:], stdin, stdout, stderr)
 	case "device":

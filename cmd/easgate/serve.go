@@ -36,6 +36,20 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	err = serveGateway(ctx, gw, *listen, log, 10*time.Second, func(addr net.Addr) {
+		log.Info("listening", "addr", addr.String())
+	})
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// serveGateway serves gw on addr until ctx ends; listening is called once
+// the socket is open. At the end, waiting Pings answer at once and other
+// requests get grace to finish before their connections are closed.
+func serveGateway(ctx context.Context, gw *gateway.Server, addr string, log *slog.Logger,
+	grace time.Duration, listening func(net.Addr)) error {
 	// Parked phones hold their connections for up to the heartbeat, and
 	// Go's default keepalive would probe every one of them every 15 s.
 	// Probe only after 5 idle minutes, then every minute, 4 times: a dead
@@ -43,9 +57,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	lc := net.ListenConfig{KeepAliveConfig: net.KeepAliveConfig{
 		Enable: true, Idle: 5 * time.Minute, Interval: time.Minute, Count: 4,
 	}}
-	raw, err := lc.Listen(ctx, "tcp", *listen)
+	raw, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("serve: listen: %w", err)
+		return fmt.Errorf("listen: %w", err)
 	}
 	// Connections taken over by waiting Pings come back through ln.
 	ln := gw.Listen(raw)
@@ -61,23 +75,24 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:  func(net.Listener) context.Context { return ctx },
 	}
-	log.Info("listening", "addr", ln.Addr().String())
+	listening(ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
+		return err
 	case <-ctx.Done():
 	}
-	// Waiting Pings answer status 1 at once; the rest get a short grace
-	// period.
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := gw.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("serve: shutdown: %w", err)
+		log.Warn("shutdown", "err", err)
 	}
 	if err := srv.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("serve: shutdown: %w", err)
+		// A connection a parked answer handed back counts as busy until
+		// the phone's next request: close what is left.
+		log.Debug("closing the connections still open", "err", err)
+		srv.Close()
 	}
 	return nil
 }
