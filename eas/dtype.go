@@ -25,12 +25,17 @@ const (
 	// DateTimeExtendedNoMillis is 2026-01-30T12:00:00Z: MS-ASDTYPE 2.3
 	// makes the milliseconds optional.
 	DateTimeExtendedNoMillis
+	// DateTimeDate is 2026-01-30, a date alone, read as midnight UTC: the
+	// contact Birthday of the client in
+	// testdata/devices/unidentified-client/sync-contacts-client-add.wbxml.
+	DateTimeDate
 )
 
 var dateTimeLayouts = [...]string{
 	DateTimeExtended:         "2006-01-02T15:04:05.000Z",
 	DateTimeCompact:          "20060102T150405Z",
 	DateTimeExtendedNoMillis: "2006-01-02T15:04:05Z",
+	DateTimeDate:             "2006-01-02",
 }
 
 // DateTime is a UTC instant in one of the EAS date-time spellings.
@@ -48,6 +53,8 @@ func ParseDateTime(s string) (DateTime, error) {
 	switch {
 	case strings.Contains(s, "."):
 		form = DateTimeExtended
+	case len(s) == len("2006-01-02") && !strings.Contains(s, "T"):
+		form = DateTimeDate
 	case strings.Contains(s, "-"):
 		form = DateTimeExtendedNoMillis
 	}

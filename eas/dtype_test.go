@@ -44,7 +44,8 @@ func TestParseDateTime(t *testing.T) {
 		{in: "2026-01-30T12:00:00Z", want: DateTime{time.Date(2026, 1, 30, 12, 0, 0, 0, time.UTC), DateTimeExtendedNoMillis}},
 		{in: "2024-02-29T23:59:59.999Z", want: DateTime{time.Date(2024, 2, 29, 23, 59, 59, 999e6, time.UTC), DateTimeExtended}},
 		{in: "", wantErr: true},
-		{in: "2026-01-30", wantErr: true},
+		{in: "2026-01-30", want: DateTime{time.Date(2026, 1, 30, 0, 0, 0, 0, time.UTC), DateTimeDate}}, // a Birthday, testdata/devices/unidentified-client
+		{in: "2026-02-30", wantErr: true},
 		{in: "20260130T120000", wantErr: true},
 		{in: "2026-01-30T12:00:00.5Z", wantErr: true},
 		{in: "2026-01-30T12:00:00.000+01:00", wantErr: true},
