@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // events name IANA zones: they must load on hosts without a zone database
 
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/sources"
