@@ -50,9 +50,9 @@ func (rt *route) routed() bool { return rt.handle != nil || rt.stream != nil }
 // Server.
 var routes = []route{
 	{cmd: eas.CmdSync, body: bodyOptional, newRequest: newRequest[eas.SyncRequest], stream: (*Server).serveSync},
-	{cmd: eas.CmdSendMail, newRequest: newRequest[eas.SendMailRequest]},
-	{cmd: eas.CmdSmartForward, newRequest: newRequest[eas.SmartForwardRequest]},
-	{cmd: eas.CmdSmartReply, newRequest: newRequest[eas.SmartReplyRequest]},
+	{cmd: eas.CmdSendMail, newRequest: newRequest[eas.SendMailRequest], handle: handler((*Server).handleSendMail)},
+	{cmd: eas.CmdSmartForward, newRequest: newRequest[eas.SmartForwardRequest], handle: handler((*Server).handleSmartForward)},
+	{cmd: eas.CmdSmartReply, newRequest: newRequest[eas.SmartReplyRequest], handle: handler((*Server).handleSmartReply)},
 	{cmd: eas.CmdGetAttachment, body: bodyNone, newRequest: func(q *Request) request {
 		return &eas.GetAttachmentRequest{AttachmentName: q.Params.AttachmentName}
 	}, stream: (*Server).streamGetAttachment},

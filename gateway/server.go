@@ -97,6 +97,7 @@ type Server struct {
 	syncs     syncCache
 	syncLocks accountLocks
 	folders   folderCache
+	submitted submissions
 }
 
 var errNoCredentials = errors.New("gateway: no Basic credentials")
@@ -398,13 +399,13 @@ func (s *Server) decode(r *http.Request, x *exchange, rt *route) (request, error
 	if rt.body == bodyNone {
 		return req, req.Validate(q.Version)
 	}
-	if q.MIME {
-		return nil, badRequest("message/rfc822 bodies are not handled yet")
-	}
 	if r.ContentLength > s.maxBody {
 		return nil, &http.MaxBytesError{Limit: s.maxBody}
 	}
 	body := bufio.NewReader(http.MaxBytesReader(x.w, r.Body, s.maxBody))
+	if q.MIME {
+		return mimeRequest(q, body)
+	}
 	if _, err := body.Peek(1); err == io.EOF {
 		if rt.body == bodyOptional {
 			return nil, nil

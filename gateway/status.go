@@ -202,10 +202,21 @@ var storeStatuses = map[eas.Command]map[error]eas.Status{
 		sources.ErrUnsupported: eas.Status(eas.ItemOperationsStatusProtocolError),
 		errTemporary:           eas.Status(eas.ItemOperationsStatusServerError),
 	},
+	eas.CmdSendMail:     composeStatuses,
+	eas.CmdSmartReply:   composeStatuses,
+	eas.CmdSmartForward: composeStatuses,
 	eas.CmdMoveItems: {
 		sources.ErrNotFound: eas.Status(eas.MoveItemsStatusInvalidSource),
 		sources.ErrConflict: eas.Status(eas.MoveItemsStatusLocked),
 	},
+}
+
+// composeStatuses answer the ComposeMail commands (MS-ASCMD 2.2.2): a
+// message over the store's size limit is one whose attachments are too
+// large, and a conflict is a message the store has already submitted.
+var composeStatuses = map[error]eas.Status{
+	sources.ErrTooLarge: eas.StatusAttachmentIsTooLarge,
+	sources.ErrConflict: eas.StatusMessagePreviouslySent,
 }
 
 // storeStatusDefault answers sentinels a command has no status of its own
