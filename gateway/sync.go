@@ -459,11 +459,12 @@ func (s *Server) plan(ctx context.Context, sess *Session, req *eas.SyncRequest, 
 		// Nothing to tell and nothing learnt: the key stays.
 		return nil
 	}
-	key, err := s.state.Advance(ctx, p.ck, pos.Key, statecache.SyncState{State: string(state), Window: window})
+	key, err := s.state.Advance(ctx, p.ck, pos.Key, statecache.SyncState{State: string(state), Window: window, More: more})
 	var re *statecache.RetryError
 	if errors.As(err, &re) {
 		// A concurrent request with the same key won: answer as it did.
-		return s.planRetry(ctx, sess, p, statecache.Position{Key: re.Key, State: re.Resend.State, Retry: true, Window: re.Resend.Window})
+		return s.planRetry(ctx, sess, p, statecache.Position{Key: re.Key, State: re.Resend.State, Retry: true,
+			Window: re.Resend.Window, More: re.Resend.More})
 	}
 	if err != nil {
 		return err
@@ -476,7 +477,7 @@ func (s *Server) plan(ctx context.Context, sess *Session, req *eas.SyncRequest, 
 // window again, with the current key. The client's Adds are answered with
 // the ServerIds they got the first time; its other commands already ran.
 func (s *Server) planRetry(ctx context.Context, sess *Session, p *collPlan, pos statecache.Position) error {
-	p.key, p.moved, p.window = string(pos.Key), true, pos.Window
+	p.key, p.moved, p.window, p.more = string(pos.Key), true, pos.Window, pos.More
 	if cmds := p.req.Commands; cmds != nil {
 		for _, a := range cmds.Add {
 			st, sid := eas.SyncStatusServerError, ""
@@ -702,13 +703,14 @@ func notFound(err error) error {
 // has a window of size changes for the client or the feed is exhausted,
 // and returns the window, the state after it and whether more remain.
 // Changes the client made itself (echo) and items outside its filter are
-// consumed without being sent.
+// consumed without being sent. New items get their ServerIds from Advance,
+// when the window is stored.
 func (s *Server) serverChanges(ctx context.Context, sess *Session, p *collPlan, state sources.State, size int,
 	echo map[sources.ItemID]bool, keep func(*sources.Item) bool) ([]statecache.Change, sources.State, bool, error) {
-	var window []statecache.Change
+	w := windowBuilder{at: make(map[string]int)}
 	p.items = make(map[string]*sources.Item)
-	for len(window) < size {
-		d, err := sess.Source.Changes(ctx, p.folder, state, size-len(window))
+	for w.n < size {
+		d, err := sess.Source.Changes(ctx, p.folder, state, size-w.n)
 		if err != nil {
 			return nil, "", false, err
 		}
@@ -728,77 +730,110 @@ func (s *Server) serverChanges(ctx context.Context, sess *Session, p *collPlan, 
 			if err != nil {
 				return nil, "", false, err
 			}
-			for i, sid := range sids {
-				if sid != "" { // never sent: nothing to delete
-					window = append(window, statecache.Change{Op: statecache.OpDelete, ServerID: sid, ItemID: removed[i]})
-				}
+			for i, id := range removed {
+				w.put(statecache.Change{Op: statecache.OpDelete, ServerID: sids[i], ItemID: id})
 			}
 		}
 		if len(changed) > 0 {
-			ch, err := s.changedItems(ctx, sess, p, changed, keep)
-			if err != nil {
+			if err := s.changedItems(ctx, sess, p, changed, keep, &w); err != nil {
 				return nil, "", false, err
 			}
-			window = append(window, ch...)
 		}
 		state = d.Next
 		if !d.More {
-			return window, state, false, nil
+			return w.window(), state, false, nil
 		}
 	}
-	return window, state, true, nil
+	return w.window(), state, true, nil
+}
+
+// windowBuilder collects a window with at most one change per item. An
+// item that changes again in a later page of the feed is sent once, as it
+// is by then; one that goes away after it entered the window as an Add is
+// dropped, since the client never had it.
+type windowBuilder struct {
+	changes []statecache.Change
+	at      map[string]int // item id → index in changes
+	n       int            // live changes
+}
+
+// put adds c, merging it with what the window has for the same item. A
+// Delete or SoftDelete of an item the client never had (no ServerID, not
+// in the window) is dropped.
+func (w *windowBuilder) put(c statecache.Change) {
+	i, ok := w.at[c.ItemID]
+	if !ok {
+		if (c.Op == statecache.OpDelete || c.Op == statecache.OpSoftDelete) && c.ServerID == "" {
+			return
+		}
+		w.at[c.ItemID] = len(w.changes)
+		w.changes = append(w.changes, c)
+		w.n++
+		return
+	}
+	old := &w.changes[i]
+	switch {
+	case old.Op == 0:
+		// Dropped before: the client still does not have it.
+		if c.Op == statecache.OpAdd {
+			*old = c
+			w.n++
+		}
+	case old.Op == statecache.OpAdd && c.Op != statecache.OpAdd && c.Op != statecache.OpChange:
+		old.Op = 0
+		w.n--
+	case old.Op == statecache.OpAdd:
+		// Still new to the client: an Add of the item as it is now.
+	default:
+		sid := old.ServerID
+		*old = c
+		old.ServerID = sid
+	}
+}
+
+// window returns the live changes in order.
+func (w *windowBuilder) window() []statecache.Change {
+	out := make([]statecache.Change, 0, w.n)
+	for _, c := range w.changes {
+		if c.Op != 0 {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // changedItems fetches changed items, keeps those in the client's filter
-// and returns them as Adds (new to the client) and Changes. An item that
-// leaves the filter after the client got it is soft-deleted.
-func (s *Server) changedItems(ctx context.Context, sess *Session, p *collPlan, ids []string, keep func(*sources.Item) bool) ([]statecache.Change, error) {
+// and puts them in the window as Adds (new to the client) and Changes. An
+// item that leaves the filter after the client got it is soft-deleted.
+func (s *Server) changedItems(ctx context.Context, sess *Session, p *collPlan, ids []string, keep func(*sources.Item) bool, w *windowBuilder) error {
 	sids, err := s.state.KnownIDs(ctx, p.ck, ids)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	items, err := sess.Source.Get(ctx, p.folder, toItemIDs(ids), p.prefs.getOptions())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	byID := make(map[string]*sources.Item, len(items))
 	for i := range items {
 		byID[string(items[i].ID)] = &items[i]
 	}
-	var out []statecache.Change
-	var fresh []string
 	for i, id := range ids {
 		it := byID[id]
 		switch {
 		case it == nil:
 			// Gone since Changes: its removal is in a later page.
 		case !keep(it):
-			if sids[i] != "" {
-				out = append(out, statecache.Change{Op: statecache.OpSoftDelete, ServerID: sids[i], ItemID: id})
-			}
+			w.put(statecache.Change{Op: statecache.OpSoftDelete, ServerID: sids[i], ItemID: id})
 		case sids[i] != "":
-			out = append(out, statecache.Change{Op: statecache.OpChange, ServerID: sids[i], ItemID: id})
+			w.put(statecache.Change{Op: statecache.OpChange, ServerID: sids[i], ItemID: id})
 			p.items[id] = it
 		default:
-			fresh = append(fresh, id)
-			out = append(out, statecache.Change{Op: statecache.OpAdd, ItemID: id})
+			w.put(statecache.Change{Op: statecache.OpAdd, ItemID: id})
 			p.items[id] = it
 		}
 	}
-	if len(fresh) > 0 {
-		newIDs, err := s.state.ServerIDs(ctx, p.ck, fresh)
-		if err != nil {
-			return nil, err
-		}
-		j := 0
-		for i := range out {
-			if out[i].Op == statecache.OpAdd && out[i].ServerID == "" {
-				out[i].ServerID = newIDs[j]
-				j++
-			}
-		}
-	}
-	return out, nil
+	return nil
 }
 
 func toItemIDs(ids []string) []sources.ItemID {

@@ -573,3 +573,56 @@ func TestSyncHangingParked(t *testing.T) {
 		t.Errorf("hanging Sync without a change = %+v, HTTP %d; want an empty 200", r3, code)
 	}
 }
+
+func TestSyncResendKeepsMoreAvailable(t *testing.T) {
+	e := newSyncEnv(t, "14.1")
+	e.addMail("inbox", 12)
+	inbox := e.ids["inbox"]
+	key0 := e.sync1(eas.SyncCollection{SyncKey: "0", CollectionID: inbox}).SyncKey
+	first := e.sync1(eas.SyncCollection{SyncKey: key0, CollectionID: inbox, WindowSize: 5})
+	again := e.sync1(eas.SyncCollection{SyncKey: key0, CollectionID: inbox, WindowSize: 5})
+	if !first.MoreAvailable || !again.MoreAvailable {
+		t.Errorf("MoreAvailable first %v, resent %v; want both", first.MoreAvailable, again.MoreAvailable)
+	}
+	if !slices.Equal(serverIDs(first), serverIDs(again)) {
+		t.Errorf("resent window %v, want %v", serverIDs(again), serverIDs(first))
+	}
+}
+
+func TestWindowBuilder(t *testing.T) {
+	add := func(id string) statecache.Change { return statecache.Change{Op: statecache.OpAdd, ItemID: id} }
+	chg := func(id, sid string) statecache.Change {
+		return statecache.Change{Op: statecache.OpChange, ItemID: id, ServerID: sid}
+	}
+	del := func(id, sid string) statecache.Change {
+		return statecache.Change{Op: statecache.OpDelete, ItemID: id, ServerID: sid}
+	}
+	soft := func(id, sid string) statecache.Change {
+		return statecache.Change{Op: statecache.OpSoftDelete, ItemID: id, ServerID: sid}
+	}
+	tests := []struct {
+		name string
+		in   []statecache.Change
+		want []statecache.Change
+	}{
+		{"distinct", []statecache.Change{add("a"), chg("b", "1:2"), del("c", "1:3")}, []statecache.Change{add("a"), chg("b", "1:2"), del("c", "1:3")}},
+		{"unknown-delete-dropped", []statecache.Change{del("x", "")}, []statecache.Change{}},
+		{"add-then-change-stays-add", []statecache.Change{add("a"), add("a")}, []statecache.Change{add("a")}},
+		{"add-then-delete-dropped", []statecache.Change{add("a"), del("a", "")}, []statecache.Change{}},
+		{"add-then-filtered-dropped", []statecache.Change{add("a"), soft("a", "")}, []statecache.Change{}},
+		{"dropped-then-added", []statecache.Change{add("a"), del("a", ""), add("a")}, []statecache.Change{add("a")}},
+		{"change-then-delete", []statecache.Change{chg("b", "1:2"), del("b", "1:2")}, []statecache.Change{del("b", "1:2")}},
+		{"change-twice", []statecache.Change{chg("b", "1:2"), chg("b", "1:2")}, []statecache.Change{chg("b", "1:2")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := windowBuilder{at: make(map[string]int)}
+			for _, c := range tt.in {
+				w.put(c)
+			}
+			if got := w.window(); !slices.Equal(got, tt.want) || w.n != len(tt.want) {
+				t.Errorf("window = %+v (n %d), want %+v", got, w.n, tt.want)
+			}
+		})
+	}
+}

@@ -180,6 +180,7 @@ type syncRec struct {
 	NextID  uint64      `json:"next"`
 	State   string      `json:"state,omitempty"`
 	Pending []changeRec `json:"win,omitempty"`
+	More    bool        `json:"more,omitempty"` // changes remained after Pending
 }
 
 type changeRec struct {

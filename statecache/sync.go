@@ -57,8 +57,13 @@ type SyncState struct {
 	// Window is the changes sent with the key. They are resent verbatim if
 	// the client comes back with the key before it (RetryError). Once the
 	// client moves past the key, Deletes in the window are confirmed and
-	// their ids are unmapped.
+	// their ids are unmapped. For a collection, an Add without a ServerID
+	// gets one from Advance, in the same transaction: an item counts as
+	// sent to the client only once the window that sends it is stored.
 	Window []Change
+	// More says that changes remained after the window (MoreAvailable); a
+	// resent window says it again.
+	More bool
 }
 
 // RetryError is returned by Advance when from is the previous key: the
@@ -93,6 +98,7 @@ type Position struct {
 	// window to resend with Key.
 	Retry  bool
 	Window []Change
+	More   bool
 }
 
 // The two kinds of sync state share their logic; they differ in what a
@@ -151,7 +157,7 @@ func (s *Store) position(ctx context.Context, sc syncScope, from SyncKey) (Posit
 		case from == r.current():
 			p = Position{Key: from, State: r.State}
 		case from == r.Prev:
-			p = Position{Key: r.current(), State: r.State, Retry: true, Window: fromRecs(r.Pending)}
+			p = Position{Key: r.current(), State: r.State, Retry: true, Window: fromRecs(r.Pending), More: r.More}
 		default:
 			return ErrSyncKeyMismatch
 		}
@@ -177,6 +183,7 @@ func (s *Store) position(ctx context.Context, sc syncScope, from SyncKey) (Posit
 //
 // Conflicting writes are retried inside, so of two concurrent Advances from
 // the same key exactly one stores its state and the other gets RetryError.
+// Adds of next.Window without a ServerID get one, written into the slice.
 func (s *Store) Advance(ctx context.Context, key CollectionKey, from SyncKey, next SyncState) (SyncKey, error) {
 	return s.advance(ctx, collectionScope(key), from, next)
 }
@@ -194,6 +201,7 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 		out    SyncKey
 		retry  *RetryError
 		purges []span
+		win    []Change
 	)
 	err := s.update(ctx, func(txn *badger.Txn) error {
 		out, retry, purges = "", nil, nil
@@ -225,17 +233,27 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 			r.Prev = from
 			r.Seq++
 		case from == r.Prev && r.Prev != "":
-			retry = &RetryError{Key: r.current(), Resend: SyncState{State: r.State, Window: fromRecs(r.Pending)}}
+			retry = &RetryError{Key: r.current(), Resend: SyncState{State: r.State, Window: fromRecs(r.Pending), More: r.More}}
 			return nil
 		default:
 			return ErrSyncKeyMismatch
 		}
-		r.State, r.Pending = next.State, toRecs(next.Window)
+		// A retried transaction starts again from the caller's window.
+		win = append(win[:0], next.Window...)
+		if !sc.isFolder {
+			if err := assignServerIDs(txn, sc.ck, &r, win); err != nil {
+				return err
+			}
+		}
+		r.State, r.Pending, r.More = next.State, toRecs(win), next.More
 		out = r.current()
 		return setJSON(txn, sc.rec, &r)
 	})
 	if err != nil {
 		return "", err
+	}
+	if retry == nil {
+		copy(next.Window, win)
 	}
 	for _, sp := range purges {
 		s.purge(sp)
@@ -244,6 +262,33 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 		return retry.Key, retry
 	}
 	return out, nil
+}
+
+// assignServerIDs gives each Add of window that has no ServerID one, in
+// place, mapping it in both directions; an item mapped before keeps its id.
+func assignServerIDs(txn *badger.Txn, ck CollectionKey, r *syncRec, window []Change) error {
+	for i := range window {
+		c := &window[i]
+		if c.Op != OpAdd || c.ServerID != "" {
+			continue
+		}
+		sid, ok, err := getID(txn, itemKey(ck, r.Gen, pByStore, c.ItemID))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			r.NextID++
+			sid = ck.Collection + ":" + strconv.FormatUint(r.NextID, 10)
+			if err := txn.Set(itemKey(ck, r.Gen, pByStore, c.ItemID), encodeID(sid)); err != nil {
+				return err
+			}
+			if err := txn.Set(itemKey(ck, r.Gen, pByEAS, sid), encodeID(c.ItemID)); err != nil {
+				return err
+			}
+		}
+		c.ServerID = sid
+	}
+	return nil
 }
 
 // confirm applies the Deletes of the window the client has now

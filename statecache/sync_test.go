@@ -448,3 +448,46 @@ func TestCurrentState(t *testing.T) {
 		t.Errorf("CurrentState = %q, %q, %v; want %q, %q, nil", key, state, err, k2, "s2")
 	}
 }
+
+// TestAdvanceAssignsServerIDs checks that an item gets its ServerId only
+// with the window that sends it, and that a resent window keeps its ids
+// and its More.
+func TestAdvanceAssignsServerIDs(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open("", &Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ck := CollectionKey{Account: Account{User: "alice", Device: "d1"}, Collection: "7"}
+	k1, err := s.Advance(ctx, ck, InitialKey, SyncState{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	win := []Change{{Op: OpAdd, ItemID: "m1"}, {Op: OpAdd, ItemID: "m2"}}
+	if got, _ := s.KnownIDs(ctx, ck, []string{"m1"}); got[0] != "" {
+		t.Fatalf("KnownIDs before the window is stored = %q, want none", got)
+	}
+	k2, err := s.Advance(ctx, ck, k1, SyncState{State: "s2", Window: win, More: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if win[0].ServerID != "7:1" || win[1].ServerID != "7:2" {
+		t.Fatalf("assigned ServerIds %q, %q; want 7:1, 7:2", win[0].ServerID, win[1].ServerID)
+	}
+	if got, _ := s.KnownIDs(ctx, ck, []string{"m1", "m2"}); got[0] != "7:1" || got[1] != "7:2" {
+		t.Errorf("KnownIDs after = %q", got)
+	}
+	pos, err := s.Position(ctx, ck, k1)
+	if err != nil || !pos.Retry || pos.Key != k2 || !pos.More || !reflect.DeepEqual(pos.Window, win) {
+		t.Errorf("Position(previous key) = %+v, %v; want the window %+v with More", pos, err, win)
+	}
+	// An item mapped before keeps its id in a later window.
+	again := []Change{{Op: OpAdd, ItemID: "m1"}}
+	if _, err := s.Advance(ctx, ck, k2, SyncState{State: "s3", Window: again}); err != nil {
+		t.Fatal(err)
+	}
+	if again[0].ServerID != "7:1" {
+		t.Errorf("re-added item got %q, want 7:1", again[0].ServerID)
+	}
+}

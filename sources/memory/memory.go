@@ -25,6 +25,13 @@ type Options struct {
 
 	// MaxMessageSize limits the messages Send accepts; zero means 25 MiB.
 	MaxMessageSize int64
+
+	// Epoch, when not empty, prefixes every State in place of a value
+	// derived from the start time, so that States survive a restart. It is
+	// for tests and restarts of a store rebuilt identically: a State from a
+	// store with other contents under the same Epoch would be taken as one
+	// of this store's.
+	Epoch string
 }
 
 // Store holds the data of any number of users. It is safe for concurrent
@@ -54,6 +61,9 @@ func New(o *Options) *Store {
 	}
 	if s.opts.MaxMessageSize <= 0 {
 		s.opts.MaxMessageSize = 25 << 20
+	}
+	if s.opts.Epoch != "" {
+		s.epoch = s.opts.Epoch
 	}
 	return s
 }
