@@ -222,3 +222,31 @@ func TestUnmarshalWrongRoot(t *testing.T) {
 		t.Errorf("Unmarshal(Ping into Sync) = %v, want *SchemaError", err)
 	}
 }
+
+// TestChoiceKeepsOrder checks `wbxml:",choice"`: alternatives decode into
+// one slice in document order and encode back in it.
+func TestChoiceKeepsOrder(t *testing.T) {
+	type op struct {
+		Fetch *testFolder `wbxml:"ItemOperations:Fetch"`
+		Move  *testFolder `wbxml:"ItemOperations:Move"`
+	}
+	type doc struct {
+		_   struct{} `wbxml:"ItemOperations:ItemOperations"`
+		Ops []op     `wbxml:",choice"`
+	}
+	in := &doc{Ops: []op{{Move: &testFolder{ID: "1"}}, {Fetch: &testFolder{ID: "2"}}, {Move: &testFolder{ID: "3"}}}}
+	b, err := Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out doc
+	if err := Unmarshal(b, &out, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&out, in) {
+		t.Errorf("Unmarshal(Marshal(v)) = %+v, want %+v", out, in)
+	}
+	if _, err := Marshal(&doc{Ops: []op{{}}}); err == nil {
+		t.Error("Marshal of a choice with no alternative set succeeded")
+	}
+}

@@ -7,15 +7,15 @@ import "strings"
 // the server runs in the order sent and answers one by one. The order is
 // kept in Operations, so the type encodes and decodes itself.
 type ItemOperationsRequest struct {
-	_          struct{} `wbxml:"ItemOperations:ItemOperations"`
-	Operations []ItemOperation
+	_          struct{}        `wbxml:"ItemOperations:ItemOperations"`
+	Operations []ItemOperation `wbxml:",choice"`
 }
 
 // ItemOperation is one operation of a request; exactly one field is set.
 type ItemOperation struct {
-	Fetch               *Fetch
-	EmptyFolderContents *EmptyFolderContents
-	Move                *MoveConversation
+	Fetch               *Fetch               `wbxml:"ItemOperations:Fetch"`
+	EmptyFolderContents *EmptyFolderContents `wbxml:"ItemOperations:EmptyFolderContents"`
+	Move                *MoveConversation    `wbxml:"ItemOperations:Move"`
 }
 
 // Fetch retrieves a mailbox item, an attachment, a search result or a
@@ -90,15 +90,15 @@ type ItemOperationsResponse struct {
 // ItemOperationsResponseBody is ItemOperations:Response, MS-ASCMD
 // 2.2.3.153.4: one result per operation, in the request's order.
 type ItemOperationsResponseBody struct {
-	Results []ItemOperationResult
+	Results []ItemOperationResult `wbxml:",choice"`
 }
 
 // ItemOperationResult is the answer to one operation; exactly one field
 // is set.
 type ItemOperationResult struct {
-	Fetch               *FetchResult
-	EmptyFolderContents *EmptyFolderContentsResult
-	Move                *MoveConversationResult
+	Fetch               *FetchResult               `wbxml:"ItemOperations:Fetch"`
+	EmptyFolderContents *EmptyFolderContentsResult `wbxml:"ItemOperations:EmptyFolderContents"`
+	Move                *MoveConversationResult    `wbxml:"ItemOperations:Move"`
 }
 
 // FetchResult answers a Fetch, MS-ASCMD 2.2.3.67.1, echoing the item's name.
@@ -165,12 +165,6 @@ const (
 	ItemOperationsStatusBlocked             ItemOperationsStatus = 16 // policy blocks access to the resource
 	ItemOperationsStatusPartialSuccess      ItemOperationsStatus = 17 // EmptyFolderContents deleted only some items
 	ItemOperationsStatusCredentialsRequired ItemOperationsStatus = 18 // UserName and Password are needed
-)
-
-var (
-	tagIOFetch               = Tag{PageItemOperations, "Fetch"}
-	tagIOEmptyFolderContents = Tag{PageItemOperations, "EmptyFolderContents"}
-	tagIOMove                = Tag{PageItemOperations, "Move"}
 )
 
 // Validate checks r against the ItemOperations schema of protocol version v.
@@ -278,108 +272,3 @@ func (m *MoveConversation) validate(v ProtocolVersion) error {
 	return nil
 }
 
-// UnmarshalWBXML decodes the operations in document order.
-func (r *ItemOperationsRequest) UnmarshalWBXML(d *Decoder, start StartTag) error {
-	r.Operations = nil
-	return decodeInOrder(d, func(t Tag) any {
-		var op ItemOperation
-		var dst any
-		switch t {
-		case tagIOFetch:
-			op.Fetch = new(Fetch)
-			dst = op.Fetch
-		case tagIOEmptyFolderContents:
-			op.EmptyFolderContents = new(EmptyFolderContents)
-			dst = op.EmptyFolderContents
-		case tagIOMove:
-			op.Move = new(MoveConversation)
-			dst = op.Move
-		default:
-			return nil
-		}
-		r.Operations = append(r.Operations, op)
-		return dst
-	})
-}
-
-// MarshalWBXML writes the operations in order.
-func (r *ItemOperationsRequest) MarshalWBXML(e *Encoder, start StartTag) error {
-	e.EncodeToken(StartTag{Tag: start.Tag, Empty: len(r.Operations) == 0})
-	for _, op := range r.Operations {
-		switch {
-		case op.Fetch != nil:
-			e.EncodeElement(op.Fetch, StartTag{Tag: tagIOFetch})
-		case op.EmptyFolderContents != nil:
-			e.EncodeElement(op.EmptyFolderContents, StartTag{Tag: tagIOEmptyFolderContents})
-		case op.Move != nil:
-			e.EncodeElement(op.Move, StartTag{Tag: tagIOMove})
-		}
-	}
-	return e.EncodeToken(EndTag{Tag: start.Tag})
-}
-
-// UnmarshalWBXML decodes the results in document order.
-func (b *ItemOperationsResponseBody) UnmarshalWBXML(d *Decoder, start StartTag) error {
-	b.Results = nil
-	return decodeInOrder(d, func(t Tag) any {
-		var res ItemOperationResult
-		var dst any
-		switch t {
-		case tagIOFetch:
-			res.Fetch = new(FetchResult)
-			dst = res.Fetch
-		case tagIOEmptyFolderContents:
-			res.EmptyFolderContents = new(EmptyFolderContentsResult)
-			dst = res.EmptyFolderContents
-		case tagIOMove:
-			res.Move = new(MoveConversationResult)
-			dst = res.Move
-		default:
-			return nil
-		}
-		b.Results = append(b.Results, res)
-		return dst
-	})
-}
-
-// MarshalWBXML writes the results in order.
-func (b *ItemOperationsResponseBody) MarshalWBXML(e *Encoder, start StartTag) error {
-	e.EncodeToken(StartTag{Tag: start.Tag, Empty: len(b.Results) == 0})
-	for _, res := range b.Results {
-		switch {
-		case res.Fetch != nil:
-			e.EncodeElement(res.Fetch, StartTag{Tag: tagIOFetch})
-		case res.EmptyFolderContents != nil:
-			e.EncodeElement(res.EmptyFolderContents, StartTag{Tag: tagIOEmptyFolderContents})
-		case res.Move != nil:
-			e.EncodeElement(res.Move, StartTag{Tag: tagIOMove})
-		}
-	}
-	return e.EncodeToken(EndTag{Tag: start.Tag})
-}
-
-// decodeInOrder reads the content of the current element up to its EndTag,
-// decoding each child into the pointer pick returns for its tag, or
-// skipping it when pick returns nil. Text between children is ignored.
-func decodeInOrder(d *Decoder, pick func(Tag) any) error {
-	for {
-		t, err := d.Token()
-		if err != nil {
-			return noEOF(err)
-		}
-		switch t := t.(type) {
-		case EndTag:
-			return nil
-		case StartTag:
-			dst := pick(t.Tag)
-			if dst == nil {
-				err = d.Skip()
-			} else {
-				err = d.DecodeElement(dst, t)
-			}
-			if err != nil {
-				return err
-			}
-		}
-	}
-}

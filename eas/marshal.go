@@ -35,6 +35,12 @@ type Unmarshaler interface {
 //	emptytrue  a bool sent as an empty element means true (GetChanges)
 //	omitempty  leave out the zero value
 //
+// A field tagged `wbxml:",choice"` is a slice of structs whose fields are
+// tagged pointers: each child element whose tag is one of them becomes an
+// element of the slice with that field set, so that alternatives keep
+// their document order (ItemOperations' Fetch, EmptyFolderContents and
+// Move).
+//
 // Strings, []byte, bools ("0"/"1"), integers (decimal), structs (child
 // elements), pointers (nil: absent), slices (repeated elements), Raw and
 // Marshaler values are supported. Empty strings and structs without
@@ -70,12 +76,21 @@ type fieldInfo struct {
 	tag   Tag
 	opts  int
 	typ   reflect.Type
+
+	// choice holds the alternatives of a `wbxml:",choice"` field: a slice
+	// of structs whose fields are tagged pointers, one element per child
+	// in document order, with the one field of its tag set.
+	choice []fieldInfo
 }
+
+// fieldRef finds a child element's field: fields[field], and for a choice
+// field its alternative sub (else -1).
+type fieldRef struct{ field, sub int }
 
 type typeInfo struct {
 	root   *Tag
 	fields []fieldInfo
-	byTok  map[uint16]int // page<<8|token → index in fields
+	byTok  map[uint16]fieldRef // page<<8|token
 }
 
 var (
@@ -143,11 +158,33 @@ func getTypeInfo(t reflect.Type) (*typeInfo, error) {
 }
 
 func buildTypeInfo(t reflect.Type) (*typeInfo, error) {
-	ti := &typeInfo{byTok: make(map[uint16]int)}
+	ti := &typeInfo{byTok: make(map[uint16]fieldRef)}
+	add := func(tag Tag, ref fieldRef, name string) error {
+		tok, _ := tokenOf(tag)
+		key := uint16(tag.Page)<<8 | uint16(tok)
+		if _, dup := ti.byTok[key]; dup {
+			return fmt.Errorf("field %s: tag %s used twice", name, tag)
+		}
+		ti.byTok[key] = ref
+		return nil
+	}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		s, ok := f.Tag.Lookup("wbxml")
 		if !ok || s == "-" {
+			continue
+		}
+		if s == ",choice" {
+			alts, err := choiceInfo(f.Type)
+			if err != nil {
+				return nil, fmt.Errorf("field %s: %w", f.Name, err)
+			}
+			for j, a := range alts {
+				if err := add(a.tag, fieldRef{len(ti.fields), j}, f.Name); err != nil {
+					return nil, err
+				}
+			}
+			ti.fields = append(ti.fields, fieldInfo{index: f.Index, typ: f.Type, choice: alts})
 			continue
 		}
 		tag, opts, err := parseTag(s)
@@ -165,15 +202,38 @@ func buildTypeInfo(t reflect.Type) (*typeInfo, error) {
 		if err := checkFieldType(f.Type, opts); err != nil {
 			return nil, fmt.Errorf("field %s: %w", f.Name, err)
 		}
-		tok, _ := tokenOf(tag)
-		key := uint16(tag.Page)<<8 | uint16(tok)
-		if _, dup := ti.byTok[key]; dup {
-			return nil, fmt.Errorf("field %s: tag %s used twice", f.Name, tag)
+		if err := add(tag, fieldRef{len(ti.fields), -1}, f.Name); err != nil {
+			return nil, err
 		}
-		ti.byTok[key] = len(ti.fields)
 		ti.fields = append(ti.fields, fieldInfo{index: f.Index, tag: tag, opts: opts, typ: f.Type})
 	}
 	return ti, nil
+}
+
+// choiceInfo reads the alternatives of a choice field of type t, which must
+// be a slice of structs whose fields are all tagged pointers.
+func choiceInfo(t reflect.Type) ([]fieldInfo, error) {
+	if t.Kind() != reflect.Slice || t.Elem().Kind() != reflect.Struct {
+		return nil, fmt.Errorf("a choice must be a slice of structs, not %s", t)
+	}
+	et := t.Elem()
+	var alts []fieldInfo
+	for i := 0; i < et.NumField(); i++ {
+		f := et.Field(i)
+		s, ok := f.Tag.Lookup("wbxml")
+		if !ok || f.Type.Kind() != reflect.Pointer {
+			return nil, fmt.Errorf("choice alternative %s.%s is not a tagged pointer", et, f.Name)
+		}
+		tag, opts, err := parseTag(s)
+		if err != nil {
+			return nil, fmt.Errorf("choice alternative %s.%s: %w", et, f.Name, err)
+		}
+		if err := checkFieldType(f.Type, opts); err != nil {
+			return nil, fmt.Errorf("choice alternative %s.%s: %w", et, f.Name, err)
+		}
+		alts = append(alts, fieldInfo{index: f.Index, tag: tag, opts: opts, typ: f.Type})
+	}
+	return alts, nil
 }
 
 func checkFieldType(t reflect.Type, opts int) error {
@@ -281,21 +341,26 @@ func (d *Decoder) decodeStruct(v reflect.Value, start StartTag) error {
 		case EndTag:
 			return nil
 		case StartTag:
-			i, ok := ti.byTok[uint16(d.lastPage)<<8|uint16(d.lastID)]
+			ref, ok := ti.byTok[uint16(d.lastPage)<<8|uint16(d.lastID)]
 			if !ok {
 				if err := d.Skip(); err != nil {
 					return err
 				}
 				continue
 			}
-			f := &ti.fields[i]
+			f := &ti.fields[ref.field]
 			fv := v.FieldByIndex(f.index)
 			if fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() != reflect.Uint8 {
 				n := fv.Len()
 				fv.Set(reflect.Append(fv, reflect.Zero(fv.Type().Elem())))
 				fv = fv.Index(n)
 			}
-			if err := d.decodeValue(fv, s, f.opts); err != nil {
+			opts := f.opts
+			if ref.sub >= 0 {
+				alt := &f.choice[ref.sub]
+				fv, opts = fv.FieldByIndex(alt.index), alt.opts
+			}
+			if err := d.decodeValue(fv, s, opts); err != nil {
 				return err
 			}
 		}
@@ -515,6 +580,12 @@ func (e *Encoder) encodeField(v reflect.Value, f *fieldInfo) error {
 	}
 	if v.Kind() == reflect.Slice && v.Type().Elem().Kind() != reflect.Uint8 {
 		for i := 0; i < v.Len(); i++ {
+			if f.choice != nil {
+				if err := e.encodeChoice(v.Index(i), f.choice); err != nil {
+					return err
+				}
+				continue
+			}
 			if err := e.encodeValue(v.Index(i), f.tag, f.opts); err != nil {
 				return err
 			}
@@ -522,6 +593,16 @@ func (e *Encoder) encodeField(v reflect.Value, f *fieldInfo) error {
 		return nil
 	}
 	return e.encodeValue(v, f.tag, f.opts)
+}
+
+// encodeChoice writes the one alternative of choice element v that is set.
+func (e *Encoder) encodeChoice(v reflect.Value, alts []fieldInfo) error {
+	for i := range alts {
+		if av := v.FieldByIndex(alts[i].index); !av.IsNil() {
+			return e.encodeValue(av, alts[i].tag, alts[i].opts)
+		}
+	}
+	return e.fail(fmt.Errorf("eas: %s has no alternative set", v.Type()))
 }
 
 // hasContent reports whether encoding struct v writes at least one child,
