@@ -271,4 +271,3 @@ func (m *MoveConversation) validate(v ProtocolVersion) error {
 	}
 	return nil
 }
-
