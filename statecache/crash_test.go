@@ -97,8 +97,10 @@ func currentWindow(t *testing.T, s *Store) []Change {
 	t.Helper()
 	var r syncRec
 	err := s.view(context.Background(), func(txn *badger.Txn) error {
-		_, err := getJSON(txn, collectionKey(inbox), &r)
-		return err
+		if _, err := getJSON(txn, collectionKey(inbox), &r); err != nil {
+			return err
+		}
+		return loadWindow(txn, collectionScope(inbox), &r)
 	})
 	if err != nil {
 		t.Fatal(err)

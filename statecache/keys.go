@@ -49,6 +49,7 @@ const (
 	pItems      byte = 'i'
 	pByStore    byte = 's'
 	pByEAS      byte = 'e'
+	pWindow     byte = 'w' // after a sync record's key: its window
 )
 
 type keyBuf []byte
@@ -179,9 +180,19 @@ type syncRec struct {
 	Gen     uint64      `json:"gen,omitempty"`
 	NextID  uint64      `json:"next"`
 	State   string      `json:"state,omitempty"`
+	Pending []changeRec `json:"-"` // in its own record, windowKey: read only when needed
+	More    bool        `json:"-"`
+}
+
+// winRec is the window of a sync record, kept apart so that the frequent
+// look-ups of a key (every Sync, Ping, id map) do not decode it.
+type winRec struct {
 	Pending []changeRec `json:"win,omitempty"`
 	More    bool        `json:"more,omitempty"` // changes remained after Pending
 }
+
+// windowKey is the key of the window of the sync record at rec.
+func windowKey(rec []byte) []byte { return append(keyBuf(rec).clone(), pWindow) }
 
 type changeRec struct {
 	Op       Op     `json:"o"`

@@ -157,6 +157,9 @@ func (s *Store) position(ctx context.Context, sc syncScope, from SyncKey) (Posit
 		case from == r.current():
 			p = Position{Key: from, State: r.State}
 		case from == r.Prev:
+			if err := loadWindow(txn, sc, &r); err != nil {
+				return err
+			}
 			p = Position{Key: r.current(), State: r.State, Retry: true, Window: fromRecs(r.Pending), More: r.More}
 		default:
 			return ErrSyncKeyMismatch
@@ -225,6 +228,9 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 		case !found:
 			return ErrSyncKeyMismatch
 		case from == r.current():
+			if err := loadWindow(txn, sc, &r); err != nil {
+				return err
+			}
 			sps, err := s.confirm(txn, sc, &r)
 			if err != nil {
 				return err
@@ -233,6 +239,9 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 			r.Prev = from
 			r.Seq++
 		case from == r.Prev && r.Prev != "":
+			if err := loadWindow(txn, sc, &r); err != nil {
+				return err
+			}
 			retry = &RetryError{Key: r.current(), Resend: SyncState{State: r.State, Window: fromRecs(r.Pending), More: r.More}}
 			return nil
 		default:
@@ -247,7 +256,10 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 		}
 		r.State, r.Pending, r.More = next.State, toRecs(win), next.More
 		out = r.current()
-		return setJSON(txn, sc.rec, &r)
+		if err := setJSON(txn, sc.rec, &r); err != nil {
+			return err
+		}
+		return setJSON(txn, windowKey(sc.rec), &winRec{Pending: r.Pending, More: r.More})
 	})
 	if err != nil {
 		return "", err
@@ -262,6 +274,16 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 		return retry.Key, retry
 	}
 	return out, nil
+}
+
+// loadWindow reads the window of r, the sync record of sc.
+func loadWindow(txn *badger.Txn, sc syncScope, r *syncRec) error {
+	var w winRec
+	if _, err := getJSON(txn, windowKey(sc.rec), &w); err != nil {
+		return err
+	}
+	r.Pending, r.More = w.Pending, w.More
+	return nil
 }
 
 // assignServerIDs gives each Add of window that has no ServerID one, in
@@ -312,7 +334,7 @@ func (s *Store) confirm(txn *badger.Txn, sc syncScope, r *syncRec) ([]span, erro
 		if err := deleteAll(txn,
 			folderKey(sc.ck.Account, pByStore, c.ItemID),
 			folderKey(sc.ck.Account, pByEAS, c.ServerID),
-			collectionKey(folder)); err != nil {
+			collectionKey(folder), windowKey(collectionKey(folder))); err != nil {
 			return nil, err
 		}
 		p := itemsKey(folder)
