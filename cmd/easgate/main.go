@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	easgate serve [-listen ADDR]
+//	easgate serve -config FILE [-listen ADDR]
 //	easgate demo [-listen ADDR] [-state DIR] [-mail-every D] [-policy none|allow|force] [-v]
 //	easgate wbxml decode|encode [-o FILE] [FILE|-]
 //	easgate device list|show|wipe|cancel-wipe -state DIR ...
