@@ -1,0 +1,339 @@
+package jmap
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	gojmap "git.sr.ht/~rockorager/go-jmap"
+	"git.sr.ht/~rockorager/go-jmap/core"
+
+	"github.com/easgate/easgate/sources"
+)
+
+// Capabilities the mail part uses (RFC 8621).
+const (
+	uriMail       gojmap.URI = "urn:ietf:params:jmap:mail"
+	uriSubmission gojmap.URI = "urn:ietf:params:jmap:submission"
+)
+
+// authTransport adds one user's credentials to every request. go-jmap's
+// own WithBasicAuth goes through oauth2, which hides the HTTP status we
+// need to tell a wrong password from a server that is down.
+type authTransport struct {
+	base          http.RoundTripper
+	authorization string
+}
+
+func (t *authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", t.authorization)
+	return t.base.RoundTrip(r)
+}
+
+// conn is one user's JMAP session: the HTTP client with its credentials,
+// the session resource with absolute URLs, and the limits that bound
+// each request.
+type conn struct {
+	hc         *http.Client
+	sessionURL string
+
+	mu      sync.Mutex
+	session *gojmap.Session
+	stale   bool // a response carried another sessionState
+
+	// client is the go-jmap view of this session, for the pim package.
+	client *gojmap.Client
+}
+
+// newConn fetches the session resource at sessionURL, the configured URL
+// or its /.well-known/jmap, with the given Authorization header value.
+func newConn(ctx context.Context, hc *http.Client, sessionURL, authorization string) (*conn, error) {
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c := &conn{
+		hc:         &http.Client{Transport: &authTransport{base, authorization}, Timeout: hc.Timeout},
+		sessionURL: sessionURL,
+	}
+	if err := c.refresh(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// refresh fetches the session resource again.
+func (c *conn) refresh(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.sessionURL, nil)
+	if err != nil {
+		return fmt.Errorf("jmap: session %s: %w", c.sessionURL, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("jmap: session %s: %w", c.sessionURL, sources.MarkTemporary(err))
+	}
+	defer resp.Body.Close()
+	if err := httpError(resp); err != nil {
+		return fmt.Errorf("jmap: session %s: %w", c.sessionURL, err)
+	}
+	var s gojmap.Session
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return fmt.Errorf("jmap: session %s: %w", c.sessionURL, sources.MarkTemporary(err))
+	}
+	// Cyrus gives relative URLs; they are relative to where the session
+	// was finally served from, after redirects.
+	for _, u := range []*string{&s.APIURL, &s.DownloadURL, &s.UploadURL, &s.EventSourceURL} {
+		if *u != "" {
+			*u = resolve(resp.Request.URL, *u)
+		}
+	}
+	if s.APIURL == "" {
+		return fmt.Errorf("jmap: session %s has no apiUrl", c.sessionURL)
+	}
+	c.mu.Lock()
+	c.session = &s
+	c.stale = false
+	if c.client == nil {
+		c.client = &gojmap.Client{HttpClient: c.hc, SessionEndpoint: c.sessionURL}
+	}
+	c.client.Lock()
+	c.client.Session = &s
+	c.client.Unlock()
+	c.mu.Unlock()
+	return nil
+}
+
+// resolve resolves ref against base without escaping the {placeholders}
+// of URL templates, which url.Parse would mangle in paths.
+func resolve(base *url.URL, ref string) string {
+	if strings.Contains(ref, "://") {
+		return ref
+	}
+	if strings.HasPrefix(ref, "/") {
+		return base.Scheme + "://" + base.Host + ref
+	}
+	dir := base.Path[:strings.LastIndex(base.Path, "/")+1]
+	return base.Scheme + "://" + base.Host + dir + ref
+}
+
+// httpError maps an HTTP failure to the sources sentinels: 401 and 403
+// mean refused credentials, 5xx and 429 a store that may come back.
+func httpError(resp *http.Response) error {
+	switch c := resp.StatusCode; {
+	case c >= 200 && c < 300:
+		return nil
+	case c == http.StatusUnauthorized || c == http.StatusForbidden:
+		return fmt.Errorf("HTTP %d: %w", c, sources.ErrAuth)
+	case c == http.StatusNotFound:
+		return fmt.Errorf("HTTP %d: %w", c, sources.ErrNotFound)
+	case c == http.StatusRequestEntityTooLarge:
+		return fmt.Errorf("HTTP %d: %w", c, sources.ErrTooLarge)
+	case c >= 500 || c == http.StatusTooManyRequests:
+		return sources.MarkTemporary(fmt.Errorf("HTTP %d", c))
+	default:
+		var re gojmap.RequestError
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if json.Unmarshal(b, &re) == nil && re.Type != "" {
+			return fmt.Errorf("HTTP %d: %s %s", c, re.Type, re.Detail)
+		}
+		return fmt.Errorf("HTTP %d", c)
+	}
+}
+
+// sessionInfo returns the current session, fetching it again first if
+// a response said it changed.
+func (c *conn) sessionInfo(ctx context.Context) (*gojmap.Session, error) {
+	c.mu.Lock()
+	s, stale := c.session, c.stale
+	c.mu.Unlock()
+	if !stale {
+		return s, nil
+	}
+	if err := c.refresh(ctx); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.session, nil
+}
+
+// limits returns maxCallsInRequest and maxObjectsInGet, with defaults
+// for servers that do not say.
+func limits(s *gojmap.Session) (calls, objects int) {
+	calls, objects = 16, 500
+	if cc, ok := s.Capabilities[gojmap.CoreURI].(*core.Core); ok {
+		if cc.MaxCallsInRequest > 0 {
+			calls = int(cc.MaxCallsInRequest)
+		}
+		if cc.MaxObjectsInGet > 0 {
+			objects = int(cc.MaxObjectsInGet)
+		}
+	}
+	return calls, objects
+}
+
+// call is one method call of a request: the method's arguments (a
+// go-jmap method type or our own), where to decode its response, and the
+// method-level error, if the server answered with one.
+type call struct {
+	args gojmap.Method
+	resp any
+	err  *gojmap.MethodError
+	done bool
+}
+
+// wire types of RFC 8620 section 3.3 and 3.4; responses are decoded here
+// rather than through go-jmap's method registry, so that a method go-jmap
+// does not know cannot fail a whole response.
+type wireRequest struct {
+	Using []gojmap.URI         `json:"using"`
+	Calls []*gojmap.Invocation `json:"methodCalls"`
+}
+
+type wireResponse struct {
+	Responses    [][3]json.RawMessage `json:"methodResponses"`
+	SessionState string               `json:"sessionState"`
+}
+
+// do sends calls in as few requests as maxCallsInRequest allows. Calls
+// that refer to earlier results (#ids) must fit in one request; callers
+// keep such groups small. The error is about the requests; each call's
+// own failure is in its err field.
+func (c *conn) do(ctx context.Context, calls ...*call) error {
+	s, err := c.sessionInfo(ctx)
+	if err != nil {
+		return err
+	}
+	max, _ := limits(s)
+	for len(calls) > 0 {
+		n := min(len(calls), max)
+		if err := c.send(ctx, s, calls[:n]); err != nil {
+			return err
+		}
+		calls = calls[n:]
+	}
+	return nil
+}
+
+func (c *conn) send(ctx context.Context, s *gojmap.Session, calls []*call) error {
+	using := map[gojmap.URI]bool{gojmap.CoreURI: true}
+	req := wireRequest{}
+	for i, cl := range calls {
+		for _, u := range cl.args.Requires() {
+			using[u] = true
+		}
+		req.Calls = append(req.Calls, &gojmap.Invocation{Name: cl.args.Name(), Args: cl.args, CallID: fmt.Sprint(i)})
+	}
+	for u := range using {
+		req.Using = append(req.Using, u)
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("jmap: %w", err)
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, s.APIURL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("jmap: %w", err)
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	resp, err := c.hc.Do(hr)
+	if err != nil {
+		return fmt.Errorf("jmap: %s: %w", calls[0].args.Name(), sources.MarkTemporary(err))
+	}
+	defer resp.Body.Close()
+	if err := httpError(resp); err != nil {
+		return fmt.Errorf("jmap: %s: %w", calls[0].args.Name(), err)
+	}
+	var wr wireResponse
+	if err := json.NewDecoder(resp.Body).Decode(&wr); err != nil {
+		return fmt.Errorf("jmap: %s: reading the response: %w", calls[0].args.Name(), sources.MarkTemporary(err))
+	}
+	if wr.SessionState != "" && wr.SessionState != s.State {
+		c.mu.Lock()
+		c.stale = true
+		c.mu.Unlock()
+	}
+	for _, r := range wr.Responses {
+		var name, id string
+		if json.Unmarshal(r[0], &name) != nil || json.Unmarshal(r[2], &id) != nil {
+			continue
+		}
+		var i int
+		if _, err := fmt.Sscan(id, &i); err != nil || i < 0 || i >= len(calls) {
+			continue
+		}
+		cl := calls[i]
+		if name == "error" {
+			cl.err = new(gojmap.MethodError)
+			json.Unmarshal(r[1], cl.err)
+			continue
+		}
+		// A call can have several responses (implicit calls of
+		// onSuccessUpdateEmail); the first one with its own name counts.
+		if name != cl.args.Name() || cl.resp == nil {
+			continue
+		}
+		if err := json.Unmarshal(r[1], cl.resp); err != nil {
+			return fmt.Errorf("jmap: %s: %w", name, err)
+		}
+		cl.resp = nil // decoded; later responses of this id are implicit
+		cl.done = true
+	}
+	for _, cl := range calls {
+		if !cl.done && cl.err == nil {
+			return sources.MarkTemporary(fmt.Errorf("jmap: %s: no response", cl.args.Name()))
+		}
+	}
+	return nil
+}
+
+// methodError wraps a method-level error with the sources sentinel it
+// means.
+func methodError(e *gojmap.MethodError) error {
+	if e == nil {
+		return nil
+	}
+	switch e.Type {
+	case "cannotCalculateChanges", "anchorNotFound":
+		return fmt.Errorf("%s: %w", e.Type, sources.ErrStateExpired)
+	case "stateMismatch":
+		return fmt.Errorf("%s: %w", e.Type, sources.ErrConflict)
+	case "requestTooLarge", "tooLarge":
+		return fmt.Errorf("%s: %w", e.Type, sources.ErrTooLarge)
+	case "serverFail", "serverUnavailable":
+		return sources.MarkTemporary(e)
+	case "accountNotFound":
+		return fmt.Errorf("%s: %w", e.Type, sources.ErrAuth)
+	case "forbidden", "unknownMethod":
+		return fmt.Errorf("%s: %w", e.Type, sources.ErrUnsupported)
+	}
+	return e
+}
+
+// setError maps an item-level SetError.
+func setError(e *gojmap.SetError) error {
+	desc := ""
+	if e.Description != nil {
+		desc = ": " + *e.Description
+	}
+	err := fmt.Errorf("%s%s", e.Type, desc)
+	switch e.Type {
+	case "notFound":
+		return fmt.Errorf("%w: %w", err, sources.ErrNotFound)
+	case "alreadyExists", "stateMismatch", "mailboxHasChild":
+		return fmt.Errorf("%w: %w", err, sources.ErrConflict)
+	case "tooLarge", "overQuota":
+		return fmt.Errorf("%w: %w", err, sources.ErrTooLarge)
+	case "forbidden":
+		return fmt.Errorf("%w: %w", err, sources.ErrUnsupported)
+	}
+	return err
+}

@@ -1,0 +1,611 @@
+package jmap
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	gojmap "git.sr.ht/~rockorager/go-jmap"
+	"git.sr.ht/~rockorager/go-jmap/mail"
+	"git.sr.ht/~rockorager/go-jmap/mail/email"
+	"git.sr.ht/~rockorager/go-jmap/mail/mailbox"
+
+	"github.com/easgate/easgate/sources"
+)
+
+// The order of a folder's listing: newest first, so that a device's
+// first window holds the latest mail. Email/queryChanges must repeat it.
+var newestFirst = []*email.SortComparator{{Property: "receivedAt", IsAscending: false}}
+
+// listPage is the page size of an unbounded listing.
+const listPage = 1024
+
+// mailState is the State of one mail folder's feed. A complete state is
+// the folder query's queryState with the account's Email state: the
+// first finds mail added to and removed from the folder, the second mail
+// changed in place (keywords), which RFC 8620 does not oblige
+// queryChanges to report. The other two kinds page a backlog:
+//   - listing: the first listing, by Email/query anchored at Cursor;
+//     Q and E are taken when it began and become the final state.
+//   - paging: a delta too long for one page; Q and E are where it starts,
+//     TQ and TE where it ends, and ids up to Cursor were delivered.
+type mailState struct {
+	Kind   byte   `json:"k"`
+	Q      string `json:"q"`
+	E      string `json:"e"`
+	TQ     string `json:"tq,omitempty"`
+	TE     string `json:"te,omitempty"`
+	Cursor string `json:"c,omitempty"`
+}
+
+const (
+	complete = 'c'
+	listing  = 'l'
+	paging   = 'p'
+)
+
+func (st mailState) encode() sources.State {
+	b, _ := json.Marshal(st)
+	return sources.State(base64.RawURLEncoding.EncodeToString(b))
+}
+
+func decodeMailState(s sources.State) (mailState, error) {
+	var st mailState
+	b, err := base64.RawURLEncoding.DecodeString(string(s))
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	if err != nil || !slices.Contains([]byte{complete, listing, paging}, st.Kind) {
+		return st, fmt.Errorf("jmap: bad state %q: %w", s, sources.ErrStateExpired)
+	}
+	return st, nil
+}
+
+// stateGet is Email/get with an empty id list, which answers the state
+// alone; go-jmap's Get omits an empty list, which means "all".
+type stateGet struct {
+	Account gojmap.ID   `json:"accountId"`
+	IDs     []gojmap.ID `json:"ids"`
+}
+
+func (*stateGet) Name() string           { return "Email/get" }
+func (*stateGet) Requires() []gojmap.URI { return []gojmap.URI{uriMail} }
+
+// folderCheck is the Mailbox/get call that tells whether folder f still
+// exists, sent with each feed request at no extra round trip.
+func (s *Source) folderCheck(f sources.FolderID) (*call, *mailbox.GetResponse) {
+	r := new(mailbox.GetResponse)
+	return &call{args: &mailbox.Get{Account: s.account, IDs: []gojmap.ID{gojmap.ID(f)}, Properties: []string{"id"}}, resp: r}, r
+}
+
+func checkFolder(f sources.FolderID, c *call, r *mailbox.GetResponse) error {
+	if err := methodError(c.err); err != nil {
+		return fmt.Errorf("jmap: Mailbox/get %q: %w", f, err)
+	}
+	if len(r.List) == 0 {
+		return fmt.Errorf("jmap: folder %q: %w", f, sources.ErrNotFound)
+	}
+	return nil
+}
+
+func inMailbox(f sources.FolderID) *email.FilterCondition {
+	return &email.FilterCondition{InMailbox: gojmap.ID(f)}
+}
+
+// Changes implements sources.Source.
+func (s *Source) Changes(ctx context.Context, f sources.FolderID, since sources.State, max int) (sources.Delta, error) {
+	if isPIM(f) {
+		p := s.pimStore()
+		if p == nil {
+			return sources.Delta{}, fmt.Errorf("jmap: folder %q: %w", f, sources.ErrNotFound)
+		}
+		return p.Changes(ctx, f, since, max)
+	}
+	if since == "" {
+		return s.list(ctx, f, mailState{Kind: listing}, max)
+	}
+	st, err := decodeMailState(since)
+	if err != nil {
+		return sources.Delta{}, err
+	}
+	if st.Kind == listing {
+		return s.list(ctx, f, st, max)
+	}
+	return s.delta(ctx, f, st, max)
+}
+
+// list pages through the folder by Email/query, anchored at the last id
+// delivered so that mail arriving meanwhile (at the top) shifts nothing.
+func (s *Source) list(ctx context.Context, f sources.FolderID, st mailState, max int) (sources.Delta, error) {
+	var d sources.Delta
+	for {
+		page := max
+		if max <= 0 {
+			page = listPage
+		}
+		q := &email.Query{Account: s.account, Filter: inMailbox(f), Sort: newestFirst, Limit: uint64(page) + 1}
+		if st.Cursor != "" {
+			q.Anchor, q.AnchorOffset = gojmap.ID(st.Cursor), 1
+		}
+		chk, mb := s.folderCheck(f)
+		var qr email.QueryResponse
+		var sr email.GetResponse
+		calls := []*call{chk, {args: q, resp: &qr}}
+		if st.Q == "" {
+			calls = append(calls, &call{args: &stateGet{Account: s.account, IDs: []gojmap.ID{}}, resp: &sr})
+		}
+		if err := s.do(ctx, calls...); err != nil {
+			return d, err
+		}
+		if err := checkFolder(f, chk, mb); err != nil {
+			return d, err
+		}
+		if err := methodError(calls[1].err); err != nil {
+			return d, fmt.Errorf("jmap: Email/query %q after %q: %w", f, st.Cursor, err)
+		}
+		if st.Q == "" {
+			if err := methodError(calls[2].err); err != nil {
+				return d, fmt.Errorf("jmap: Email/get state: %w", err)
+			}
+			st.Q, st.E = qr.QueryState, sr.State
+		}
+		ids := qr.IDs
+		more := len(ids) > page
+		if more {
+			ids = ids[:page]
+		}
+		for _, id := range ids {
+			d.Changed = append(d.Changed, sources.ItemID(id))
+		}
+		if !more {
+			d.Next = mailState{Kind: complete, Q: st.Q, E: st.E}.encode()
+			return d, nil
+		}
+		st.Cursor = string(ids[len(ids)-1])
+		if max > 0 {
+			d.Next, d.More = st.encode(), true
+			return d, nil
+		}
+	}
+}
+
+// delta reports the folder's changes since a complete or paging state.
+// The first request asks Mailbox/get (is the folder there), Email/changes
+// and an Email/get of the updated mail's mailboxIds; when the account has
+// no change at all, that one round trip is the whole answer, at a cost
+// that does not grow with the folder. Otherwise Email/queryChanges, whose
+// cost does, tells what entered and left the folder.
+func (s *Source) delta(ctx context.Context, f sources.FolderID, st mailState, max int) (sources.Delta, error) {
+	chk, mb := s.folderCheck(f)
+	var ec email.ChangesResponse
+	var eg email.GetResponse
+	calls := []*call{
+		chk,
+		{args: &email.Changes{Account: s.account, SinceState: st.E}, resp: &ec},
+		{args: &email.Get{Account: s.account, Properties: []string{"mailboxIds"},
+			ReferenceIDs: &gojmap.ResultReference{ResultOf: "1", Name: "Email/changes", Path: "/updated"}}, resp: &eg},
+	}
+	if err := s.do(ctx, calls...); err != nil {
+		return sources.Delta{}, err
+	}
+	if err := checkFolder(f, chk, mb); err != nil {
+		return sources.Delta{}, err
+	}
+	if err := methodError(calls[1].err); err != nil {
+		return sources.Delta{}, fmt.Errorf("jmap: Email/changes since %q: %w", st.E, err)
+	}
+	if err := methodError(calls[2].err); err != nil {
+		return sources.Delta{}, fmt.Errorf("jmap: Email/get: %w", err)
+	}
+	if st.Kind == complete && !ec.HasMoreChanges && len(ec.Created)+len(ec.Updated)+len(ec.Destroyed) == 0 {
+		return sources.Delta{Next: st.encode()}, nil
+	}
+	var qc email.QueryChangesResponse
+	qcall := &call{args: &email.QueryChanges{Account: s.account, Filter: inMailbox(f), Sort: newestFirst, SinceQueryState: st.Q}, resp: &qc}
+	if err := s.do(ctx, qcall); err != nil {
+		return sources.Delta{}, err
+	}
+	if err := methodError(qcall.err); err != nil {
+		return sources.Delta{}, fmt.Errorf("jmap: Email/queryChanges %q since %q: %w", f, st.Q, err)
+	}
+	changed := make(map[gojmap.ID]bool)
+	for _, a := range qc.Added {
+		changed[a.ID] = true
+	}
+	updated := eg.List
+	eNow := ec.NewState
+	for more := ec.HasMoreChanges; more; {
+		var ec2 email.ChangesResponse
+		var eg2 email.GetResponse
+		calls := []*call{
+			{args: &email.Changes{Account: s.account, SinceState: eNow}, resp: &ec2},
+			{args: &email.Get{Account: s.account, Properties: []string{"mailboxIds"},
+				ReferenceIDs: &gojmap.ResultReference{ResultOf: "0", Name: "Email/changes", Path: "/updated"}}, resp: &eg2},
+		}
+		if err := s.do(ctx, calls...); err != nil {
+			return sources.Delta{}, err
+		}
+		for _, c := range calls {
+			if err := methodError(c.err); err != nil {
+				return sources.Delta{}, fmt.Errorf("jmap: Email/changes since %q: %w", eNow, err)
+			}
+		}
+		updated = append(updated, eg2.List...)
+		eNow, more = ec2.NewState, ec2.HasMoreChanges
+	}
+	for _, e := range updated {
+		if e.MailboxIDs[gojmap.ID(f)] {
+			changed[e.ID] = true
+		}
+	}
+	ids := make([]gojmap.ID, 0, len(changed)+len(qc.Removed))
+	for id := range changed {
+		ids = append(ids, id)
+	}
+	for _, id := range qc.Removed {
+		if !changed[id] {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+
+	target := mailState{Kind: complete, Q: qc.NewQueryState, E: eNow}
+	if st.Kind == paging {
+		target = mailState{Kind: complete, Q: st.TQ, E: st.TE}
+		i, _ := slices.BinarySearch(ids, gojmap.ID(st.Cursor))
+		for i < len(ids) && ids[i] <= gojmap.ID(st.Cursor) {
+			i++
+		}
+		ids = ids[i:]
+	}
+	var d sources.Delta
+	if max > 0 && len(ids) > max {
+		ids = ids[:max]
+		d.More = true
+		d.Next = mailState{Kind: paging, Q: st.Q, E: st.E, TQ: target.Q, TE: target.E, Cursor: string(ids[max-1])}.encode()
+	} else {
+		d.Next = target.encode()
+	}
+	for _, id := range ids {
+		if changed[id] {
+			d.Changed = append(d.Changed, sources.ItemID(id))
+		} else {
+			d.Removed = append(d.Removed, sources.ItemID(id))
+		}
+	}
+	return d, nil
+}
+
+// State implements sources.Stater: the folder's complete state as of now.
+func (s *Source) State(ctx context.Context, f sources.FolderID) (sources.State, error) {
+	if isPIM(f) {
+		p := s.pimStore()
+		if p == nil {
+			return "", fmt.Errorf("jmap: folder %q: %w", f, sources.ErrNotFound)
+		}
+		var st sources.State
+		for {
+			d, err := p.Changes(ctx, f, st, 1000)
+			if err != nil {
+				return "", err
+			}
+			if st = d.Next; !d.More {
+				return st, nil
+			}
+		}
+	}
+	chk, mb := s.folderCheck(f)
+	var qr email.QueryResponse
+	var sr email.GetResponse
+	calls := []*call{chk,
+		{args: &email.Query{Account: s.account, Filter: inMailbox(f), Sort: newestFirst, Limit: 1}, resp: &qr},
+		{args: &stateGet{Account: s.account, IDs: []gojmap.ID{}}, resp: &sr}}
+	if err := s.do(ctx, calls...); err != nil {
+		return "", err
+	}
+	if err := checkFolder(f, chk, mb); err != nil {
+		return "", err
+	}
+	for _, c := range calls[1:] {
+		if err := methodError(c.err); err != nil {
+			return "", fmt.Errorf("jmap: %s %q: %w", c.args.Name(), f, err)
+		}
+	}
+	return mailState{Kind: complete, Q: qr.QueryState, E: sr.State}.encode(), nil
+}
+
+// wireEmail is the part of an Email object we read, with the two
+// priority headers go-jmap's Email has no field for.
+type wireEmail struct {
+	email.Email
+	Importance string `json:"header:Importance:asText"`
+	Priority   string `json:"header:X-Priority:asText"`
+}
+
+type wireGetResponse struct {
+	State    string       `json:"state"`
+	List     []*wireEmail `json:"list"`
+	NotFound []gojmap.ID  `json:"notFound"`
+}
+
+var emailProps = []string{
+	"id", "blobId", "threadId", "mailboxIds", "keywords", "size", "receivedAt",
+	"messageId", "inReplyTo", "references", "from", "to", "cc", "bcc", "replyTo",
+	"subject", "sentAt", "attachments", "header:Importance:asText", "header:X-Priority:asText",
+}
+
+var bodyProps = []string{"partId", "blobId", "size", "name", "type", "charset", "disposition", "cid"}
+
+// Get implements sources.Source. One Email/get per maxObjectsInGet ids,
+// as many per request as maxCallsInRequest allows.
+func (s *Source) Get(ctx context.Context, f sources.FolderID, ids []sources.ItemID, o *sources.GetOptions) ([]sources.Item, error) {
+	if isPIM(f) {
+		p := s.pimStore()
+		if p == nil {
+			return nil, fmt.Errorf("jmap: folder %q: %w", f, sources.ErrNotFound)
+		}
+		return p.Get(ctx, f, ids, o)
+	}
+	if o == nil {
+		o = &sources.GetOptions{}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	props := slices.Clone(emailProps)
+	if o.Text {
+		props = append(props, "textBody")
+	}
+	if o.HTML {
+		props = append(props, "htmlBody")
+	}
+	if o.Text || o.HTML {
+		props = append(props, "bodyValues")
+	}
+	sess, err := s.conn().sessionInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, per := limits(sess)
+	var calls []*call
+	var resps []*wireGetResponse
+	for chunk := range slices.Chunk(ids, per) {
+		g := &email.Get{Account: s.account, Properties: props, BodyProperties: bodyProps,
+			FetchTextBodyValues: o.Text, FetchHTMLBodyValues: o.HTML}
+		if o.BodyLimit > 0 {
+			g.MaxBodyValueBytes = uint64(o.BodyLimit)
+		}
+		for _, id := range chunk {
+			g.IDs = append(g.IDs, gojmap.ID(id))
+		}
+		r := new(wireGetResponse)
+		calls = append(calls, &call{args: g, resp: r})
+		resps = append(resps, r)
+	}
+	if err := s.do(ctx, calls...); err != nil {
+		return nil, err
+	}
+	byID := make(map[sources.ItemID]*wireEmail, len(ids))
+	for i, c := range calls {
+		if err := methodError(c.err); err != nil {
+			return nil, fmt.Errorf("jmap: Email/get in %q: %w", f, err)
+		}
+		for _, e := range resps[i].List {
+			if e.MailboxIDs[gojmap.ID(f)] {
+				byID[sources.ItemID(e.ID)] = e
+			}
+		}
+	}
+	items := make([]sources.Item, 0, len(byID))
+	for _, id := range ids {
+		if e := byID[id]; e != nil {
+			items = append(items, s.toItem(f, e, o))
+		}
+	}
+	return items, nil
+}
+
+// etag names the version of an email: its body never changes in JMAP,
+// so its keywords and mailboxes are all that can.
+func etag(id gojmap.ID, keywords map[string]bool, mailboxes map[gojmap.ID]bool) string {
+	h := sha256.New()
+	io.WriteString(h, string(id))
+	for _, k := range slices.Sorted(mapKeys(keywords)) {
+		if keywords[k] {
+			fmt.Fprintf(h, "\x00k%s", k)
+		}
+	}
+	for _, m := range slices.Sorted(mapKeys(mailboxes)) {
+		if mailboxes[m] {
+			fmt.Fprintf(h, "\x00m%s", m)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// Keywords with a meaning of their own (RFC 8621 section 4.1.1 and the
+// IANA registry); other keywords not starting with "$" are categories.
+const (
+	kwSeen      = "$seen"
+	kwFlagged   = "$flagged"
+	kwAnswered  = "$answered"
+	kwForwarded = "$forwarded"
+	kwDraft     = "$draft"
+)
+
+func (s *Source) toItem(f sources.FolderID, e *wireEmail, o *sources.GetOptions) sources.Item {
+	m := &sources.Message{
+		From: addrs(e.From), To: addrs(e.To), Cc: addrs(e.CC), Bcc: addrs(e.BCC), ReplyTo: addrs(e.ReplyTo),
+		Subject:    e.Subject,
+		MessageID:  first(e.MessageID),
+		InReplyTo:  first(e.InReplyTo),
+		References: e.References,
+		ThreadID:   string(e.ThreadID),
+		Read:       e.Keywords[kwSeen],
+		Flagged:    e.Keywords[kwFlagged],
+		Answered:   e.Keywords[kwAnswered],
+		Forwarded:  e.Keywords[kwForwarded],
+		Importance: importance(e.Importance, e.Priority),
+		Size:       int64(e.Size),
+	}
+	if e.SentAt != nil {
+		m.Date = *e.SentAt
+	}
+	if e.ReceivedAt != nil {
+		m.Received = *e.ReceivedAt
+	}
+	for _, k := range slices.Sorted(mapKeys(e.Keywords)) {
+		if e.Keywords[k] && !strings.HasPrefix(k, "$") {
+			m.Categories = append(m.Categories, k)
+		}
+	}
+	if o.Text {
+		m.Text = body(e, e.TextBody, "text/plain")
+	}
+	if o.HTML {
+		m.HTML = body(e, e.HTMLBody, "text/html")
+	}
+	for _, p := range e.Attachments {
+		m.Attachments = append(m.Attachments, sources.Attachment{
+			ID: p.PartID, Name: p.Name, ContentType: p.Type, Size: int64(p.Size),
+			ContentID: strings.Trim(p.CID, "<>"), Inline: p.Disposition == "inline",
+		})
+	}
+	if o.MIME && e.BlobID != "" {
+		blob := e.BlobID
+		m.MIME = func(ctx context.Context) (io.ReadCloser, error) { return s.download(ctx, blob, "message/rfc822") }
+	}
+	it := sources.Item{ID: sources.ItemID(e.ID), Folder: f, ETag: etag(e.ID, e.Keywords, e.MailboxIDs), Mail: m}
+	it.Modified = m.Received
+	return it
+}
+
+// body joins the parts of type typ, as the server decoded and perhaps
+// truncated them.
+func body(e *wireEmail, parts []*email.BodyPart, typ string) *sources.Body {
+	var b *sources.Body
+	for _, p := range parts {
+		v := e.BodyValues[p.PartID]
+		if v == nil || !strings.EqualFold(p.Type, typ) {
+			continue
+		}
+		if b == nil {
+			b = &sources.Body{}
+		}
+		b.Data += v.Value
+		b.Size += int64(max(p.Size, uint64(len(v.Value))))
+		b.Truncated = b.Truncated || v.IsTruncated
+	}
+	return b
+}
+
+func importance(imp, prio string) sources.Importance {
+	imp, prio = strings.ToLower(strings.TrimSpace(imp)), strings.TrimSpace(prio)
+	switch {
+	case imp == "high" || strings.HasPrefix(prio, "1") || strings.HasPrefix(prio, "2"):
+		return sources.ImportanceHigh
+	case imp == "low" || strings.HasPrefix(prio, "4") || strings.HasPrefix(prio, "5"):
+		return sources.ImportanceLow
+	}
+	return sources.ImportanceNormal
+}
+
+func addrs(as []*mail.Address) []sources.Address {
+	var r []sources.Address
+	for _, a := range as {
+		r = append(r, sources.Address{Name: a.Name, Email: a.Email})
+	}
+	return r
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+// download streams blob from the session's downloadUrl.
+func (s *Source) download(ctx context.Context, blob gojmap.ID, typ string) (io.ReadCloser, error) {
+	c := s.conn()
+	sess, err := c.sessionInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u := strings.NewReplacer(
+		"{accountId}", string(s.account), "{blobId}", string(blob),
+		"{name}", "blob", "{type}", strings.ReplaceAll(typ, "/", "%2F"),
+	).Replace(sess.DownloadURL)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("jmap: download %s: %w", blob, err)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("jmap: download %s: %w", blob, sources.MarkTemporary(err))
+	}
+	if err := httpError(resp); err != nil {
+		resp.Body.Close()
+		return nil, fmt.Errorf("jmap: download %s: %w", blob, err)
+	}
+	return resp.Body, nil
+}
+
+// OpenAttachment implements sources.Attachments: the part's blob, which
+// the server serves decoded.
+func (s *Source) OpenAttachment(ctx context.Context, ref sources.AttachmentRef) (sources.Attachment, io.ReadCloser, error) {
+	var r wireGetResponse
+	g := &email.Get{Account: s.account, IDs: []gojmap.ID{gojmap.ID(ref.Item)},
+		Properties: []string{"mailboxIds", "bodyStructure"}, BodyProperties: append(bodyProps, "subParts")}
+	if err := s.do1(ctx, g, &r); err != nil {
+		return sources.Attachment{}, nil, fmt.Errorf("jmap: Email/get %q: %w", ref.Item, err)
+	}
+	if len(r.List) == 0 || !r.List[0].MailboxIDs[gojmap.ID(ref.Folder)] {
+		return sources.Attachment{}, nil, fmt.Errorf("jmap: attachment %q of %q: %w", ref.ID, ref.Item, sources.ErrNotFound)
+	}
+	p := findPart(r.List[0].BodyStructure, ref.ID)
+	if p == nil || p.BlobID == "" {
+		return sources.Attachment{}, nil, fmt.Errorf("jmap: attachment %q of %q: %w", ref.ID, ref.Item, sources.ErrNotFound)
+	}
+	a := sources.Attachment{ID: p.PartID, Name: p.Name, ContentType: p.Type, Size: int64(p.Size),
+		ContentID: strings.Trim(p.CID, "<>"), Inline: p.Disposition == "inline"}
+	rc, err := s.download(ctx, p.BlobID, cmp.Or(p.Type, "application/octet-stream"))
+	if err != nil {
+		return sources.Attachment{}, nil, err
+	}
+	return a, rc, nil
+}
+
+func findPart(p *email.BodyPart, id string) *email.BodyPart {
+	if p == nil {
+		return nil
+	}
+	if p.PartID == id {
+		return p
+	}
+	for _, sp := range p.SubParts {
+		if r := findPart(sp, id); r != nil {
+			return r
+		}
+	}
+	return nil
+}
