@@ -1,0 +1,230 @@
+package imapdav
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/easgate/easgate/sources"
+)
+
+// conn is one authenticated IMAP connection and what it has selected.
+type conn struct {
+	c        *imapclient.Client
+	selected string // mailbox name, "" when none
+	stop     func() bool
+}
+
+// caps reports whether the server offers cap.
+func (c *conn) has(cap imap.Cap) bool { return c.c.Caps().Has(cap) }
+
+// pool holds a user's command connections: at most Options.MaxConns at a
+// time, idle ones kept for the next command.
+type pool struct {
+	s   *Source
+	sem chan struct{}
+
+	mu     sync.Mutex
+	free   []*conn
+	closed bool
+}
+
+func newPool(s *Source) *pool {
+	return &pool{s: s, sem: make(chan struct{}, s.opts.MaxConns)}
+}
+
+// get returns a connection for the caller's exclusive use until put. If
+// ctx ends while the caller holds it, the connection is closed, which
+// unblocks any command in flight.
+func (p *pool) get(ctx context.Context) (*conn, error) {
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("imapdav: wait for a connection: %w", ctx.Err())
+	}
+	for {
+		p.mu.Lock()
+		var c *conn
+		if n := len(p.free); n > 0 {
+			c, p.free = p.free[n-1], p.free[:n-1]
+		}
+		p.mu.Unlock()
+		if c == nil {
+			break
+		}
+		select {
+		case <-c.c.Closed():
+			continue // the server hung up while it was idle
+		default:
+		}
+		c.stop = context.AfterFunc(ctx, func() { c.c.Close() })
+		return c, nil
+	}
+	c, err := p.dial(ctx, nil)
+	if err != nil {
+		<-p.sem
+		return nil, err
+	}
+	c.stop = context.AfterFunc(ctx, func() { c.c.Close() })
+	return c, nil
+}
+
+// put returns c to the pool. err is the outcome of the caller's last
+// command: a connection that failed, or whose context ended, is closed
+// rather than reused.
+func (p *pool) put(c *conn, err error) {
+	defer func() { <-p.sem }()
+	alive := c.stop()
+	var ie *imap.Error
+	if !alive || err != nil && !errors.As(err, &ie) && !errors.Is(err, sources.ErrNotFound) &&
+		!errors.Is(err, sources.ErrConflict) && !errors.Is(err, sources.ErrStateExpired) {
+		c.c.Close()
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		c.c.Close()
+		return
+	}
+	p.free = append(p.free, c)
+}
+
+func (p *pool) close() {
+	p.mu.Lock()
+	free := p.free
+	p.free, p.closed = nil, true
+	p.mu.Unlock()
+	for _, c := range free {
+		c.c.Logout().Wait()
+		c.c.Close()
+	}
+}
+
+// dial connects and logs in. h, if not nil, receives the connection's
+// unilateral data (for IDLE).
+func (p *pool) dial(ctx context.Context, h *imapclient.UnilateralDataHandler) (*conn, error) {
+	o := p.s.opts
+	opts := &imapclient.Options{
+		Dialer:                &net.Dialer{Timeout: 15 * time.Second},
+		UnilateralDataHandler: h,
+	}
+	var (
+		c   *imapclient.Client
+		err error
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		switch o.TLS {
+		case TLSNone:
+			c, err = imapclient.DialInsecure(o.IMAP, opts)
+		case TLSImplicit:
+			c, err = imapclient.DialTLS(o.IMAP, opts)
+		default:
+			c, err = imapclient.DialStartTLS(o.IMAP, opts)
+		}
+		if err == nil {
+			err = c.Login(p.s.user, p.s.pass).Wait()
+			if err != nil {
+				c.Close()
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		go func() {
+			<-done
+			if err == nil {
+				c.Close()
+			}
+		}()
+		return nil, sources.MarkTemporary(fmt.Errorf("imapdav: connect to %s: %w", o.IMAP, ctx.Err()))
+	}
+	if err != nil {
+		var ie *imap.Error
+		if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo {
+			if ie.Code == imap.ResponseCodeUnavailable {
+				return nil, sources.MarkTemporary(fmt.Errorf("imapdav: login %s: %w", p.s.user, err))
+			}
+			return nil, fmt.Errorf("imapdav: login %s: %w: %w", p.s.user, sources.ErrAuth, err)
+		}
+		return nil, sources.MarkTemporary(fmt.Errorf("imapdav: connect to %s: %w", o.IMAP, err))
+	}
+	return &conn{c: c}, nil
+}
+
+// with runs fn on a pooled connection.
+func (s *Source) with(ctx context.Context, fn func(c *conn) error) error {
+	c, err := s.pool.get(ctx)
+	if err != nil {
+		return err
+	}
+	err = fn(c)
+	s.pool.put(c, err)
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w (%w)", err, ctx.Err())
+	}
+	return err
+}
+
+// selectBox selects mailbox name with CONDSTORE when the server has it,
+// and returns its select data.
+func (c *conn) selectBox(name string) (*imap.SelectData, error) {
+	d, err := c.c.Select(name, &imap.SelectOptions{CondStore: c.has(imap.CapCondStore)}).Wait()
+	if err != nil {
+		c.selected = ""
+		return nil, c.boxErr(err, "select %q", name)
+	}
+	c.selected = name
+	return d, nil
+}
+
+// ensure selects mailbox name unless it is selected already.
+func (c *conn) ensure(name string) error {
+	if c.selected == name {
+		return nil
+	}
+	_, err := c.selectBox(name)
+	return err
+}
+
+// boxErr wraps the failure of a command on mailbox name. Servers do not
+// all send NONEXISTENT (Dovecot answers a plain NO to SELECT), so a NO
+// without a code is checked with LIST.
+func (c *conn) boxErr(err error, format, name string) error {
+	var ie *imap.Error
+	if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo && ie.Code == "" {
+		if l, lerr := c.c.List("", name, nil).Collect(); lerr == nil && len(l) == 0 {
+			return fmt.Errorf("imapdav: "+format+": %w: %w", name, sources.ErrNotFound, err)
+		}
+	}
+	return wrap(err, format, name)
+}
+
+// status runs STATUS on mailbox name. A server may answer STATUS on the
+// selected mailbox from stale session state (Dovecot does), so that one is
+// unselected first, pipelined with the STATUS.
+func (c *conn) status(name string, o *imap.StatusOptions) (*imap.StatusData, error) {
+	var unsel *imapclient.Command
+	if c.selected == name {
+		unsel = c.c.Unselect()
+		c.selected = ""
+	}
+	cmd := c.c.Status(name, o)
+	if unsel != nil {
+		unsel.Wait()
+	}
+	sd, err := cmd.Wait()
+	if err != nil {
+		return nil, c.boxErr(err, "status %q", name)
+	}
+	return sd, nil
+}

@@ -1,0 +1,308 @@
+package imapdav
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/easgate/easgate/sources"
+)
+
+const (
+	// idleRestart re-issues IDLE before servers' 30-minute inactivity
+	// timeout (RFC 2177 asks clients to at least every 29 minutes).
+	idleRestart = 10 * time.Minute
+	// idleLinger keeps a folder's IDLE connection open this long after its
+	// last watcher left, since a device's next Ping follows within seconds.
+	idleLinger = 2 * time.Minute
+)
+
+// idleHub holds a user's IDLE connections: one per watched folder, shared
+// by every Watch call (every device) of the user.
+type idleHub struct {
+	s      *Source
+	mu     sync.Mutex
+	boxes  map[string]*idleBox
+	closed bool
+}
+
+// idleBox is the IDLE connection of one folder. gen is closed, and
+// replaced, on every change the server reports.
+type idleBox struct {
+	name   string
+	refs   int
+	gen    chan struct{}
+	cancel context.CancelFunc
+	ready  chan struct{} // closed once the first IDLE runs (or failed)
+
+	// snap is the mailbox as the last SELECT saw it, to detect changes
+	// made while the connection was down.
+	snap *imap.SelectData
+
+	cur atomic.Pointer[imapclient.Client] // the live connection, for tests
+}
+
+func newIdleHub(s *Source) *idleHub { return &idleHub{s: s, boxes: make(map[string]*idleBox)} }
+
+// subscribe returns the channel that closes at folder name's next change,
+// and a release func; ok is false when the user's IDLE limit is reached.
+func (h *idleHub) subscribe(name string) (ch <-chan struct{}, ready <-chan struct{}, release func(), ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, nil, nil, false
+	}
+	b := h.boxes[name]
+	if b == nil {
+		if len(h.boxes) >= h.s.opts.MaxIdle {
+			return nil, nil, nil, false
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		b = &idleBox{name: name, gen: make(chan struct{}), cancel: cancel, ready: make(chan struct{})}
+		h.boxes[name] = b
+		go h.run(ctx, b)
+	}
+	b.refs++
+	var once sync.Once
+	return b.gen, b.ready, func() { once.Do(func() { h.release(b) }) }, true
+}
+
+func (h *idleHub) release(b *idleBox) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if b.refs--; b.refs > 0 {
+		return
+	}
+	time.AfterFunc(idleLinger, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if b.refs == 0 && h.boxes[b.name] == b {
+			delete(h.boxes, b.name)
+			b.cancel()
+		}
+	})
+}
+
+// signal wakes b's watchers.
+func (h *idleHub) signal(b *idleBox) {
+	h.mu.Lock()
+	close(b.gen)
+	b.gen = make(chan struct{})
+	h.mu.Unlock()
+}
+
+func (h *idleHub) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for name, b := range h.boxes {
+		b.cancel()
+		delete(h.boxes, name)
+	}
+}
+
+// run keeps b's IDLE connection up until ctx ends, reconnecting with
+// backoff when it drops. After a reconnect it compares the mailbox with
+// the last SELECT, so that a change made while it was down still wakes
+// the watchers.
+func (h *idleHub) run(ctx context.Context, b *idleBox) {
+	log := h.s.log.With("folder", b.name)
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("imapdav: idle panic", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	var readyOnce sync.Once
+	ready := func() { readyOnce.Do(func() { close(b.ready) }) }
+	defer ready()
+	backoff := time.Second
+	for ctx.Err() == nil {
+		err := h.idle(ctx, b, ready)
+		if ctx.Err() != nil {
+			return
+		}
+		ready()
+		log.Info("imapdav: idle connection lost; reconnecting", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+		if err == nil {
+			backoff = time.Second
+		}
+	}
+}
+
+// idle runs one IDLE connection of b until it fails or ctx ends.
+func (h *idleHub) idle(ctx context.Context, b *idleBox, ready func()) error {
+	handler := &imapclient.UnilateralDataHandler{
+		Expunge: func(uint32) { h.signal(b) },
+		Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+			if d.NumMessages != nil {
+				h.signal(b)
+			}
+		},
+		Fetch: func(m *imapclient.FetchMessageData) {
+			for m.Next() != nil {
+			}
+			h.signal(b)
+		},
+	}
+	c, err := h.s.pool.dial(ctx, handler)
+	if err != nil {
+		return err
+	}
+	defer c.c.Close()
+	b.cur.Store(c.c)
+	stop := context.AfterFunc(ctx, func() { c.c.Close() })
+	defer stop()
+	sel, err := c.selectBox(b.name)
+	if errors.Is(err, sources.ErrNotFound) {
+		h.signal(b) // deleted: its watchers learn it from Changes
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if b.snap != nil && changedSince(b.snap, sel) {
+		h.signal(b)
+	}
+	b.snap = sel
+	for {
+		cmd, err := c.c.Idle()
+		if err != nil {
+			return wrap(err, "idle %q", b.name)
+		}
+		ready()
+		t := time.NewTimer(idleRestart)
+		select {
+		case <-c.c.Closed():
+			t.Stop()
+			return fmt.Errorf("imapdav: idle %q: connection closed", b.name)
+		case <-ctx.Done():
+			t.Stop()
+			cmd.Close()
+			return nil
+		case <-t.C:
+		}
+		if err := cmd.Close(); err != nil {
+			return wrap(err, "end idle %q", b.name)
+		}
+		if err := cmd.Wait(); err != nil {
+			return wrap(err, "idle %q", b.name)
+		}
+		// Re-selecting refreshes the snapshot for the next reconnect and
+		// catches anything the IDLE did not report.
+		if sel, err = c.selectBox(b.name); err != nil {
+			return err
+		}
+		if changedSince(b.snap, sel) {
+			h.signal(b)
+		}
+		b.snap = sel
+	}
+}
+
+// Watch implements sources.Watcher: mail folders wait on the user's
+// shared IDLE connections (polled once the IDLE limit is reached), dav:
+// folders on the DAV store's Watch.
+func (s *Source) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.FolderID, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		fs  []sources.FolderID
+		err error
+	}
+	results := make(chan result, 3)
+	var davFs, pollFs []sources.FolderID
+	type sub struct {
+		f  sources.FolderID
+		ch <-chan struct{}
+	}
+	var subs []sub
+	for _, f := range fs {
+		if isDAV(f) {
+			davFs = append(davFs, f)
+			continue
+		}
+		ch, _, release, ok := s.idle.subscribe(string(f))
+		if !ok {
+			pollFs = append(pollFs, f)
+			continue
+		}
+		defer release()
+		subs = append(subs, sub{f, ch})
+	}
+	if len(davFs) > 0 {
+		d, err := s.davStore(davFs[0])
+		if err != nil {
+			return nil, err
+		}
+		go func() {
+			got, err := d.Watch(ctx, davFs)
+			results <- result{got, err}
+		}()
+	}
+	if len(pollFs) > 0 {
+		p := &sources.PollWatcher{Source: s, Interval: s.opts.PollInterval}
+		go func() {
+			got, err := p.Watch(ctx, pollFs)
+			results <- result{got, err}
+		}()
+	}
+	// Wake on any subscribed folder: one goroutine waits on them all.
+	if len(subs) > 0 {
+		go func() {
+			any := make(chan struct{}, len(subs))
+			for _, sb := range subs {
+				go func() {
+					select {
+					case <-sb.ch:
+						any <- struct{}{}
+					case <-ctx.Done():
+					}
+				}()
+			}
+			select {
+			case <-any:
+			case <-ctx.Done():
+				return
+			}
+			// Let changes to other folders that arrive together count too.
+			time.Sleep(20 * time.Millisecond)
+			var got []sources.FolderID
+			for _, sb := range subs {
+				select {
+				case <-sb.ch:
+					got = append(got, sb.f)
+				default:
+				}
+			}
+			results <- result{got, nil}
+		}()
+	}
+	select {
+	case r := <-results:
+		if r.err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return r.fs, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// changedSince compares two SELECT answers.
+func changedSince(a, b *imap.SelectData) bool {
+	return a.UIDValidity != b.UIDValidity || a.UIDNext != b.UIDNext ||
+		a.NumMessages != b.NumMessages || a.HighestModSeq != b.HighestModSeq
+}
