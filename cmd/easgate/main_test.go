@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
-	"regexp"
+	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/easgate/easgate/eas"
 )
 
 func TestRun(t *testing.T) {
@@ -67,24 +69,19 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// TestServe runs serve with configs/memory.toml, the state directory set
+// by its environment variable, and checks that the memory store's users
+// can sync and others cannot log in.
 func TestServe(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "-listen", "127.0.0.1:0"}, nil, &bytes.Buffer{}, &stderr) }()
-
-	addrRE := regexp.MustCompile(`msg=listening addr=(\S+)`)
-	var addr string
-	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if m := addrRE.FindStringSubmatch(stderr.String()); m != nil {
-			addr = m[1]
+	state := t.TempDir()
+	t.Cleanup(func() { // after serve has stopped
+		if entries, _ := os.ReadDir(state); len(entries) == 0 {
+			t.Errorf("state directory %s from EASGATE_STATE_DIR is empty", state)
 		}
-	}
-	if addr == "" {
-		t.Fatalf("serve did not log its address; stderr:\n%s", stderr.String())
-	}
-	req, _ := http.NewRequest("OPTIONS", "http://"+addr+"/Microsoft-Server-ActiveSync", nil)
+	})
+	url := serveConfig(t, "../../configs/memory.toml", map[string]string{"EASGATE_STATE_DIR": state})
+
+	req, _ := http.NewRequest("OPTIONS", url, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -93,13 +90,37 @@ func TestServe(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("MS-ASProtocolVersions") == "" {
 		t.Errorf("OPTIONS = %d, versions %q; want 200 and a version list", resp.StatusCode, resp.Header.Get("MS-ASProtocolVersions"))
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serve after cancel = %v, want nil", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop after its context ended")
+	checkLogin(t, url, "alice@example.com", "alice-pass")
+}
+
+// memoryPhone is a device of a user of a memory store, speaking 14.1.
+type memoryPhone struct{ url, user, password string }
+
+// call posts req as command cmd, decodes a 200 answer into resp, and
+// returns the HTTP status.
+func (p *memoryPhone) call(t *testing.T, cmd string, req, resp any) int {
+	t.Helper()
+	body, err := eas.Marshal(req)
+	if err != nil {
+		t.Fatalf("Marshal(%T) = %v", req, err)
 	}
+	r, _ := http.NewRequest("POST", p.url+"?Cmd="+cmd+"&User=alice&DeviceId=servetest1&DeviceType=TestPhone", bytes.NewReader(body))
+	r.SetBasicAuth(p.user, p.password)
+	r.Header.Set("MS-ASProtocolVersion", "14.1")
+	r.Header.Set("Content-Type", "application/vnd.ms-sync.wbxml")
+	res, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatalf("%s: %v", cmd, err)
+	}
+	defer res.Body.Close()
+	got, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s: reading the answer: %v", cmd, err)
+	}
+	if res.StatusCode == http.StatusOK && resp != nil {
+		if err := eas.Unmarshal(got, resp, nil); err != nil {
+			t.Fatalf("%s: Unmarshal(%T) = %v", cmd, resp, err)
+		}
+	}
+	return res.StatusCode
 }

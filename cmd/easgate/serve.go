@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,18 +10,32 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/easgate/easgate/gateway"
+	"github.com/easgate/easgate/sources"
+	"github.com/easgate/easgate/sources/imapdav"
+	"github.com/easgate/easgate/sources/imapdav/dav"
+	"github.com/easgate/easgate/sources/jmap"
+	"github.com/easgate/easgate/sources/memory"
+	"github.com/easgate/easgate/statecache"
 )
 
-// runServe runs "easgate serve". Until stores and configuration files
-// arrive it serves the front door alone: OPTIONS and /metrics answer, and
-// with no Backend every POST is answered 401.
-func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+// serveGrace is how long requests in progress may take to finish once
+// serve is told to stop; waiting Pings are answered at once.
+const serveGrace = 10 * time.Second
+
+// runServe runs "easgate serve": it loads the configuration (a file given
+// by -config, then EASGATE_* variables, then -listen), opens the store and
+// the device state, and serves until ctx ends. Everything is checked
+// before the socket opens.
+func runServe(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("easgate serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:8080", "`address` to listen on")
+	configPath := fs.String("config", "", "configuration `file` (TOML; examples in configs/)")
+	listen := fs.String("listen", "", "`address` to listen on, in place of server.listen")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -31,18 +46,125 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		fs.Usage()
 		return &exitError{2, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))}
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	gw, err := gateway.New(&gateway.Options{Logger: log})
+	cfg, err := loadConfig(*configPath, os.Environ())
+	if err != nil {
+		return &exitError{2, err}
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	log := cfg.logger(stderr)
+
+	backend, err := backendFor(cfg, log)
+	if err != nil {
+		return &exitError{2, err}
+	}
+	if c, ok := backend.(io.Closer); ok {
+		defer c.Close()
+	}
+	state, err := statecache.Open(cfg.State.Dir, &statecache.Options{Logger: log})
+	if err != nil {
+		return fmt.Errorf("serve: state.dir: %w", err)
+	}
+	defer func() {
+		if cerr := state.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("serve: %w", cerr)
+		}
+	}()
+	o := cfg.gatewayOptions(log)
+	o.Backend = backend
+	o.State = state
+	gw, err := gateway.New(o)
 	if err != nil {
 		return err
 	}
-	err = serveGateway(ctx, gw, *listen, log, 10*time.Second, func(addr net.Addr) {
-		log.Info("listening", "addr", addr.String())
+	err = serveGateway(ctx, gw, cfg.Server.Listen, log, serveGrace, func(addr net.Addr) {
+		log.Info("listening", "addr", addr.String(), "store", cfg.Store.Kind)
 	})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// backendFor returns the Backend of the store that cfg names; none
+// contacts its server before the first login. A Backend that is an
+// io.Closer is closed when serve ends.
+func backendFor(cfg *Config, log *slog.Logger) (gateway.Backend, error) {
+	switch k := cfg.Store.Kind; k {
+	case "memory":
+		return newMemoryBackend(cfg.Memory.Users, cfg.Server.MailDomain), nil
+	case "jmap":
+		j := cfg.JMAP
+		if j.Auth == "bearer" {
+			// jmap.Options.Token needs a Verify that checks the phone's
+			// password somewhere else, and serve has none to give yet.
+			return nil, errors.New("config: jmap.auth: bearer is not built yet in this easgate; use passthrough")
+		}
+		return jmap.NewBackend(jmap.Options{
+			URL:             j.SessionURL,
+			DestroyOnDelete: j.Delete == "destroy",
+			PollInterval:    j.PollInterval,
+			Logger:          log,
+		})
+	case "imapdav":
+		m, d := cfg.IMAP, cfg.DAV
+		o := &imapdav.Options{
+			IMAP:       m.Addr,
+			TLS:        imapdav.TLSMode(m.TLS), // the config's names are the package's
+			Submission: m.Submission,
+			MaxConns:   m.ConnsPerUser,
+			MaxIdle:    m.IdlePerUser,
+			Delete:     imapdav.DeleteMode(m.Delete),
+			Logger:     log,
+		}
+		if m.TLS == "none" {
+			o.SubmissionTLS = imapdav.TLSNone
+		}
+		if d.CalDAVURL != "" || d.CardDAVURL != "" {
+			o.DAV = &dav.Options{CalDAV: d.CalDAVURL, CardDAV: d.CardDAVURL, PollInterval: d.PollInterval, Logger: log}
+		}
+		return imapdav.NewBackend(o)
+	case "graph":
+		return nil, errors.New("config: store.kind: graph is not built yet in this easgate")
+	default:
+		return nil, fmt.Errorf("config: store.kind: %q is not one of memory, jmap, imapdav, graph", k)
+	}
+}
+
+// memoryBackend logs the users of [memory] in to an empty in-memory
+// store. Names match in any case, bare, as an address in the mail domain
+// or with a Windows domain, as phones send them (see gateway.Backend).
+type memoryBackend struct {
+	store  *memory.Store
+	users  map[string]string // lower-cased name → password
+	domain string
+}
+
+func newMemoryBackend(users map[string]string, domain string) *memoryBackend {
+	b := &memoryBackend{store: memory.New(nil), users: make(map[string]string), domain: domain}
+	for name, pw := range users {
+		name = strings.ToLower(name)
+		b.users[name] = pw
+		b.store.User(name) // the user's default folders, from the start
+	}
+	return b
+}
+
+func (b *memoryBackend) Login(_ context.Context, user, password string) (sources.Source, error) {
+	name := user
+	if _, n, ok := strings.Cut(name, `\`); ok {
+		name = n
+	}
+	if n, d, ok := strings.Cut(name, "@"); ok && b.domain != "" && strings.EqualFold(d, b.domain) {
+		name = n
+	}
+	name = strings.ToLower(name)
+	pw, ok := b.users[name]
+	if !ok || subtle.ConstantTimeCompare([]byte(pw), []byte(password)) != 1 {
+		return nil, fmt.Errorf("memory: user %q: %w", user, sources.ErrAuth)
+	}
+	return b.store.User(name), nil
 }
 
 // serveGateway serves gw on addr until ctx ends; listening is called once

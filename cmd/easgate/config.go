@@ -1,0 +1,540 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/gateway"
+)
+
+// Config is the configuration of "easgate serve": one TOML file whose
+// sections are the fields below, each key of which an environment variable
+// EASGATE_<SECTION>_<KEY> may override (see loadConfig). The field
+// comments give the defaults; docs/OPERATIONS.md is the operator's view.
+type Config struct {
+	Server  ServerConfig  `toml:"server"`
+	Limits  LimitsConfig  `toml:"limits"`
+	Decoder DecoderConfig `toml:"decoder"`
+	Policy  PolicyConfig  `toml:"policy"`
+	State   StateConfig   `toml:"state"`
+	Store   StoreConfig   `toml:"store"`
+	JMAP    JMAPConfig    `toml:"jmap"`
+	IMAP    IMAPConfig    `toml:"imap"`
+	DAV     DAVConfig     `toml:"dav"`
+	Memory  MemoryConfig  `toml:"memory"`
+}
+
+// ServerConfig is the [server] section: the HTTP side and logging.
+type ServerConfig struct {
+	Listen      string   `toml:"listen"`        // default 127.0.0.1:8080
+	Versions    []string `toml:"versions"`      // "14.1", ...; empty: every version easgate speaks
+	MaxBodySize int64    `toml:"max_body_size"` // bytes; 0: gateway.DefaultMaxBodySize
+	LogLevel    string   `toml:"log_level"`     // debug, info (default), warn, error
+	LogFormat   string   `toml:"log_format"`    // text (default) or json
+	MailDomain  string   `toml:"mail_domain"`   // completes bare login names into addresses
+}
+
+// LimitsConfig is the [limits] section, gateway.Limits; zero takes its
+// default.
+type LimitsConfig struct {
+	MinHeartbeat       time.Duration `toml:"min_heartbeat"`
+	MaxHeartbeat       time.Duration `toml:"max_heartbeat"`
+	MaxPingFolders     int           `toml:"max_ping_folders"`
+	MaxWindowSize      int           `toml:"max_window_size"`
+	MaxSyncCollections int           `toml:"max_sync_collections"`
+	KeepAlive          time.Duration `toml:"keep_alive"`
+}
+
+// DecoderConfig is the [decoder] section, eas.DecoderOptions; zero takes
+// its default.
+type DecoderConfig struct {
+	MaxDepth      int   `toml:"max_depth"`
+	MaxStringSize int   `toml:"max_string_size"`
+	MaxOpaqueSize int   `toml:"max_opaque_size"`
+	MaxTokens     int   `toml:"max_tokens"`
+	MaxSize       int64 `toml:"max_size"`
+}
+
+// PolicyConfig is the [policy] section: the provisioning mode and the
+// settings of the policy (eas.EASProvisionDoc). A setting left out is not
+// sent, so the device keeps its own choice.
+type PolicyConfig struct {
+	Mode string `toml:"mode"` // none (default), allow, force
+
+	DevicePasswordEnabled  *bool          `toml:"device_password_enabled"`
+	Alphanumeric           *bool          `toml:"alphanumeric"`
+	MinPasswordLength      *int           `toml:"min_password_length"`    // 1 to 16
+	MinComplexCharacters   *int           `toml:"min_complex_characters"` // 1 to 4
+	AllowSimplePassword    *bool          `toml:"allow_simple_password"`
+	PasswordExpirationDays *int           `toml:"password_expiration_days"`
+	PasswordHistory        *int           `toml:"password_history"`
+	PasswordRecovery       *bool          `toml:"password_recovery"`
+	MaxInactivityLock      *time.Duration `toml:"max_inactivity_lock"` // whole seconds, 1s to 9999s
+	MaxFailedAttempts      *int           `toml:"max_failed_attempts"` // 4 to 16
+	RequireEncryption      *bool          `toml:"require_encryption"`
+	RequireCardEncryption  *bool          `toml:"require_storage_card_encryption"`
+	AllowStorageCard       *bool          `toml:"allow_storage_card"`
+	AllowCamera            *bool          `toml:"allow_camera"`
+	AttachmentsEnabled     *bool          `toml:"attachments_enabled"`
+	MaxAttachmentSize      *int64         `toml:"max_attachment_size"` // bytes
+	AllowHTMLEmail         *bool          `toml:"allow_html_email"`
+}
+
+// StateConfig is the [state] section: where device state lives.
+type StateConfig struct {
+	Dir string `toml:"dir"` // required
+}
+
+// StoreConfig is the [store] section: which store holds the mail.
+type StoreConfig struct {
+	Kind string `toml:"kind"` // required: memory, jmap, imapdav or graph
+}
+
+// JMAPConfig is the [jmap] section, for store kind jmap.
+type JMAPConfig struct {
+	SessionURL   string        `toml:"session_url"`   // required
+	Auth         string        `toml:"auth"`          // passthrough (default) or bearer
+	TokenFile    string        `toml:"token_file"`    // required with auth = "bearer"
+	PollInterval time.Duration `toml:"poll_interval"` // without push; default 30s
+	Delete       string        `toml:"delete"`        // trash (default) or destroy
+}
+
+// IMAPConfig is the [imap] section, for store kind imapdav.
+type IMAPConfig struct {
+	Addr         string `toml:"addr"`           // required, host:port
+	TLS          string `toml:"tls"`            // tls (default), starttls or none
+	Submission   string `toml:"submission"`     // host:port; empty: sending is not offered
+	Delete       string `toml:"delete"`         // trash (default) or expunge
+	IdlePerUser  int    `toml:"idle_per_user"`  // IDLE connections per user; default 8
+	ConnsPerUser int    `toml:"conns_per_user"` // other connections per user; default 4
+}
+
+// DAVConfig is the [dav] section, for store kind imapdav.
+type DAVConfig struct {
+	CalDAVURL    string        `toml:"caldav_url"`    // empty: no calendars or tasks
+	CardDAVURL   string        `toml:"carddav_url"`   // empty: no contacts
+	PollInterval time.Duration `toml:"poll_interval"` // default 60s
+}
+
+// MemoryConfig is the [memory] section, for store kind memory: an empty
+// in-memory store for trying serve without a mail server.
+type MemoryConfig struct {
+	Users map[string]string `toml:"users"` // name → password
+}
+
+// defaultConfig returns the values a key takes when neither the file nor
+// the environment sets it.
+func defaultConfig() *Config {
+	return &Config{
+		Server: ServerConfig{Listen: "127.0.0.1:8080", LogLevel: "info", LogFormat: "text"},
+		Policy: PolicyConfig{Mode: "none"},
+		JMAP:   JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash"},
+		IMAP:   IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4},
+		DAV:    DAVConfig{PollInterval: 60 * time.Second},
+	}
+}
+
+// envPrefix starts the environment variables that override config keys.
+const envPrefix = "EASGATE_"
+
+// loadConfig reads the file at path (none when path is "") over the
+// defaults, applies the overrides in env (KEY=VALUE strings, as from
+// os.Environ) and validates the result.
+//
+// EASGATE_<SECTION>_<KEY> sets key KEY of [section], both upper-cased: the
+// section name has no underscore, so the first one after the prefix ends
+// it. A string or duration value is taken as is; any other value is
+// written as in TOML (true, 42, ["14.1", "16.1"], {alice = "pw"}). The
+// variable replaces the key's value, a list or table as a whole. A
+// variable that names a section but no key of it is an error; other
+// EASGATE_ variables are not ours and are ignored.
+func loadConfig(path string, env []string) (*Config, error) {
+	c := defaultConfig()
+	if path != "" {
+		md, err := toml.DecodeFile(path, c)
+		if err != nil {
+			return nil, fmt.Errorf("config: %s: %w", path, err)
+		}
+		if u := md.Undecoded(); len(u) > 0 {
+			keys := make([]string, len(u))
+			for i, k := range u {
+				keys[i] = k.String()
+			}
+			return nil, fmt.Errorf("config: %s: unknown key %s", path, strings.Join(keys, ", "))
+		}
+	}
+	if err := c.applyEnv(env); err != nil {
+		return nil, err
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// applyEnv applies the EASGATE_<SECTION>_<KEY> variables of env, in
+// order, by decoding each as a one-key TOML document over c.
+func (c *Config) applyEnv(env []string) error {
+	sections := reflect.ValueOf(c).Elem()
+	for _, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		rest, ok := strings.CutPrefix(name, envPrefix)
+		if !ok {
+			continue
+		}
+		sec, key, _ := strings.Cut(strings.ToLower(rest), "_")
+		sv, ok := tomlField(sections, sec)
+		if !ok {
+			continue
+		}
+		fv, ok := tomlField(sv, key)
+		if !ok || key == "" {
+			return fmt.Errorf("config: %s: [%s] has no key %q", name, sec, key)
+		}
+		var doc bytes.Buffer
+		fmt.Fprintf(&doc, "[%s]\n", sec)
+		if fv.Kind() == reflect.String || fv.Type() == reflect.TypeFor[time.Duration]() ||
+			fv.Type() == reflect.TypeFor[*time.Duration]() {
+			// Let the encoder quote the string.
+			if err := toml.NewEncoder(&doc).Encode(map[string]string{key: value}); err != nil {
+				return fmt.Errorf("config: %s: %w", name, err)
+			}
+		} else {
+			fmt.Fprintf(&doc, "%s = %s\n", key, value)
+		}
+		fv.SetZero() // replace lists and tables rather than merge into them
+		md, err := toml.Decode(doc.String(), c)
+		if err != nil {
+			var pe toml.ParseError
+			if errors.As(err, &pe) {
+				err = errors.New(pe.Message)
+			}
+			return fmt.Errorf("config: %s: %w", name, err)
+		}
+		for _, k := range md.Keys()[1:] { // past the section: the key, or keys inside its value
+			if len(k) < 2 || k[1] != key {
+				return fmt.Errorf("config: %s: %q is not one TOML value", name, value)
+			}
+		}
+	}
+	return nil
+}
+
+// tomlField returns the field of struct v whose toml tag is name.
+func tomlField(v reflect.Value, name string) (reflect.Value, bool) {
+	t := v.Type()
+	for i := range t.NumField() {
+		if t.Field(i).Tag.Get("toml") == name {
+			return v.Field(i), true
+		}
+	}
+	return reflect.Value{}, false
+}
+
+// configErrors collects validation problems as "config: section.key: msg".
+type configErrors []error
+
+func (e *configErrors) add(key, format string, args ...any) {
+	*e = append(*e, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
+}
+
+// oneOf checks that v is one of the allowed values.
+func (e *configErrors) oneOf(key, v string, allowed ...string) {
+	if !slices.Contains(allowed, v) {
+		e.add(key, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+}
+
+// validate checks every key, including those of store kinds not in use,
+// so that a mistake shows before the day someone switches to that kind;
+// keys a kind needs are required only for that kind. It reports every
+// problem at once, one per line.
+func (c *Config) validate() error {
+	var e configErrors
+	switch c.Store.Kind {
+	case "":
+		e.add("store.kind", "not set: serve needs a store (memory, jmap, imapdav or graph); see configs/ for examples, or run easgate demo to try a made-up mailbox")
+	case "memory", "jmap", "imapdav", "graph":
+	default:
+		e.add("store.kind", "%q is not one of memory, jmap, imapdav, graph", c.Store.Kind)
+	}
+	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
+		e.add("server.listen", "%q is not host:port", c.Server.Listen)
+	}
+	if _, err := c.versions(); err != nil {
+		e.add("server.versions", "%v", err)
+	}
+	if c.Server.MaxBodySize < 0 {
+		e.add("server.max_body_size", "%d is negative", c.Server.MaxBodySize)
+	}
+	e.oneOf("server.log_level", c.Server.LogLevel, "debug", "info", "warn", "error")
+	e.oneOf("server.log_format", c.Server.LogFormat, "text", "json")
+	if strings.ContainsAny(c.Server.MailDomain, "@ ") {
+		e.add("server.mail_domain", "%q is not a domain", c.Server.MailDomain)
+	}
+
+	l := c.Limits
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"limits.min_heartbeat", l.MinHeartbeat}, {"limits.max_heartbeat", l.MaxHeartbeat}, {"limits.keep_alive", l.KeepAlive}} {
+		if d.v < 0 {
+			e.add(d.key, "%v is negative", d.v)
+		}
+	}
+	if l.MinHeartbeat > 0 && l.MaxHeartbeat > 0 && l.MinHeartbeat > l.MaxHeartbeat {
+		e.add("limits.min_heartbeat", "%v is more than limits.max_heartbeat %v", l.MinHeartbeat, l.MaxHeartbeat)
+	}
+	for _, n := range []struct {
+		key string
+		v   int64
+	}{
+		{"limits.max_ping_folders", int64(l.MaxPingFolders)},
+		{"limits.max_window_size", int64(l.MaxWindowSize)},
+		{"limits.max_sync_collections", int64(l.MaxSyncCollections)},
+		{"decoder.max_depth", int64(c.Decoder.MaxDepth)},
+		{"decoder.max_string_size", int64(c.Decoder.MaxStringSize)},
+		{"decoder.max_opaque_size", int64(c.Decoder.MaxOpaqueSize)},
+		{"decoder.max_tokens", int64(c.Decoder.MaxTokens)},
+		{"decoder.max_size", c.Decoder.MaxSize},
+	} {
+		if n.v < 0 {
+			e.add(n.key, "%d is negative", n.v)
+		}
+	}
+	if l.MaxWindowSize > 512 {
+		e.add("limits.max_window_size", "%d is more than 512, the most MS-ASCMD allows", l.MaxWindowSize)
+	}
+
+	c.validatePolicy(&e)
+
+	if c.State.Dir == "" {
+		e.add("state.dir", "not set")
+	} else if fi, err := os.Stat(c.State.Dir); err == nil && !fi.IsDir() {
+		e.add("state.dir", "%s is not a directory", c.State.Dir)
+	}
+
+	kind := c.Store.Kind
+
+	j := c.JMAP
+	if j.SessionURL != "" || kind == "jmap" {
+		checkURL(&e, "jmap.session_url", j.SessionURL)
+	}
+	e.oneOf("jmap.auth", j.Auth, "passthrough", "bearer")
+	if j.Auth == "bearer" {
+		if j.TokenFile == "" {
+			e.add("jmap.token_file", "not set, and jmap.auth is bearer")
+		} else if b, err := os.ReadFile(j.TokenFile); err != nil {
+			e.add("jmap.token_file", "%v", err)
+		} else if len(bytes.TrimSpace(b)) == 0 {
+			e.add("jmap.token_file", "%s is empty", j.TokenFile)
+		}
+	}
+	if j.PollInterval <= 0 {
+		e.add("jmap.poll_interval", "%v is not positive", j.PollInterval)
+	}
+	e.oneOf("jmap.delete", j.Delete, "trash", "destroy")
+
+	m := c.IMAP
+	if m.Addr != "" || kind == "imapdav" {
+		checkAddr(&e, "imap.addr", m.Addr)
+	}
+	e.oneOf("imap.tls", m.TLS, "tls", "starttls", "none")
+	if m.Submission != "" {
+		checkAddr(&e, "imap.submission", m.Submission)
+	}
+	e.oneOf("imap.delete", m.Delete, "trash", "expunge")
+	if m.IdlePerUser < 1 {
+		e.add("imap.idle_per_user", "%d is less than 1", m.IdlePerUser)
+	}
+	if m.ConnsPerUser < 1 {
+		e.add("imap.conns_per_user", "%d is less than 1", m.ConnsPerUser)
+	}
+
+	d := c.DAV
+	if d.CalDAVURL != "" {
+		checkURL(&e, "dav.caldav_url", d.CalDAVURL)
+	}
+	if d.CardDAVURL != "" {
+		checkURL(&e, "dav.carddav_url", d.CardDAVURL)
+	}
+	if d.PollInterval <= 0 {
+		e.add("dav.poll_interval", "%v is not positive", d.PollInterval)
+	}
+
+	if kind == "memory" && len(c.Memory.Users) == 0 {
+		e.add("memory.users", "no users, and store.kind is memory")
+	}
+	for name, pw := range c.Memory.Users {
+		if name == "" || pw == "" {
+			e.add("memory.users", "user %q: empty name or password", name)
+		}
+	}
+	return errors.Join(e...)
+}
+
+// validatePolicy checks [policy] against the ranges of MS-ASPROV 2.2.2.
+func (c *Config) validatePolicy(e *configErrors) {
+	p := c.Policy
+	if _, err := gateway.ParsePolicyMode(p.Mode); err != nil {
+		e.add("policy.mode", "%q is not one of none, allow, force", p.Mode)
+	} else if p.Mode == "none" && c.policyDoc() != nil {
+		// Settings that are never sent would be a silent hole.
+		e.add("policy.mode", `"none" sends no policy, but policy settings are given`)
+	}
+	for _, r := range []struct {
+		key      string
+		v        *int
+		min, max int
+	}{
+		{"policy.min_password_length", p.MinPasswordLength, 1, 16},
+		{"policy.min_complex_characters", p.MinComplexCharacters, 1, 4},
+		{"policy.max_failed_attempts", p.MaxFailedAttempts, 4, 16},
+	} {
+		if r.v != nil && (*r.v < r.min || *r.v > r.max) {
+			e.add(r.key, "%d is not between %d and %d", *r.v, r.min, r.max)
+		}
+	}
+	for _, n := range []struct {
+		key string
+		v   *int
+	}{{"policy.password_expiration_days", p.PasswordExpirationDays}, {"policy.password_history", p.PasswordHistory}} {
+		if n.v != nil && *n.v < 0 {
+			e.add(n.key, "%d is negative", *n.v)
+		}
+	}
+	if d := p.MaxInactivityLock; d != nil && (*d < time.Second || *d > 9999*time.Second || *d%time.Second != 0) {
+		e.add("policy.max_inactivity_lock", "%v is not whole seconds between 1s and 9999s", *d)
+	}
+	if p.MaxAttachmentSize != nil && *p.MaxAttachmentSize < 0 {
+		e.add("policy.max_attachment_size", "%d is negative", *p.MaxAttachmentSize)
+	}
+}
+
+// checkURL requires an absolute http or https URL.
+func checkURL(e *configErrors, key, s string) {
+	if s == "" {
+		e.add(key, "not set")
+		return
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		e.add(key, "%q is not a URL (want http:// or https://)", s)
+	}
+}
+
+// checkAddr requires host:port.
+func checkAddr(e *configErrors, key, s string) {
+	if s == "" {
+		e.add(key, "not set")
+		return
+	}
+	if host, port, err := net.SplitHostPort(s); err != nil || host == "" || port == "" {
+		e.add(key, "%q is not host:port", s)
+	}
+}
+
+// versions returns server.versions parsed; nil means every version.
+func (c *Config) versions() ([]eas.ProtocolVersion, error) {
+	var vs []eas.ProtocolVersion
+	for _, s := range c.Server.Versions {
+		v, err := eas.ParseVersion(s)
+		if err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	if vs == nil && c.Server.Versions != nil {
+		return nil, errors.New("empty list: leave the key out to serve every version")
+	}
+	return vs, nil
+}
+
+// logger returns the logger [server] asks for, writing to w.
+func (c *Config) logger(w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.Server.LogLevel)) // validated
+	o := &slog.HandlerOptions{Level: level}
+	if c.Server.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, o))
+	}
+	return slog.New(slog.NewTextHandler(w, o))
+}
+
+// policyDoc maps the [policy] settings onto the 12.0-and-later policy
+// document; nil when none is set.
+func (c *Config) policyDoc() *eas.EASProvisionDoc {
+	p := c.Policy
+	num := func(v *int) *eas.IntOrEmpty {
+		if v == nil {
+			return nil
+		}
+		return eas.PolicyInt(int64(*v))
+	}
+	d := &eas.EASProvisionDoc{
+		DevicePasswordEnabled:              p.DevicePasswordEnabled,
+		AlphanumericDevicePasswordRequired: p.Alphanumeric,
+		PasswordRecoveryEnabled:            p.PasswordRecovery,
+		RequireStorageCardEncryption:       p.RequireCardEncryption,
+		AttachmentsEnabled:                 p.AttachmentsEnabled,
+		MinDevicePasswordLength:            num(p.MinPasswordLength),
+		MaxDevicePasswordFailedAttempts:    num(p.MaxFailedAttempts),
+		AllowSimpleDevicePassword:          p.AllowSimplePassword,
+		DevicePasswordExpiration:           num(p.PasswordExpirationDays),
+		DevicePasswordHistory:              num(p.PasswordHistory),
+		AllowStorageCard:                   p.AllowStorageCard,
+		AllowCamera:                        p.AllowCamera,
+		RequireDeviceEncryption:            p.RequireEncryption,
+		MinDevicePasswordComplexCharacters: num(p.MinComplexCharacters),
+		AllowHTMLEmail:                     p.AllowHTMLEmail,
+	}
+	if p.MaxInactivityLock != nil {
+		d.MaxInactivityTimeDeviceLock = eas.PolicyInt(int64(*p.MaxInactivityLock / time.Second))
+	}
+	if p.MaxAttachmentSize != nil {
+		d.MaxAttachmentSize = eas.PolicyInt(*p.MaxAttachmentSize)
+	}
+	if reflect.ValueOf(*d).IsZero() {
+		return nil
+	}
+	return d
+}
+
+// gatewayOptions returns the gateway.Options that c describes, without
+// Backend and State, which serve opens.
+func (c *Config) gatewayOptions(log *slog.Logger) *gateway.Options {
+	mode, _ := gateway.ParsePolicyMode(c.Policy.Mode) // validated
+	vs, _ := c.versions()                             // validated
+	o := &gateway.Options{
+		Logger:      log,
+		Versions:    vs,
+		MaxBodySize: c.Server.MaxBodySize,
+		Policy:      gateway.Policy{Mode: mode, Doc: c.policyDoc()},
+		MailDomain:  c.Server.MailDomain,
+		Limits: gateway.Limits{
+			MinHeartbeat:       c.Limits.MinHeartbeat,
+			MaxHeartbeat:       c.Limits.MaxHeartbeat,
+			MaxPingFolders:     c.Limits.MaxPingFolders,
+			MaxWindowSize:      c.Limits.MaxWindowSize,
+			MaxSyncCollections: c.Limits.MaxSyncCollections,
+			KeepAlive:          c.Limits.KeepAlive,
+		},
+	}
+	if dec := eas.DecoderOptions(c.Decoder); dec != (eas.DecoderOptions{}) {
+		o.Decoder = &dec
+	}
+	return o
+}
