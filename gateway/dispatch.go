@@ -69,9 +69,9 @@ var routes = []route{
 	{cmd: eas.CmdPing, body: bodyOptional, newRequest: newRequest[eas.PingRequest], stream: (*Server).servePing},
 	{cmd: eas.CmdItemOperations, newRequest: newRequest[eas.ItemOperationsRequest], stream: (*Server).streamItemOperations},
 	{cmd: eas.CmdProvision, newRequest: newRequest[provisionRequest], handle: handler((*Server).handleProvision)},
-	{cmd: eas.CmdResolveRecipients, newRequest: newRequest[eas.ResolveRecipientsRequest]},
+	{cmd: eas.CmdResolveRecipients, newRequest: newRequest[eas.ResolveRecipientsRequest], handle: handler((*Server).handleResolveRecipients)},
 	{cmd: eas.CmdValidateCert, newRequest: newRequest[eas.ValidateCertRequest]},
-	{cmd: eas.CmdFind, newRequest: newRequest[eas.FindRequest]},
+	{cmd: eas.CmdFind, newRequest: newRequest[eas.FindRequest], handle: handler((*Server).handleFind)},
 }
 
 // newRequest returns a new zero *T as a request.

@@ -19,8 +19,8 @@ import (
 const defaultSearchRange = "0-99"
 
 // handleSearch answers Search, MS-ASCMD 2.2.1.16. The mailbox is searched
-// through sources.Searcher; the GAL answers no results until a directory
-// exists; document libraries are not supported. The outcome of the store
+// through sources.Searcher, the GAL through the directory (gal.go);
+// document libraries are not supported. The outcome of the store
 // travels in the Store's Status, the top-level Status staying 1 unless the
 // request itself failed.
 func (s *Server) handleSearch(ctx context.Context, sess *Session, req *eas.SearchRequest) (*eas.SearchResponse, error) {
@@ -33,11 +33,11 @@ func (s *Server) handleSearch(ctx context.Context, sess *Session, req *eas.Searc
 		}
 		store = res
 	case strings.EqualFold(name, eas.SearchStoreGAL):
-		// TODO(#5): issues 5 and 6 give the gateway a directory; until
-		// then the GAL is empty, which every client shows as "no match"
-		// (Android's Gmail client in eas/testdata/devices/android/
-		// android-search-gal-*.wbxml).
-		store = eas.SearchStoreResult{Status: eas.SearchStatusSuccess, Result: []eas.SearchResult{{}}, Total: ptr(0)}
+		res, err := s.searchGAL(ctx, sess, &req.Store)
+		if err != nil {
+			res = eas.SearchStoreResult{Status: s.searchStatus(ctx, sess, err)}
+		}
+		store = res
 	default:
 		// No document library stands behind easgate. Before 14.0 there is
 		// no "not supported" code (MS-ASCMD 2.2.2), so the request is
@@ -129,72 +129,16 @@ func (s *Server) searchMailbox(ctx context.Context, sess *Session, st *eas.Searc
 		// Only mail is searched (MS-ASCMD 2.2.3.142.2).
 		return eas.SearchStoreResult{Status: eas.SearchStatusSuccess, Result: []eas.SearchResult{{}}, Total: ptr(0)}, nil
 	}
-	searcher, ok := sess.Source.(sources.Searcher)
-	if !ok {
-		return eas.SearchStoreResult{}, fmt.Errorf("gateway: the store cannot search: %w", sources.ErrUnsupported)
-	}
 	o := st.Options
 	if o == nil {
 		o = &eas.SearchOptions{}
 	}
-	for _, c := range m.collections {
-		f, err := s.searchFolder(ctx, sess, c)
-		if err != nil {
-			return eas.SearchStoreResult{}, err
-		}
-		m.q.Folders = append(m.q.Folders, f)
-	}
-	if o.DeepTraversal && len(m.q.Folders) > 0 {
-		fs, err := withSubfolders(ctx, sess.Source, m.q.Folders)
-		if err != nil {
-			return eas.SearchStoreResult{}, err
-		}
-		m.q.Folders = fs
-	}
 	// RebuildResults asks to search again rather than page through a
 	// cached result set; every search here runs afresh.
-	rng := o.Range
-	if rng == "" {
-		rng = defaultSearchRange
-	}
-	a, b, _ := strings.Cut(rng, "-")
-	from, _ := strconv.Atoi(a)
-	to, _ := strconv.Atoi(b)
-
-	var hits []sources.ItemRef
-	total := 0
-	if m.conv == nil {
-		m.q.Offset, m.q.Limit = from, to-from+1
-		r, err := searcher.Search(ctx, m.q)
-		if err != nil {
-			return eas.SearchStoreResult{}, err
-		}
-		hits, total = r.Hits, r.Total
-	} else {
-		// The store knows no ConversationId: filter all matches, then
-		// page.
-		r, err := searcher.Search(ctx, m.q)
-		if err != nil {
-			return eas.SearchStoreResult{}, err
-		}
-		conv, err := conversationMessages(ctx, sess.Source, m.conv, m.q.Folders)
-		if err != nil {
-			return eas.SearchStoreResult{}, err
-		}
-		in := map[sources.ItemRef]bool{}
-		for _, fi := range conv {
-			for _, id := range fi.ids {
-				in[sources.ItemRef{Folder: fi.folder, ID: id}] = true
-			}
-		}
-		for _, h := range r.Hits {
-			if in[h] {
-				hits = append(hits, h)
-			}
-		}
-		total = len(hits)
-		hits = hits[min(from, len(hits)):]
-		hits = hits[:min(len(hits), to-from+1)]
+	from, to := searchRange(o.Range)
+	hits, total, err := s.mailboxHits(ctx, sess, &m, o.DeepTraversal, from, to)
+	if err != nil {
+		return eas.SearchStoreResult{}, err
 	}
 
 	res := eas.SearchStoreResult{Status: eas.SearchStatusSuccess, Total: ptr(total)}
@@ -210,6 +154,73 @@ func (s *Server) searchMailbox(ctx context.Context, sess *Session, st *eas.Searc
 	res.Result = results
 	res.Range = strconv.Itoa(from) + "-" + strconv.Itoa(from+len(results)-1)
 	return res, nil
+}
+
+// searchRange parses a validated Range, "m-n"; "" is defaultSearchRange.
+func searchRange(rng string) (from, to int) {
+	if rng == "" {
+		rng = defaultSearchRange
+	}
+	a, b, _ := strings.Cut(rng, "-")
+	from, _ = strconv.Atoi(a)
+	to, _ = strconv.Atoi(b)
+	return from, to
+}
+
+// mailboxHits runs the mailbox query m through sources.Searcher and
+// returns the matches from index from to index to, with the number of all
+// matches. Search and Find share it.
+func (s *Server) mailboxHits(ctx context.Context, sess *Session, m *mailboxQuery, deep bool, from, to int) ([]sources.ItemRef, int, error) {
+	searcher, ok := sess.Source.(sources.Searcher)
+	if !ok {
+		return nil, 0, fmt.Errorf("gateway: the store cannot search: %w", sources.ErrUnsupported)
+	}
+	for _, c := range m.collections {
+		f, err := s.searchFolder(ctx, sess, c)
+		if err != nil {
+			return nil, 0, err
+		}
+		m.q.Folders = append(m.q.Folders, f)
+	}
+	if deep && len(m.q.Folders) > 0 {
+		fs, err := withSubfolders(ctx, sess.Source, m.q.Folders)
+		if err != nil {
+			return nil, 0, err
+		}
+		m.q.Folders = fs
+	}
+	if m.conv == nil {
+		m.q.Offset, m.q.Limit = from, to-from+1
+		r, err := searcher.Search(ctx, m.q)
+		if err != nil {
+			return nil, 0, err
+		}
+		return r.Hits, r.Total, nil
+	}
+	// The store knows no ConversationId: filter all matches, then page.
+	r, err := searcher.Search(ctx, m.q)
+	if err != nil {
+		return nil, 0, err
+	}
+	conv, err := conversationMessages(ctx, sess.Source, m.conv, m.q.Folders)
+	if err != nil {
+		return nil, 0, err
+	}
+	in := map[sources.ItemRef]bool{}
+	for _, fi := range conv {
+		for _, id := range fi.ids {
+			in[sources.ItemRef{Folder: fi.folder, ID: id}] = true
+		}
+	}
+	var hits []sources.ItemRef
+	for _, h := range r.Hits {
+		if in[h] {
+			hits = append(hits, h)
+		}
+	}
+	total := len(hits)
+	hits = hits[min(from, len(hits)):]
+	return hits[:min(len(hits), to-from+1)], total, nil
 }
 
 // searchFolder resolves a CollectionId of a query. One the device does not

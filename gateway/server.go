@@ -73,6 +73,10 @@ type Options struct {
 	// MailDomain completes a login name that is not an address into the
 	// user's SMTP address (Settings UserInformation); "" leaves it bare.
 	MailDomain string
+
+	// Directory is the address book of GAL searches and
+	// ResolveRecipients; the zero value is each user's contacts folder.
+	Directory DirectoryOptions
 }
 
 // Server is an http.Handler for the EAS endpoint and /metrics.
@@ -98,6 +102,7 @@ type Server struct {
 	syncLocks accountLocks
 	folders   folderCache
 	submitted submissions
+	dir       *directory // gal.go
 }
 
 var errNoCredentials = errors.New("gateway: no Basic credentials")
@@ -156,6 +161,7 @@ func New(o *Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.dir = newDirectory(o.Directory, s.now, s.log)
 	if err := s.policy.check(); err != nil {
 		return nil, err
 	}

@@ -35,6 +35,7 @@ type Config struct {
 	IMAP    IMAPConfig    `toml:"imap"`
 	DAV     DAVConfig     `toml:"dav"`
 	Memory  MemoryConfig  `toml:"memory"`
+	GAL     GALConfig     `toml:"gal"`
 }
 
 // ServerConfig is the [server] section: the HTTP side and logging.
@@ -133,6 +134,12 @@ type DAVConfig struct {
 // in-memory store for trying serve without a mail server.
 type MemoryConfig struct {
 	Users map[string]string `toml:"users"` // name → password
+}
+
+// GALConfig is the [gal] section: the address book of GAL searches and
+// ResolveRecipients, gateway.DirectoryOptions.
+type GALConfig struct {
+	Folder string `toml:"folder"` // id or name of a store folder; empty: each user's default contacts folder
 }
 
 // defaultConfig returns the values a key takes when neither the file nor
@@ -524,6 +531,7 @@ func (c *Config) gatewayOptions(log *slog.Logger) *gateway.Options {
 		MaxBodySize: c.Server.MaxBodySize,
 		Policy:      gateway.Policy{Mode: mode, Doc: c.policyDoc()},
 		MailDomain:  c.Server.MailDomain,
+		Directory:   gateway.DirectoryOptions{Folder: c.GAL.Folder},
 		Limits: gateway.Limits{
 			MinHeartbeat:       c.Limits.MinHeartbeat,
 			MaxHeartbeat:       c.Limits.MaxHeartbeat,

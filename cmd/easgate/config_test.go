@@ -98,6 +98,7 @@ poll_interval = "10s"
 		`EASGATE_SERVER_VERSIONS=["12.1", "16.1"]`,
 		`EASGATE_MEMORY_USERS={bob = "a \"quoted\" pw"}`, // replaces the table
 		`EASGATE_SERVER_MAIL_DOMAIN=ex"ample.org`,        // quoted for us
+		"EASGATE_GAL_FOLDER=Company Directory",           // a string with a space
 	})
 	if err != nil {
 		t.Fatalf("loadConfig = %v", err)
@@ -115,6 +116,7 @@ poll_interval = "10s"
 	want.Server.Versions = []string{"12.1", "16.1"}
 	want.Server.MailDomain = `ex"ample.org`
 	want.Memory.Users = map[string]string{"bob": `a "quoted" pw`}
+	want.GAL.Folder = "Company Directory"
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("loadConfig =\n%+v\nwant\n%+v", c, want)
 	}
@@ -123,6 +125,9 @@ poll_interval = "10s"
 		*o.Policy.Doc.MaxInactivityTimeDeviceLock != (eas.IntOrEmpty{Value: 300}) ||
 		o.Policy.Doc.RequireDeviceEncryption == nil || !*o.Policy.Doc.RequireDeviceEncryption {
 		t.Errorf("policy doc = %+v, want RequireDeviceEncryption and a lock after 300 s", o.Policy.Doc)
+	}
+	if o.Directory.Folder != "Company Directory" {
+		t.Errorf("directory folder = %q, want the [gal] folder", o.Directory.Folder)
 	}
 	if !reflect.DeepEqual(o.Versions, []eas.ProtocolVersion{eas.V121, eas.V161}) {
 		t.Errorf("versions = %v, want 12.1 and 16.1", o.Versions)
