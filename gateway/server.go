@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"reflect"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -203,7 +204,7 @@ func (s *Server) route(c eas.Command) *route {
 func (s *Server) routed() []string {
 	var names []string
 	for _, rt := range s.routes {
-		if rt.routed() {
+		if rt.routed() && slices.ContainsFunc(s.versions, rt.cmd.Supports) {
 			names = append(names, rt.cmd.String())
 		}
 	}

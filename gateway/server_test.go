@@ -173,6 +173,10 @@ func TestOptions(t *testing.T) {
 		{"routed-commands", &Options{Versions: []eas.ProtocolVersion{eas.V140, eas.V141}},
 			[]eas.Command{eas.CmdPing, eas.CmdFolderSync}, Path, "14.0,14.1", "FolderSync,Ping", "14.1"},
 		{"lower-case-path", nil, nil, strings.ToLower(Path), "2.5,12.0,12.1,14.0,14.1,16.0,16.1", routedNames(), "16.1"},
+		// Find exists in 16.1 only, GetAttachment up to 12.1: neither is
+		// advertised where no enabled version has it.
+		{"commands-of-enabled-versions", &Options{Versions: []eas.ProtocolVersion{eas.V141}},
+			[]eas.Command{eas.CmdFind, eas.CmdGetAttachment, eas.CmdSync}, Path, "14.1", "Sync", "14.1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
