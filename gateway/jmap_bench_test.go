@@ -14,9 +14,10 @@ import (
 // BenchmarkJMAPPushLatency measures push through the gateway from a real
 // Cyrus with JMAP push (issue 5): from an LMTP delivery to alice to the
 // Ping response read by the phone over loopback, after Ping's own
-// recheck of the states has passed. Cyrus polls its own
-// counters every second (jmap_pushpoll's minimum), so expect 0–1 s; the
-// floor is a p99 under 1 s. Run with -benchtime 20x or more.
+// recheck of the states has passed. The Backend wakes mail Pings from
+// IMAP IDLE on the same Cyrus (jmap.Options.IdleIMAP), ~50 ms; its
+// EventSource alone polls every second (jmap_pushpoll's minimum), 0–1 s.
+// The floor is a p99 under 1 s. Run with -benchtime 20x or more.
 func BenchmarkJMAPPushLatency(b *testing.B) {
 	e := jmapE2EServer(b, true)
 	user, pw := "alice", testserver.Users["alice"]
@@ -117,5 +118,5 @@ func BenchmarkJMAPPushLatency(b *testing.B) {
 	b.Logf("push latency over %d deliveries: min %.0f ms, p50 %.0f ms, p99 %.0f ms, max %.0f ms; with LMTP p50 %.0f ms, p99 %.0f ms",
 		len(lat), pct(lat, 0), pct(lat, 0.5), pct(lat, 0.99), pct(lat, 1), pct(withLMTP, 0.5), pct(withLMTP, 0.99))
 	// The floor (p99 under 1 s) is read from the report, not asserted:
-	// Cyrus polls its own change log every second (jmap_pushpoll).
+	// without IDLE, Cyrus polls its own change log every second.
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/internal/testserver"
 	"github.com/easgate/easgate/sources"
+	"github.com/easgate/easgate/sources/imapdav"
 	"github.com/easgate/easgate/sources/jmap"
 	"github.com/easgate/easgate/statecache"
 )
@@ -59,7 +60,9 @@ func jmapE2EServer(t testing.TB, push bool) *jmapE2EEnv {
 	t.Helper()
 	cy := testserver.StartCyrus(t, &testserver.CyrusOptions{Push: push})
 	e := &jmapE2EEnv{cy: cy}
-	b, err := jmap.NewBackend(jmap.Options{URL: cy.JMAP})
+	// IMAP IDLE on the same Cyrus wakes mail Pings in ~50 ms, where its
+	// EventSource polls every second.
+	b, err := jmap.NewBackend(jmap.Options{URL: cy.JMAP, IdleIMAP: cy.IMAP, IdleTLS: imapdav.TLSNone})
 	if err != nil {
 		t.Fatal(err)
 	}

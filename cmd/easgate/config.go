@@ -111,6 +111,8 @@ type JMAPConfig struct {
 	TokenFile    string        `toml:"token_file"`    // required with auth = "bearer"
 	PollInterval time.Duration `toml:"poll_interval"` // without push; default 30s
 	Delete       string        `toml:"delete"`        // trash (default) or destroy
+	IdleIMAP     string        `toml:"idle_imap"`     // host:port of the store's IMAP, for IDLE; empty: EventSource only
+	IdleTLS      string        `toml:"idle_tls"`      // tls (default), starttls or none
 }
 
 // IMAPConfig is the [imap] section, for store kind imapdav.
@@ -148,7 +150,7 @@ func defaultConfig() *Config {
 	return &Config{
 		Server: ServerConfig{Listen: "127.0.0.1:8080", LogLevel: "info", LogFormat: "text"},
 		Policy: PolicyConfig{Mode: "none"},
-		JMAP:   JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash"},
+		JMAP:   JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls"},
 		IMAP:   IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4},
 		DAV:    DAVConfig{PollInterval: 60 * time.Second},
 	}
@@ -354,6 +356,10 @@ func (c *Config) validate() error {
 		e.add("jmap.poll_interval", "%v is not positive", j.PollInterval)
 	}
 	e.oneOf("jmap.delete", j.Delete, "trash", "destroy")
+	if j.IdleIMAP != "" {
+		checkAddr(&e, "jmap.idle_imap", j.IdleIMAP)
+	}
+	e.oneOf("jmap.idle_tls", j.IdleTLS, "tls", "starttls", "none")
 
 	m := c.IMAP
 	if m.Addr != "" || kind == "imapdav" {

@@ -209,6 +209,9 @@ func TestConfigErrors(t *testing.T) {
 			"config: limits.min_heartbeat: 10m0s is more than limits.max_heartbeat 5m0s\n" +
 				"config: decoder.max_depth: -1 is negative\n" +
 				"config: limits.max_window_size: 1000 is more than 512, the most MS-ASCMD allows"},
+		{"jmap-idle", "", []string{"EASGATE_JMAP_IDLE_IMAP=cyrus", "EASGATE_JMAP_IDLE_TLS=ssl"},
+			"config: jmap.idle_imap: \"cyrus\" is not host:port\n" +
+				"config: jmap.idle_tls: \"ssl\" is not one of tls, starttls, none"},
 		{"imap", "", []string{"EASGATE_IMAP_TLS=ssl", "EASGATE_IMAP_SUBMISSION=smtp.example.com",
 			"EASGATE_IMAP_DELETE=destroy", "EASGATE_IMAP_CONNS_PER_USER=0"},
 			"config: imap.tls: \"ssl\" is not one of tls, starttls, none\n" +
@@ -330,6 +333,7 @@ func TestServeStores(t *testing.T) {
 		c := testserver.StartCyrus(t, nil)
 		url := serveConfig(t, "../../configs/jmap-cyrus.toml", map[string]string{
 			"EASGATE_JMAP_SESSION_URL":  c.JMAP,
+			"EASGATE_JMAP_IDLE_IMAP":    c.IMAP,
 			"EASGATE_STATE_DIR":         t.TempDir(),
 			"EASGATE_SERVER_LOG_FORMAT": "text",
 		})

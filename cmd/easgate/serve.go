@@ -105,6 +105,8 @@ func backendFor(cfg *Config, log *slog.Logger) (gateway.Backend, error) {
 			URL:             j.SessionURL,
 			DestroyOnDelete: j.Delete == "destroy",
 			PollInterval:    j.PollInterval,
+			IdleIMAP:        j.IdleIMAP,
+			IdleTLS:         imapdav.TLSMode(j.IdleTLS), // the config's names are the package's
 			Logger:          log,
 		})
 	case "imapdav":

@@ -23,6 +23,7 @@ import (
 	gojmap "git.sr.ht/~rockorager/go-jmap"
 
 	"github.com/easgate/easgate/sources"
+	"github.com/easgate/easgate/sources/imapdav"
 )
 
 // Options configure a Backend. Zero values give the documented defaults.
@@ -60,6 +61,16 @@ type Options struct {
 	// Watch ends, so that consecutive Pings share it. Zero means 2 minutes.
 	PushLinger time.Duration
 
+	// IdleIMAP, if set, is the "host:port" of the same store's IMAP
+	// server. Watch then also waits on IMAP IDLE for mail folders, logged
+	// in with the user's credentials: Cyrus reports a delivery to IDLE
+	// within ~50 ms, where its EventSource polls once a second. The
+	// EventSource still serves contacts, calendars and folder changes,
+	// and takes over whenever IDLE fails. IdleTLS secures the connection;
+	// empty means imapdav.TLSStartTLS.
+	IdleIMAP string
+	IdleTLS  imapdav.TLSMode
+
 	// CacheTTL is how long a login is trusted before the password is
 	// checked with the server again; zero means 10 minutes. MaxUsers
 	// bounds the cached sessions; zero means 1000.
@@ -76,6 +87,7 @@ type Options struct {
 type Backend struct {
 	opts Options
 	log  *slog.Logger
+	imb  *imapdav.Backend // IDLE connections; nil without IdleIMAP
 
 	mu    sync.Mutex
 	users map[string]*cached
@@ -108,7 +120,19 @@ func NewBackend(o Options) (*Backend, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Backend{opts: o, log: log, users: make(map[string]*cached)}, nil
+	b := &Backend{opts: o, log: log, users: make(map[string]*cached)}
+	if o.IdleIMAP != "" {
+		imb, err := imapdav.NewBackend(&imapdav.Options{
+			IMAP: o.IdleIMAP, TLS: o.IdleTLS, Logger: log,
+			// Folders beyond the IDLE limit wait on the EventSource.
+			PollInterval: 24 * time.Hour,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("jmap: idle imap: %w", err)
+		}
+		b.imb = imb
+	}
+	return b, nil
 }
 
 // Login authenticates user with the store and returns their Source. A
@@ -135,6 +159,9 @@ func (b *Backend) Login(ctx context.Context, user, password string) (sources.Sou
 		// Keep the Source that watchers may be sharing; take the new
 		// credentials' connection.
 		c.src.setConn(src.conn())
+		if c.src.idle != nil {
+			c.src.idle.setPassword(password)
+		}
 		c.key, c.seen, c.used = key, now, now
 		return c.src, nil
 	}
@@ -152,6 +179,9 @@ func (b *Backend) Close() error {
 	defer b.mu.Unlock()
 	for _, c := range b.users {
 		c.src.push.close()
+	}
+	if b.imb != nil {
+		b.imb.Close()
 	}
 	return nil
 }
@@ -195,7 +225,11 @@ func (b *Backend) open(ctx context.Context, user, password string) (*Source, err
 	if err != nil {
 		return nil, fmt.Errorf("jmap: login %q: %w", user, err)
 	}
-	return newSource(c, account, &b.opts, b.log.With("user", user)), nil
+	s := newSource(c, account, &b.opts, b.log.With("user", user))
+	if b.imb != nil {
+		s.idle = &idleLink{s: s, imb: b.imb, user: user, pass: password}
+	}
+	return s, nil
 }
 
 // pickAccount returns the primary mail account, or, for a service
@@ -226,6 +260,7 @@ type Source struct {
 	c  *conn
 
 	push *hub
+	idle *idleLink // nil without Options.IdleIMAP
 }
 
 func newSource(c *conn, account gojmap.ID, o *Options, log *slog.Logger) *Source {

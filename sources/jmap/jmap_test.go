@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/easgate/easgate/internal/testserver"
 	"github.com/easgate/easgate/sources"
+	"github.com/easgate/easgate/sources/imapdav"
 	"github.com/easgate/easgate/sources/sourcetest"
 )
 
@@ -215,6 +217,14 @@ func TestSourceCyrusPush(t *testing.T) {
 		// A poll interval longer than the suite's patience: only push
 		// can wake Watch in time.
 		return harness(t, cy, Options{PollInterval: time.Hour})
+	})
+}
+
+// TestSourceCyrusIdle runs the suite with Watch woken by IMAP IDLE too.
+func TestSourceCyrusIdle(t *testing.T) {
+	cy := testserver.StartCyrus(t, &testserver.CyrusOptions{Push: true})
+	sourcetest.Run(t, func(t *testing.T) sourcetest.Harness {
+		return harness(t, cy, Options{PollInterval: time.Hour, IdleIMAP: cy.IMAP, IdleTLS: imapdav.TLSNone})
 	})
 }
 
@@ -573,5 +583,66 @@ func TestPIMRouting(t *testing.T) {
 	}
 	if _, err := src.Changes(t.Context(), "pim:nosuch", "", 0); !errors.Is(err, sources.ErrNotFound) {
 		t.Errorf("Changes(pim:nosuch) = %v, want ErrNotFound", err)
+	}
+}
+
+// TestIdleLatency: with IdleIMAP, Watch wakes from IMAP IDLE on the same
+// Cyrus, well before its EventSource's one-second poll; folders map by
+// name and parent, including a child and a new top-level mailbox.
+func TestIdleLatency(t *testing.T) {
+	cy := testserver.StartCyrus(t, &testserver.CyrusOptions{Push: true})
+	src := login(t, cy.JMAP, "alice", Options{PollInterval: time.Hour, IdleIMAP: cy.IMAP, IdleTLS: imapdav.TLSNone})
+	in := inbox(t, src, sources.KindInbox)
+	m := newMailStore(t, cy, src)
+	top := m.mkdir("idletop")
+	if err := m.c.Create("idletop/kid", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := src.Folders(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var child sources.FolderID
+	for _, f := range d.Changed {
+		if f.Name == "kid" && f.ParentID == top {
+			child = f.ID
+		}
+	}
+
+	is, names, err := src.idle.source(t.Context(), []sources.FolderID{in, top, child, "pim:x"})
+	if err != nil || is == nil {
+		t.Fatalf("idle source = %v, %v", is, err)
+	}
+	want := []sources.FolderID{"INBOX", "idletop", "idletop/kid"}
+	if !slices.Equal(names, want) {
+		t.Errorf("IMAP names of inbox, idletop, idletop/kid, pim:x = %q, want %q", names, want)
+	}
+
+	var lat []time.Duration
+	for i := range 5 {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		done := make(chan []sources.FolderID, 1)
+		go func() {
+			fs, _ := src.Watch(ctx, []sources.FolderID{in, top})
+			done <- fs
+		}()
+		time.Sleep(700 * time.Millisecond) // the IDLE is up by then
+		start := time.Now()
+		testserver.Deliver(t, cy.LMTP, "alice", message(i, ""))
+		select {
+		case fs := <-done:
+			lat = append(lat, time.Since(start))
+			if !slices.Equal(fs, []sources.FolderID{in}) {
+				t.Errorf("Watch = %v, want [%s]", fs, in)
+			}
+		case <-ctx.Done():
+			t.Fatalf("Watch did not wake within 10s of delivery %d", i)
+		}
+		cancel()
+	}
+	slices.Sort(lat)
+	t.Logf("idle: wake-up after LMTP delivery, 5 deliveries: min %v, median %v, max %v", lat[0], lat[2], lat[4])
+	if lat[4] > 5*time.Second {
+		t.Errorf("Watch woke %v after delivery, want well under 5 s", lat[4])
 	}
 }

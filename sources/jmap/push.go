@@ -279,11 +279,19 @@ func (h *hub) stream(ctx context.Context) error {
 }
 
 // Watch implements sources.Watcher. It shares the user's push connection
-// and, after each event, asks each folder's feed for a change since the
-// state it had when Watch began.
+// and, with Options.IdleIMAP, the user's IMAP IDLE connections too; after
+// each event from either, it asks each folder's feed for a change since
+// the state it had when Watch began.
 func (s *Source) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.FolderID, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	wake, pimSeq := s.push.subscribe()
 	defer s.push.unsubscribe()
+	var idle chan struct{} // nil, never ready, without IDLE
+	if s.idle != nil {
+		idle = make(chan struct{}, 1)
+		go s.idle.watch(ctx, fs, idle)
+	}
 	base := make([]sources.State, len(fs))
 	var gone []sources.FolderID
 	for i, f := range fs {
@@ -303,15 +311,17 @@ func (s *Source) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.Fo
 		return gone, nil
 	}
 	for {
+		pimEvent := false
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-idle:
 		case <-wake:
+			var seq uint64
+			wake, seq = s.push.next()
+			pimEvent = seq != pimSeq
+			pimSeq = seq
 		}
-		var seq uint64
-		wake, seq = s.push.next()
-		pimEvent := seq != pimSeq
-		pimSeq = seq
 		var changed []sources.FolderID
 		for i, f := range fs {
 			if isPIM(f) && !pimEvent {
