@@ -1,7 +1,18 @@
 package imapdav
 
 import (
+	"bufio"
+	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,14 +23,14 @@ import (
 	"github.com/easgate/easgate/sources"
 )
 
-// fill APPENDs n messages to box on one connection, pipelined in batches
-// (go-imap v2 has no MULTIAPPEND).
-func fill(b *testing.B, c *imapclient.Client, box string, n int) {
+// fill APPENDs n messages of gen to box on one connection, pipelined in
+// batches (go-imap v2 has no MULTIAPPEND).
+func fill(b *testing.B, c *imapclient.Client, box string, n int, gen func(int) []byte) {
 	const batch = 200
 	for i := 0; i < n; i += batch {
 		var cmds []*imapclient.AppendCommand
 		for j := i; j < min(n, i+batch); j++ {
-			raw := testMessage(j)
+			raw := gen(j)
 			cmd := c.Append(box, int64(len(raw)), nil)
 			cmd.Write(raw)
 			cmd.Close()
@@ -47,7 +58,7 @@ func BenchmarkChanges(b *testing.B) {
 				b.Fatal(err)
 			}
 			start := time.Now()
-			fill(b, oc, box, n)
+			fill(b, oc, box, n, testMessage)
 			b.Logf("setup: %d APPENDs in %v", n, time.Since(start))
 			src, err := Dial(ctx, &Options{IMAP: d.IMAP, TLS: TLSNone}, "alice", testserver.Users["alice"])
 			if err != nil {
@@ -95,4 +106,225 @@ func BenchmarkChanges(b *testing.B) {
 			})
 		})
 	}
+}
+
+// syncMessage is a ~6 KB multipart/alternative mail (text and HTML), with
+// LF line ends as a maildir stores them.
+func syncMessage(n int) []byte {
+	var text, html strings.Builder
+	for i := 0; text.Len() < 2600; i++ {
+		fmt.Fprintf(&text, "Line %d of message %d: the quarterly figures are attached as promised.\n", i, n)
+	}
+	html.WriteString("<html><body>\n")
+	for i := 0; html.Len() < 3000; i++ {
+		fmt.Fprintf(&html, "<p>Line <b>%d</b> of message %d: the quarterly figures.</p>\n", i, n)
+	}
+	html.WriteString("</body></html>\n")
+	return fmt.Appendf(nil, "From: Carol <carol@example.com>\nTo: alice@example.com\nSubject: sync %d\n"+
+		"Message-Id: <sync%d@example.com>\nDate: Mon, 02 Jan 2026 15:04:05 +0000\nMIME-Version: 1.0\n"+
+		"Content-Type: multipart/alternative; boundary=\"b%d\"\n\n"+
+		"--b%d\nContent-Type: text/plain; charset=utf-8\n\n%s\n"+
+		"--b%d\nContent-Type: text/html; charset=utf-8\n\n%s\n--b%d--\n",
+		n, n, n, n, text.String(), n, html.String(), n)
+}
+
+// fillMaildir writes n messages of gen straight into mailbox box of user's
+// maildir (the layout of start-dovecot.sh: Dir/mail/<user>/Maildir, Maildir++
+// folders, owned by nobody:nogroup) as seen messages in cur/. The mailbox
+// must exist; Dovecot picks the files up at its next SELECT or STATUS.
+func fillMaildir(b *testing.B, d *testserver.Dovecot, user, box string, n int, gen func(int) []byte) {
+	cur := filepath.Join(d.Dir, "mail", user, "Maildir", "."+box, "cur")
+	if _, err := os.Stat(cur); err != nil {
+		b.Fatalf("maildir of %s: %v", box, err)
+	}
+	uid, gid := lookupID(b, "nobody", true), lookupID(b, "nogroup", false)
+	now := time.Now().Unix()
+	for i := range n {
+		raw := gen(i)
+		// W= is the size with CRLF line ends, which IMAP reports
+		name := fmt.Sprintf("%d.M%dP%d_%d.easgate,S=%d,W=%d:2,S", now, i, os.Getpid(), i, len(raw), len(raw)+bytes.Count(raw, []byte("\n")))
+		p := filepath.Join(cur, name)
+		if err := os.WriteFile(p, raw, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Chown(p, uid, gid); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func lookupID(b *testing.B, name string, isUser bool) int {
+	var id string
+	if isUser {
+		u, err := user.Lookup(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		id = u.Uid
+	} else {
+		g, err := user.LookupGroup(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		id = g.Gid
+	}
+	n, err := strconv.Atoi(id)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+// cmdCounter is a loopback TCP proxy to an IMAP server that counts the
+// client's commands by name. The adapter does not pipeline within a
+// Changes or Get, so commands are round trips.
+type cmdCounter struct {
+	mu   sync.Mutex
+	cmds map[string]int
+}
+
+func countCommands(b *testing.B, target string) (string, *cmdCounter) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	cc := &cmdCounter{cmds: map[string]int{}}
+	go func() {
+		for {
+			cl, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			sv, err := net.Dial("tcp", target)
+			if err != nil {
+				cl.Close()
+				continue
+			}
+			go func() { io.Copy(cl, sv); cl.Close() }()
+			go func() {
+				defer sv.Close()
+				r := bufio.NewReader(cl)
+				for {
+					line, err := r.ReadBytes('\n')
+					if f := strings.Fields(string(line)); len(f) >= 2 && f[0] != "DONE" {
+						name := strings.ToUpper(f[1])
+						if name == "UID" && len(f) >= 3 {
+							name += " " + strings.ToUpper(f[2])
+						}
+						cc.mu.Lock()
+						cc.cmds[name]++
+						cc.mu.Unlock()
+					}
+					if _, werr := sv.Write(line); werr != nil || err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), cc
+}
+
+func (cc *cmdCounter) take() (map[string]int, int) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	m, total := cc.cmds, 0
+	for _, v := range m {
+		total += v
+	}
+	cc.cmds = map[string]int{}
+	return m, total
+}
+
+// initialSync is a device's first Sync of folder f: Changes from a fresh
+// state in windows of 100, each followed by a Get of its items. It returns
+// the messages and windows seen.
+func initialSync(ctx context.Context, b *testing.B, src *Source, f sources.FolderID) (msgs, windows int) {
+	o := &sources.GetOptions{Text: true, HTML: true, BodyLimit: 5120}
+	var st sources.State
+	for {
+		d, err := src.Changes(ctx, f, st, 100)
+		if err != nil {
+			b.Fatal(err)
+		}
+		windows++
+		if len(d.Changed) > 0 {
+			items, err := src.Get(ctx, f, d.Changed, o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(items) != len(d.Changed) || items[0].Mail.HTML == nil {
+				b.Fatalf("Get: %d items for %d ids", len(items), len(d.Changed))
+			}
+			msgs += len(items)
+		}
+		if st = d.Next; !d.More {
+			return msgs, windows
+		}
+	}
+}
+
+// BenchmarkInitialSync5000 measures a device's initial Sync of a folder of
+// 5,000 ~6 KB mails: Changes windows of 100, each with a Get of text and
+// HTML bodies truncated at 5 KB. As root the mails are written straight
+// into the maildir (APPEND manages 50–60 a second on this machine).
+func BenchmarkInitialSync5000(b *testing.B) {
+	const n = 5000
+	ctx := b.Context()
+	d := testserver.StartDovecot(b)
+	oc := dialOther(b, d.IMAP, "alice")
+	const box = "Sync5000"
+	f := sources.FolderID(box)
+	if err := oc.Create(box, nil).Wait(); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	if os.Geteuid() == 0 {
+		fillMaildir(b, d, "alice", box, n, func(i int) []byte { return syncMessage(i) })
+	} else {
+		fill(b, oc, box, n, func(i int) []byte { return bytes.ReplaceAll(syncMessage(i), []byte("\n"), []byte("\r\n")) })
+	}
+	wrote := time.Since(start)
+	sd, err := oc.Status(box, &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil || sd.NumMessages == nil || *sd.NumMessages != n {
+		b.Fatalf("STATUS %s = %+v, %v", box, sd, err)
+	}
+	b.Logf("setup: %d messages in %v (root=%v), indexed in %v", n, wrote, os.Geteuid() == 0, time.Since(start)-wrote)
+
+	// One cold pass through a counting proxy: Dovecot has not cached
+	// these messages yet, as after a maildir import.
+	addr, cc := countCommands(b, d.IMAP)
+	src, err := Dial(ctx, &Options{IMAP: addr, TLS: TLSNone}, "alice", testserver.Users["alice"])
+	if err != nil {
+		b.Fatal(err)
+	}
+	cc.take() // login
+	start = time.Now()
+	msgs, windows := initialSync(ctx, b, src, f)
+	cold := time.Since(start)
+	cmds, total := cc.take()
+	src.Close()
+	if msgs != n {
+		b.Fatalf("initial sync saw %d messages, want %d", msgs, n)
+	}
+	rt := float64(total) / float64(windows)
+	b.Logf("cold pass: %d messages in %d windows, %v (%.0f msg/s); %d commands %v",
+		msgs, windows, cold, float64(msgs)/cold.Seconds(), total, cmds)
+
+	b.Run("warm", func(b *testing.B) {
+		src, err := Dial(ctx, &Options{IMAP: d.IMAP, TLS: TLSNone}, "alice", testserver.Users["alice"])
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer src.Close()
+		b.ReportAllocs()
+		msgs := 0
+		for b.Loop() {
+			m, _ := initialSync(ctx, b, src, f)
+			msgs += m
+		}
+		b.ReportMetric(float64(msgs)/b.Elapsed().Seconds(), "msgs/s")
+		b.ReportMetric(rt, "roundtrips/window")
+	})
 }

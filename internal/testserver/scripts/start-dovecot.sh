@@ -28,22 +28,39 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 log() { echo "start-dovecot: $*" >&2; }
 
+# members PID...: the live processes among PIDs and those of their sessions.
+# setsid made the master a session leader and its children (imap, log,
+# stats, ...) stay in its session after it exits and they are reparented;
+# the session id cannot be reused while any of them lives.
+# A zombie counts as gone: pid 1 may reap it late (or never, e.g. `go test` as pid 1).
+members() {
+  local d s p
+  for d in /proc/[0-9]*; do
+    read -r s 2>/dev/null < "$d/stat" || continue
+    s=${s##*) }; set -- $s   # state ppid pgrp session ...
+    case $1 in Z*|X*) continue ;; esac
+    for p in $PIDS; do
+      if [ "${d#/proc/}" = "$p" ] || [ "$4" = "$p" ]; then echo "${d#/proc/}"; break; fi
+    done
+  done
+}
+
 stop() {
   [ -f "$PIDFILE" ] || { log "no pidfile $PIDFILE"; return 0; }
-  local pids; pids=$(cat "$PIDFILE")
-  for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
-  for _ in $(seq 1 100); do
-    local alive=
-    # a zombie counts as gone: pid 1 may reap it late (or never, e.g. `go test` as pid 1)
-    for p in $pids; do
-      case $(sed -n 's/^State:[[:space:]]*//p' "/proc/$p/status" 2>/dev/null) in Z*|'') ;; *) alive=1 ;; esac
-    done
-    [ -z "$alive" ] && break
+  PIDS=$(cat "$PIDFILE")
+  local left i
+  left=$(members)
+  # TERM all; KILL what is left after 10 s; return once all are gone
+  for p in $left; do kill -TERM "$p" 2>/dev/null || true; done
+  for i in $(seq 1 120); do
+    left=$(members)
+    [ -z "$left" ] && break
+    if [ "$i" = 100 ]; then log "killing $left"; for p in $left; do kill -KILL "$p" 2>/dev/null || true; done; fi
     sleep 0.1
   done
-  for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
+  [ -z "$left" ] || log "still alive after KILL: $left"
   rm -f "$PIDFILE"
-  log "stopped pids: $pids"
+  log "stopped pids: $PIDS"
 }
 
 if [ "$ACTION" = stop ]; then stop; exit 0; fi
