@@ -94,14 +94,16 @@ func (s *Source) modChanges(c *conn, f string, since sources.State, st *mailStat
 		return sources.Delta{}, fmt.Errorf("uidvalidity %d is now %d: %w", st.UIDValidity, sel.UIDValidity, sources.ErrStateExpired)
 	}
 
-	// New and changed messages: those past the state's (modseq, uid).
-	type mod struct {
-		uid    imap.UID
-		modseq uint64
-	}
+	// New and changed messages: those past the state's (modseq, uid). A
+	// listing in pages asks for the same folder again and again: while
+	// the folder is unchanged, the candidates fetched for an earlier page
+	// serve the later ones, so a 5,000-message listing in pages of 100
+	// fetches the folder's flags once, not 50 times.
 	var cands []mod
 	var top uint64
-	if sel.NumMessages > 0 {
+	if pc, ok := s.pageFor(f, sel, st); ok {
+		cands, top = pc.after(st), pc.top
+	} else if sel.NumMessages > 0 {
 		fo := &imap.FetchOptions{UID: true, Flags: true, ModSeq: true, ChangedSince: st.ModSeq}
 		if st.UID != 0 {
 			fo.ChangedSince = st.ModSeq - 1
@@ -122,6 +124,7 @@ func (s *Source) modChanges(c *conn, f string, since sources.State, st *mailStat
 	slices.SortFunc(cands, func(a, b mod) int {
 		return cmp.Or(cmp.Compare(a.modseq, b.modseq), cmp.Compare(a.uid, b.uid))
 	})
+	s.keepPage(f, sel, st, cands, top)
 
 	// Expunged messages, and those marked \Deleted: known UIDs that an
 	// UNDELETED search no longer finds.
@@ -325,4 +328,58 @@ func (s *Source) flagChanges(c *conn, f string, since sources.State, st *mailSta
 	s.mu.Unlock()
 	d.Next = (&mailState{UIDValidity: sel.UIDValidity, Key: key}).encode()
 	return d, nil
+}
+
+// mod is a candidate change: a message and its modseq.
+type mod struct {
+	uid    imap.UID
+	modseq uint64
+}
+
+// pageCache is the candidate list of a folder's last Changes, reused by the
+// next page while the folder's counters show no change.
+type pageCache struct {
+	folder              string
+	validity, next, num uint32
+	highest             uint64
+	fromModSeq          uint64 // the cursor it was fetched from
+	fromUID             imap.UID
+	cands               []mod // sorted by (modseq, uid)
+	top                 uint64
+}
+
+// after returns the candidates past st's cursor, as the fetch would.
+func (pc *pageCache) after(st *mailState) []mod {
+	var out []mod
+	for _, m := range pc.cands {
+		if m.modseq < st.ModSeq || m.modseq == st.ModSeq && (st.UID == 0 || m.uid <= st.UID) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// pageFor returns the cached candidates of folder f when they still
+// describe it (same counters) and cover st's cursor.
+func (s *Source) pageFor(f string, sel *imap.SelectData, st *mailState) (*pageCache, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pc := s.page
+	if pc == nil || pc.folder != f || pc.validity != sel.UIDValidity || pc.highest != sel.HighestModSeq ||
+		pc.next != uint32(sel.UIDNext) || pc.num != sel.NumMessages {
+		return nil, false
+	}
+	if st.ModSeq < pc.fromModSeq || st.ModSeq == pc.fromModSeq && st.UID < pc.fromUID {
+		return nil, false
+	}
+	return pc, true
+}
+
+// keepPage remembers the candidates fetched for st's cursor.
+func (s *Source) keepPage(f string, sel *imap.SelectData, st *mailState, cands []mod, top uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.page = &pageCache{folder: f, validity: sel.UIDValidity, highest: sel.HighestModSeq, next: uint32(sel.UIDNext),
+		num: sel.NumMessages, fromModSeq: st.ModSeq, fromUID: st.UID, cands: cands, top: top}
 }

@@ -202,6 +202,7 @@ type Source struct {
 	lastUsed time.Time
 	lists    map[sources.State][]sources.Folder // recent Folders answers, for deltas
 	snaps    map[string]snapshot                // flag snapshots, without CONDSTORE
+	page     *pageCache                         // the last Changes' candidates, for the next page
 
 	// noCondStore makes Changes ignore CONDSTORE, to test the fallback.
 	noCondStore bool
