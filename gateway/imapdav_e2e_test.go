@@ -308,74 +308,6 @@ func imapE2EItems(t *testing.T, e *imapE2EEnv, f sources.FolderID) []sources.Ite
 	return items
 }
 
-// imapE2EItem returns the item the device knows as sid in f, read from
-// the servers, or nil if it is not there.
-func imapE2EItem(t *testing.T, e *imapE2EEnv, d *convDevice, f *convFolder, sid string) *sources.Item {
-	t.Helper()
-	ctx := context.Background()
-	id, err := e.state.MapID(ctx, statecache.CollectionKey{Account: d.account(), Collection: f.cid}, sid)
-	if err != nil {
-		t.Errorf("MapID(%s, %s): %v", f.cid, sid, err)
-		return nil
-	}
-	items, err := e.src.Get(ctx, f.id, []sources.ItemID{sources.ItemID(id)}, nil)
-	if err != nil || len(items) != 1 {
-		return nil
-	}
-	return &items[0]
-}
-
-// imapE2EPing sends a Ping on folders, makes change once the gateway
-// waits, and returns the folders the answer names and the time from
-// change to answer.
-func imapE2EPing(t *testing.T, d *convDevice, change func(), folders ...*convFolder) ([]string, time.Duration) {
-	t.Helper()
-	var pf []eas.PingFolder
-	for _, f := range folders {
-		pf = append(pf, eas.PingFolder{ID: f.cid, Class: f.class})
-	}
-	body := mustMarshal(t, &eas.PingRequest{HeartbeatInterval: 60, Folders: &eas.PingFolders{Folder: pf}})
-	type answer struct {
-		code int
-		body []byte
-		err  error
-		at   time.Time
-	}
-	done := make(chan answer, 1)
-	waiting := d.e.srv.waiters.count()
-	go func() {
-		code, b, err := d.send("Ping", body)
-		done <- answer{code, b, err, time.Now()}
-	}()
-	for deadline := time.Now().Add(5 * time.Second); d.e.srv.waiters.count() == waiting; {
-		if time.Now().After(deadline) {
-			t.Fatalf("Ping at %s is not waiting after 5 s", d.v)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	// past Ping's recheck of the states, only push can answer
-	time.Sleep(pingRecheck + 100*time.Millisecond)
-	start := time.Now()
-	change()
-	select {
-	case a := <-done:
-		var resp eas.PingResponse
-		if a.err != nil || a.code != http.StatusOK {
-			t.Fatalf("Ping at %s = HTTP %d, %v", d.v, a.code, a.err)
-		}
-		if err := eas.Unmarshal(a.body, &resp, nil); err != nil {
-			t.Fatalf("decoding the Ping response % x: %v", a.body, err)
-		}
-		if resp.Status != eas.PingStatusChanges || resp.Folders == nil {
-			t.Fatalf("Ping at %s = %+v, want status 2", d.v, resp)
-		}
-		return resp.Folders.Folder, a.at.Sub(start)
-	case <-time.After(15 * time.Second):
-		t.Fatalf("Ping at %s did not answer a change within 15 s", d.v)
-		return nil, 0
-	}
-}
-
 // imapE2EFolders runs FolderSync 0, checks that special-use mailboxes and
 // the DAV collections map to the default folder types, and returns the
 // folders by type, with Archive under type 0.
@@ -536,7 +468,7 @@ func imapE2EConversation(t *testing.T, e *imapE2EEnv, v eas.ProtocolVersion) (ca
 	// Push: Ping wakes on an IMAP APPEND from another connection and
 	// names the Inbox; the next Sync brings the one mail.
 	pinged := "Pinged by APPEND " + tag
-	got, took := imapE2EPing(t, d, func() { imapE2EAppend(t, e.dc.IMAP, "INBOX", imapE2EMail(pinged, "Appended.")) },
+	got, took := e2ePing(t, d, func() { imapE2EAppend(t, e.dc.IMAP, "INBOX", imapE2EMail(pinged, "Appended.")) },
 		inbox, calendar, contacts, tasks)
 	if !slices.Equal(got, []string{inbox.cid}) {
 		t.Errorf("Ping after the APPEND names %v, want [%s]", got, inbox.cid)
@@ -569,10 +501,10 @@ func imapE2EConversation(t *testing.T, e *imapE2EEnv, v eas.ProtocolVersion) (ca
 		}
 	}
 	calendar.items[event] = eas.RawValue(&change)
-	if it := imapE2EItem(t, e, d, inbox, read); it == nil || it.Mail == nil || !it.Mail.Read {
+	if it := e2eItem(t, e.state, e.src, d, inbox, read); it == nil || it.Mail == nil || !it.Mail.Read {
 		t.Errorf("mail %s on Dovecot after the phone read it: %+v", read, it)
 	}
-	if it := imapE2EItem(t, e, d, calendar, event); it == nil || it.Event == nil || it.Event.Summary != renamed {
+	if it := e2eItem(t, e.state, e.src, d, calendar, event); it == nil || it.Event == nil || it.Event.Summary != renamed {
 		t.Errorf("event %s on the DAV server after the phone renamed it: %+v", event, it)
 	}
 	ics := imapE2EGet(t, weeklyURL)
@@ -596,7 +528,7 @@ func imapE2EConversation(t *testing.T, e *imapE2EEnv, v eas.ProtocolVersion) (ca
 	msg := []byte("From: alice@localhost\r\nTo: Bob <bob@example.com>\r\nSubject: " + subject +
 		"\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nLunch?\r\n")
 	imapE2ESend(t, d, msg)
-	imapE2ESink(t, e.dc.SinkDir, subject)
+	e2eSink(t, e.dc.SinkDir, subject)
 	found := false
 	for _, it := range imapE2EItems(t, e, sent.id) {
 		found = found || it.Mail != nil && it.Mail.Subject == subject
@@ -615,7 +547,7 @@ func imapE2EConversation(t *testing.T, e *imapE2EEnv, v eas.ProtocolVersion) (ca
 	archive.items[mv.Response[0].DstMsgID] = inbox.items[read]
 	delete(inbox.items, read)
 	inbox.moved = map[string]bool{read: true}
-	if it := imapE2EItem(t, e, d, archive, mv.Response[0].DstMsgID); it == nil || it.Mail == nil || it.Mail.Subject != welcome {
+	if it := e2eItem(t, e.state, e.src, d, archive, mv.Response[0].DstMsgID); it == nil || it.Mail == nil || it.Mail.Subject != welcome {
 		t.Errorf("the moved mail is not in Archive on Dovecot: %+v", it)
 	}
 	convSyncAll(t, d, inbox, archive)
@@ -696,25 +628,6 @@ func imapE2ESend(t *testing.T, d *convDevice, msg []byte) {
 		code, body = resp.StatusCode, b.Bytes()
 	}
 	wantComposeOK(t, code, body)
-}
-
-// imapE2ESink waits up to 5 s for a message with subject in the SMTP
-// sink behind Dovecot's submission.
-func imapE2ESink(t *testing.T, dir, subject string) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
-		for _, f := range files {
-			if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte("Subject: "+subject)) {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("no message %q in the SMTP sink %s after 5 s (%d files)", subject, dir, len(files))
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // imapE2EScript runs a server's own start script on its directory:

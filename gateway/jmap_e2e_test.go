@@ -181,23 +181,6 @@ func jmapE2EPost(t testing.TB, e *jmapE2EEnv, user, password, cmd string, v eas.
 	return resp.StatusCode, b.Bytes()
 }
 
-// jmapE2EItem returns the item the device knows as sid in f, read from
-// Cyrus, or nil if it is not there.
-func jmapE2EItem(t *testing.T, e *jmapE2EEnv, d *convDevice, f *convFolder, sid string) *sources.Item {
-	t.Helper()
-	ctx := context.Background()
-	id, err := e.state.MapID(ctx, statecache.CollectionKey{Account: d.account(), Collection: f.cid}, sid)
-	if err != nil {
-		t.Errorf("MapID(%s, %s): %v", f.cid, sid, err)
-		return nil
-	}
-	items, err := e.src.Get(ctx, f.id, []sources.ItemID{sources.ItemID(id)}, nil)
-	if err != nil || len(items) != 1 {
-		return nil
-	}
-	return &items[0]
-}
-
 // jmapE2ECount returns the number of items in folder f on Cyrus.
 func jmapE2ECount(t *testing.T, e *jmapE2EEnv, f sources.FolderID) int {
 	t.Helper()
@@ -211,57 +194,6 @@ func jmapE2ECount(t *testing.T, e *jmapE2EEnv, f sources.FolderID) int {
 		since, more = d.Next, d.More
 	}
 	return n
-}
-
-// jmapE2EPing sends a Ping on folders, makes change once the gateway
-// waits on the store's push, and returns the folders the answer names and the time from
-// change to answer.
-func jmapE2EPing(t *testing.T, d *convDevice, change func(), folders ...*convFolder) ([]string, time.Duration) {
-	t.Helper()
-	var pf []eas.PingFolder
-	for _, f := range folders {
-		pf = append(pf, eas.PingFolder{ID: f.cid, Class: f.class})
-	}
-	body := mustMarshal(t, &eas.PingRequest{HeartbeatInterval: 60, Folders: &eas.PingFolders{Folder: pf}})
-	type answer struct {
-		code int
-		body []byte
-		err  error
-		at   time.Time
-	}
-	done := make(chan answer, 1)
-	waiting := d.e.srv.waiters.count()
-	go func() {
-		code, b, err := d.send("Ping", body)
-		done <- answer{code, b, err, time.Now()}
-	}()
-	for deadline := time.Now().Add(5 * time.Second); d.e.srv.waiters.count() == waiting; {
-		if time.Now().After(deadline) {
-			t.Fatalf("Ping at %s is not waiting after 5 s", d.v)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	// Past Ping's one recheck of the states, only push wakes it.
-	time.Sleep(pingRecheck + 100*time.Millisecond)
-	start := time.Now()
-	change()
-	select {
-	case a := <-done:
-		var resp eas.PingResponse
-		if a.err != nil || a.code != http.StatusOK {
-			t.Fatalf("Ping at %s = HTTP %d, %v", d.v, a.code, a.err)
-		}
-		if err := eas.Unmarshal(a.body, &resp, nil); err != nil {
-			t.Fatalf("decoding the Ping response % x: %v", a.body, err)
-		}
-		if resp.Status != eas.PingStatusChanges || resp.Folders == nil {
-			t.Fatalf("Ping at %s = %+v, want status 2", d.v, resp)
-		}
-		return resp.Folders.Folder, a.at.Sub(start)
-	case <-time.After(15 * time.Second):
-		t.Fatalf("Ping at %s did not answer a change within 15 s", d.v)
-		return nil, 0
-	}
 }
 
 // jmapE2EFolders runs FolderSync 0 and returns the Inbox, Calendar,
@@ -405,7 +337,7 @@ func jmapE2EConversation(t *testing.T, e *jmapE2EEnv, v eas.ProtocolVersion) {
 		{"LMTP", func() { testserver.Deliver(t, e.cy.LMTP, convUser, jmapE2EMail("Pinged by LMTP "+tag, "New mail.")) }},
 		{"IMAP APPEND", func() { jmapE2EAppend(t, e.cy, jmapE2EMail("Pinged by APPEND "+tag, "Appended.")) }},
 	} {
-		got, took := jmapE2EPing(t, d, c.change, inbox, calendar, contacts)
+		got, took := e2ePing(t, d, c.change, inbox, calendar, contacts)
 		if !slices.Equal(got, []string{inbox.cid}) {
 			t.Errorf("Ping after %s names %v, want [%s]", c.how, got, inbox.cid)
 		}
@@ -447,10 +379,10 @@ func jmapE2EConversation(t *testing.T, e *jmapE2EEnv, v eas.ProtocolVersion) {
 		t.Fatal("the phone's contact got no ServerId")
 	}
 	contacts.items[zoeID] = eas.RawValue(zoe)
-	if it := jmapE2EItem(t, e, d, inbox, read); it == nil || it.Mail == nil || !it.Mail.Read {
+	if it := e2eItem(t, e.state, e.src, d, inbox, read); it == nil || it.Mail == nil || !it.Mail.Read {
 		t.Errorf("mail %s on Cyrus after the phone read it: %+v", read, it)
 	}
-	if it := jmapE2EItem(t, e, d, contacts, zoeID); it == nil || it.Contact == nil || it.Contact.FirstName != "Zoe" || it.Contact.LastName != "Phone"+tag {
+	if it := e2eItem(t, e.state, e.src, d, contacts, zoeID); it == nil || it.Contact == nil || it.Contact.FirstName != "Zoe" || it.Contact.LastName != "Phone"+tag {
 		t.Errorf("contact %s the phone added, on Cyrus: %+v", zoeID, it)
 	}
 	// The edits come back to the phone as nothing new.
@@ -463,7 +395,7 @@ func jmapE2EConversation(t *testing.T, e *jmapE2EEnv, v eas.ProtocolVersion) {
 	msg := []byte("From: alice@localhost\r\nTo: Bob <bob@example.com>\r\nSubject: " + sent +
 		"\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nLunch?\r\n")
 	jmapE2ESend(t, d, msg)
-	jmapE2ESink(t, e.cy.SinkDir, sent)
+	e2eSink(t, e.cy.SinkDir, sent)
 
 	// MoveItems the welcome mail to Archive: on Cyrus it is there, and
 	// the next Sync of both folders agrees.
@@ -475,7 +407,7 @@ func jmapE2EConversation(t *testing.T, e *jmapE2EEnv, v eas.ProtocolVersion) {
 	archive.items[mv.Response[0].DstMsgID] = inbox.items[read]
 	delete(inbox.items, read)
 	inbox.moved = map[string]bool{read: true}
-	if it := jmapE2EItem(t, e, d, archive, mv.Response[0].DstMsgID); it == nil || it.Mail == nil || it.Mail.Subject != welcome {
+	if it := e2eItem(t, e.state, e.src, d, archive, mv.Response[0].DstMsgID); it == nil || it.Mail == nil || it.Mail.Subject != welcome {
 		t.Errorf("the moved mail is not in Archive on Cyrus: %+v", it)
 	}
 	convSyncAll(t, d, inbox, archive)
@@ -517,25 +449,6 @@ func jmapE2ESend(t *testing.T, d *convDevice, msg []byte) {
 		code, body = resp.StatusCode, b.Bytes()
 	}
 	wantComposeOK(t, code, body)
-}
-
-// jmapE2ESink waits up to 5 s for a message with subject in the SMTP
-// sink.
-func jmapE2ESink(t *testing.T, dir, subject string) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
-		for _, f := range files {
-			if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte("Subject: "+subject)) {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("no message %q in the SMTP sink %s after 5 s (%d files)", subject, dir, len(files))
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // jmapE2ECyrus runs Cyrus's own start script on cy: "stop", or "start"
