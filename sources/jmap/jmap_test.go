@@ -275,7 +275,7 @@ func stopCyrus(t *testing.T, cy *testserver.Cyrus) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(cy.Dir, "cyrus.pids"))
 	if err != nil {
-		t.Skipf("cannot find Cyrus's pids: %v", err)
+		t.Fatalf("cannot find Cyrus's pids: %v", err)
 	}
 	for _, f := range strings.Fields(string(b)) {
 		var pid int
