@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // bodies and headers in ISO-8859-x, Windows-125x, Shift_JIS... become UTF-8
 	"github.com/emersion/go-message/mail"
 
 	"github.com/easgate/easgate/sources"

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/easgate/easgate/internal/testserver"
 	"github.com/easgate/easgate/sources"
@@ -103,5 +104,38 @@ func TestGetAttachmentSendSearch(t *testing.T) {
 	res, err = s.Search(ctx, sources.SearchQuery{Text: "out", Folders: []sources.FolderID{"Sent"}})
 	if err != nil || res.Total != 1 {
 		t.Errorf("Sent copy: Search = %+v, %v", res, err)
+	}
+}
+
+// TestGetCharsets reads a message written in ISO-8859-1 and one in
+// Windows-1252, as much mail still is: text comes out as UTF-8.
+func TestGetCharsets(t *testing.T) {
+	d := testserver.StartDovecot(t)
+	h := harness(t, d, nil)
+	s := h.Source.(*Source)
+	oc := dialOther(t, d.IMAP, "alice")
+	tests := []struct{ name, charset, subject, body, want string }{
+		{"latin1", "iso-8859-1", "=?iso-8859-1?q?R=E9sum=E9?=", "Gr=FC=DFe", "Grüße"},
+		{"windows-1252", "windows-1252", "=?windows-1252?q?=93quoted=94?=", "50 =80", "50 €"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := "From: a@example.com\r\nTo: alice@example.com\r\nSubject: " + tt.subject + "\r\nMIME-Version: 1.0\r\n" +
+				"Content-Type: text/plain; charset=" + tt.charset + "\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + tt.body + "\r\n"
+			u, err := appendRaw(oc, string(h.Folder), []byte(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			items, err := s.Get(t.Context(), h.Folder, []sources.ItemID{itemID(u)}, &sources.GetOptions{Text: true})
+			if err != nil || len(items) != 1 || items[0].Mail.Text == nil {
+				t.Fatalf("Get = %+v, %v", items, err)
+			}
+			if got := strings.TrimSpace(items[0].Mail.Text.Data); got != tt.want {
+				t.Errorf("text = %q, want %q", got, tt.want)
+			}
+			if !utf8.ValidString(items[0].Mail.Subject) || strings.Contains(items[0].Mail.Subject, "=?") {
+				t.Errorf("subject %q was not decoded", items[0].Mail.Subject)
+			}
+		})
 	}
 }

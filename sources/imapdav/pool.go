@@ -190,6 +190,13 @@ func (c *conn) selectBox(name string) (*imap.SelectData, error) {
 // ensure selects mailbox name unless it is selected already.
 func (c *conn) ensure(name string) error {
 	if c.selected == name {
+		// The mailbox may have grown since this connection selected it
+		// (another connection appended): a NOOP lets the server announce
+		// the new messages, which it will not FETCH for us before.
+		if err := c.c.Noop().Wait(); err != nil {
+			c.selected = ""
+			return c.boxErr(err, "noop in %q", name)
+		}
 		return nil
 	}
 	_, err := c.selectBox(name)
