@@ -3,19 +3,127 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/internal/testserver"
 	"github.com/easgate/easgate/sources"
 	"github.com/easgate/easgate/statecache"
 )
 
-// Helpers shared by the end-to-end tests against real stores
-// (jmap_e2e_test.go, imapdav_e2e_test.go).
+// Helpers shared by the end-to-end tests and push benchmarks against real
+// stores (jmap_*_test.go, imapdav_*_test.go).
+
+// e2eBackend gives the conversation helpers' fixed convPassword the
+// user's real password on the test servers, so that convDevice and
+// convSyncAll drive these conversations unchanged. Any other password
+// goes to the store as it is.
+type e2eBackend struct{ Backend }
+
+func (b e2eBackend) Login(ctx context.Context, user, password string) (sources.Source, error) {
+	if password == convPassword {
+		password = testserver.Users[user]
+	}
+	return b.Backend.Login(ctx, user, password)
+}
+
+// e2ePushBench measures push through srv. The phone (send posts one EAS
+// command at its version) syncs its Inbox; then each iteration parks a
+// Ping on it, waits past Ping's own recheck of the states plus a random
+// part of jitter (so that the loop does not lock onto a store's polling
+// phase), calls change, which returns once the store holds a new message,
+// and times the Ping's answer. It reports min, p50, p99 and max in ms; the
+// floor is read from the report, not asserted.
+func e2ePushBench(b *testing.B, srv *Server, send func(cmd string, body []byte) (int, []byte), jitter time.Duration, change func()) {
+	post := func(cmd string, req, resp any) {
+		body, err := eas.Marshal(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		code, out := send(cmd, body)
+		if code != http.StatusOK {
+			b.Fatalf("%s = HTTP %d", cmd, code)
+		}
+		if err := eas.Unmarshal(out, resp, nil); err != nil {
+			b.Fatalf("%s: %v", cmd, err)
+		}
+	}
+	var fs eas.FolderSyncResponse
+	post("FolderSync", &eas.FolderSyncRequest{SyncKey: "0"}, &fs)
+	inbox := ""
+	for _, f := range fs.Changes.Add {
+		if f.Type == eas.FolderTypeInbox {
+			inbox = f.ServerID
+		}
+	}
+	key := "0"
+	// catchUp syncs the Inbox to the store's present state.
+	catchUp := func() {
+		for more := true; more; {
+			var resp eas.SyncResponse
+			post("Sync", &eas.SyncRequest{Collections: &eas.SyncCollections{Collection: []eas.SyncCollection{
+				{SyncKey: key, CollectionID: inbox, WindowSize: 100}}}}, &resp)
+			c := resp.Collections.Collection[0]
+			if c.Status != eas.SyncStatusSuccess {
+				b.Fatalf("Sync = %+v", c)
+			}
+			key, more = c.SyncKey, c.MoreAvailable || key == "0"
+		}
+	}
+	catchUp()
+	ping, err := eas.Marshal(&eas.PingRequest{HeartbeatInterval: 60, Folders: &eas.PingFolders{Folder: []eas.PingFolder{{ID: inbox, Class: "Email"}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		got := make(chan eas.PingResponse, 1)
+		go func() {
+			var resp eas.PingResponse
+			code, body := send("Ping", ping)
+			if code != http.StatusOK || eas.Unmarshal(body, &resp, nil) != nil {
+				b.Errorf("Ping = HTTP %d, % x", code, body)
+			}
+			got <- resp
+		}()
+		for deadline := time.Now().Add(5 * time.Second); srv.waiters.count() == 0; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				b.Fatal("Ping is not waiting after 5 s")
+			}
+		}
+		time.Sleep(pingRecheck + 50*time.Millisecond + time.Duration(rand.Int64N(int64(jitter))))
+		b.StartTimer()
+		change()
+		changed := time.Now()
+		var resp eas.PingResponse
+		select {
+		case resp = <-got:
+		case <-time.After(15 * time.Second):
+			b.Fatalf("Ping did not answer change %d within 15 s", i)
+		}
+		lat = append(lat, time.Since(changed))
+		b.StopTimer()
+		if resp.Status != eas.PingStatusChanges {
+			b.Fatalf("Ping status %d after change %d, want 2", resp.Status, i)
+		}
+		catchUp()
+		b.StartTimer()
+	}
+	slices.Sort(lat)
+	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(pct(0), "min-ms")
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(pct(1), "max-ms")
+}
 
 // e2eItem returns the item the device knows as sid in f, read from the
 // store through src, or nil if it is not there.

@@ -32,18 +32,6 @@ import (
 // every change the phone sees was made on the servers by LMTP, IMAP or a
 // DAV PUT, and every change the phone makes is read back from them.
 
-// imapE2EBackend is an imapdav.Backend that takes the conversation
-// helpers' fixed convPassword as the user's password on the servers, so
-// that convDevice and convSyncAll drive these conversations unchanged.
-type imapE2EBackend struct{ *imapdav.Backend }
-
-func (b imapE2EBackend) Login(ctx context.Context, user, password string) (sources.Source, error) {
-	if password == convPassword {
-		password = testserver.Users[user]
-	}
-	return b.Backend.Login(ctx, user, password)
-}
-
 // imapE2ELog collects the adapter's log lines.
 type imapE2ELog struct {
 	mu  sync.Mutex
@@ -106,7 +94,7 @@ func imapE2EServer(t testing.TB, davKind string) *imapE2EEnv {
 	if e.state, err = statecache.Open("", &statecache.Options{InMemory: true}); err != nil {
 		t.Fatal(err)
 	}
-	e.srv, err = New(&Options{Backend: imapE2EBackend{b}, State: e.state,
+	e.srv, err = New(&Options{Backend: e2eBackend{b}, State: e.state,
 		Policy: Policy{Mode: PolicyAllow}, Limits: Limits{MinHeartbeat: time.Second}})
 	if err != nil {
 		t.Fatal(err)

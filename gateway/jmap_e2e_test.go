@@ -30,19 +30,6 @@ import (
 // the phone sees was made on the server by LMTP, IMAP, CalDAV or CardDAV,
 // and every change the phone makes is read back from the server.
 
-// jmapE2EBackend is a jmap.Backend that takes the conversation helpers'
-// fixed convPassword as the user's password on Cyrus, so that convDevice
-// and convSyncAll drive these conversations unchanged. Any other password
-// goes to Cyrus as it is.
-type jmapE2EBackend struct{ *jmap.Backend }
-
-func (b jmapE2EBackend) Login(ctx context.Context, user, password string) (sources.Source, error) {
-	if password == convPassword {
-		password = testserver.Users[user]
-	}
-	return b.Backend.Login(ctx, user, password)
-}
-
 // jmapE2EEnv is a Cyrus and a gateway in front of it on loopback. src is
 // alice's store seen through a Backend of its own, to check what the
 // phone's edits did on the server.
@@ -70,7 +57,7 @@ func jmapE2EServer(t testing.TB, push bool) *jmapE2EEnv {
 	if e.state, err = statecache.Open("", &statecache.Options{InMemory: true}); err != nil {
 		t.Fatal(err)
 	}
-	e.srv, err = New(&Options{Backend: jmapE2EBackend{b}, State: e.state,
+	e.srv, err = New(&Options{Backend: e2eBackend{b}, State: e.state,
 		Policy: Policy{Mode: PolicyAllow}, Limits: Limits{MinHeartbeat: time.Second}})
 	if err != nil {
 		t.Fatal(err)
