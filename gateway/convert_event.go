@@ -283,10 +283,10 @@ func exceptionFromEAS(e *eas.Exception, master *sources.Event, loc *time.Locatio
 }
 
 // allDayBounds puts an all-day event's start and end on midnights of loc.
-// iOS sends all-day items at midnight UTC whatever their zone (seen with
-// iOS 15 and 16 Calendar against Exchange-compatible servers; Z-Push
-// shifts them by the zone's offset the same way): a time that is UTC
-// midnight but not local midnight is read as that UTC date.
+// iOS Calendar (15 and 16, as reported in Z-Push's issue threads; no
+// capture in testdata/devices shows it yet) sends all-day items at
+// midnight UTC whatever their zone: a time that is UTC midnight but not
+// local midnight is read as that UTC date.
 func allDayBounds(start, end time.Time, loc *time.Location) (time.Time, time.Time) {
 	day := func(t time.Time) time.Time {
 		if t.IsZero() {
