@@ -97,6 +97,15 @@ if [[ -n $unformatted ]]; then
 	exit 1
 fi
 
+echo "== go mod tidy"
+# go.mod must already be tidy: a direct dependency marked // indirect, or a
+# go.sum line nothing needs, means someone forgot to run go mod tidy.
+if ! tidy=$(go mod tidy -diff 2>&1); then
+	echo "go mod tidy -diff: go.mod/go.sum are not tidy; run go mod tidy:" >&2
+	echo "$tidy" >&2
+	exit 1
+fi
+
 echo "== go test"
 go test -timeout 20m ./...
 

@@ -9,8 +9,8 @@
 // scripts/test.sh installs and warms everything up before go test runs, so
 // a start inside a test takes 0.1–0.6 s.
 //
-// Server quirks that adapters meet (measured on Debian 12, see
-// /work/shared/recipes/servers.md):
+// Server quirks that adapters meet (measured on Debian 12 with the scripts
+// in scripts/):
 //   - Cyrus creates a user's INBOX only on an IMAP login or an LMTP
 //     delivery; the script logs every user in once, so INBOX exists.
 //   - Cyrus's JMAP session gives relative URLs (apiUrl "/jmap/").
