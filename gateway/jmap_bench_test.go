@@ -11,7 +11,7 @@ import (
 // BenchmarkJMAPPushLatency measures push through the gateway from a real
 // Cyrus with JMAP push (issue 5): from an LMTP delivery to alice to the
 // Ping response read by the phone over loopback. The Backend wakes mail
-// Pings from IMAP IDLE on the same Cyrus (jmap.Options.IdleIMAP), ~50 ms;
+// Pings from IMAP IDLE on the same Cyrus (jmap.Options.Idle), ~50 ms;
 // its EventSource alone polls every second (jmap_pushpoll's minimum). The
 // floor is a p99 under 1 s. Run with -benchtime 20x or more.
 func BenchmarkJMAPPushLatency(b *testing.B) {

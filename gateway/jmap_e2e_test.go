@@ -49,7 +49,12 @@ func jmapE2EServer(t testing.TB, push bool) *jmapE2EEnv {
 	e := &jmapE2EEnv{cy: cy}
 	// IMAP IDLE on the same Cyrus wakes mail Pings in ~50 ms, where its
 	// EventSource polls every second.
-	b, err := jmap.NewBackend(jmap.Options{URL: cy.JMAP, IdleIMAP: cy.IMAP, IdleTLS: imapdav.TLSNone})
+	idle, err := imapdav.NewBackend(&imapdav.Options{IMAP: cy.IMAP, TLS: imapdav.TLSNone, PollInterval: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idle.Close() })
+	b, err := jmap.NewBackend(jmap.Options{URL: cy.JMAP, Idle: idle.Login})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package jmap
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -13,7 +14,6 @@ import (
 	"git.sr.ht/~rockorager/go-jmap/mail/mailbox"
 
 	"github.com/easgate/easgate/sources"
-	"github.com/easgate/easgate/sources/imapdav"
 )
 
 const (
@@ -27,13 +27,13 @@ const (
 
 // idleLink lets a user's Watch wake from IMAP IDLE on the same store:
 // Cyrus reports a delivery to IDLE within ~50 ms, where its EventSource
-// polls every second. The IDLE connections are package imapdav's, one per
-// user and folder, shared by all Watch calls; mailbox ids are mapped to
-// IMAP names through the Mailbox name and parent chain, since go-imap
-// cannot ask STATUS for MAILBOXID.
+// polls every second. The IMAP Source comes from Options.Idle, which
+// keeps its connections; mailbox ids are mapped to IMAP names through the
+// Mailbox name and parent chain, since go-imap cannot ask STATUS for
+// MAILBOXID.
 type idleLink struct {
-	s   *Source
-	imb *imapdav.Backend // shared by the Backend's users
+	s    *Source
+	open func(ctx context.Context, user, password string) (sources.Source, error)
 
 	mu     sync.Mutex
 	user   string
@@ -50,20 +50,29 @@ func (l *idleLink) setPassword(p string) {
 	l.mu.Unlock()
 }
 
-// source logs in to IMAP (imapdav caches the Source per user) and
+// imapSource is what idleLink needs of the IMAP store's Source.
+type imapSource interface {
+	sources.Source
+	sources.Watcher
+}
+
+// source logs in to IMAP (the opener caches the Source per user) and
 // returns it with the IMAP names of the mail folders of fs it could map.
-func (l *idleLink) source(ctx context.Context, fs []sources.FolderID) (*imapdav.Source, []sources.FolderID, error) {
+func (l *idleLink) source(ctx context.Context, fs []sources.FolderID) (imapSource, []sources.FolderID, error) {
 	l.mu.Lock()
 	user, pass, failed := l.user, l.pass, l.failed
 	l.mu.Unlock()
 	if time.Since(failed) < idleRetry {
 		return nil, nil, nil
 	}
-	src, err := l.imb.Login(ctx, user, pass)
+	src, err := l.open(ctx, user, pass)
 	if err != nil {
 		return nil, nil, l.fail(err)
 	}
-	is := src.(*imapdav.Source)
+	is, ok := src.(imapSource)
+	if !ok {
+		return nil, nil, l.fail(fmt.Errorf("jmap: idle: %T cannot watch: %w", src, sources.ErrUnsupported))
+	}
 	names, err := l.lookup(ctx, is, fs)
 	if err != nil {
 		return nil, nil, l.fail(err)
@@ -83,7 +92,7 @@ func (l *idleLink) fail(err error) error {
 
 // lookup maps fs to IMAP names, rebuilding the map when it is old or
 // lacks one of them. Folders it cannot map are left out.
-func (l *idleLink) lookup(ctx context.Context, is *imapdav.Source, fs []sources.FolderID) ([]sources.FolderID, error) {
+func (l *idleLink) lookup(ctx context.Context, is imapSource, fs []sources.FolderID) ([]sources.FolderID, error) {
 	l.mu.Lock()
 	names, fresh := l.names, time.Since(l.mapped) < idleMapTTL
 	l.mu.Unlock()
@@ -113,7 +122,7 @@ func (l *idleLink) lookup(ctx context.Context, is *imapdav.Source, fs []sources.
 // build pairs each mailbox with the IMAP folder of the same name under
 // the paired parent; the inbox roles pair whatever their names ("Inbox"
 // in JMAP, "INBOX" in IMAP).
-func (l *idleLink) build(ctx context.Context, is *imapdav.Source) (map[sources.FolderID]string, error) {
+func (l *idleLink) build(ctx context.Context, is imapSource) (map[sources.FolderID]string, error) {
 	mbs, err := l.s.mailboxes(ctx)
 	if err != nil {
 		return nil, err

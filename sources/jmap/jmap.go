@@ -23,7 +23,6 @@ import (
 	gojmap "git.sr.ht/~rockorager/go-jmap"
 
 	"github.com/easgate/easgate/sources"
-	"github.com/easgate/easgate/sources/imapdav"
 )
 
 // Options configure a Backend. Zero values give the documented defaults.
@@ -61,15 +60,15 @@ type Options struct {
 	// Watch ends, so that consecutive Pings share it. Zero means 2 minutes.
 	PushLinger time.Duration
 
-	// IdleIMAP, if set, is the "host:port" of the same store's IMAP
-	// server. Watch then also waits on IMAP IDLE for mail folders, logged
-	// in with the user's credentials: Cyrus reports a delivery to IDLE
-	// within ~50 ms, where its EventSource polls once a second. The
-	// EventSource still serves contacts, calendars and folder changes,
-	// and takes over whenever IDLE fails. IdleTLS secures the connection;
-	// empty means imapdav.TLSStartTLS.
-	IdleIMAP string
-	IdleTLS  imapdav.TLSMode
+	// Idle, if set, opens the user's Source on the same store's IMAP
+	// server (cmd passes an IMAP adapter's Login). Watch then also waits
+	// on that Source's Watch for mail folders: Cyrus reports a delivery
+	// to IMAP IDLE within ~50 ms, where its EventSource polls once a
+	// second. The Source must be a sources.Watcher whose Folders name
+	// IMAP folders by path. The EventSource still serves contacts,
+	// calendars and folder changes, and takes over whenever IDLE fails.
+	// The caller owns what Idle opens and closes it.
+	Idle func(ctx context.Context, user, password string) (sources.Source, error)
 
 	// CacheTTL is how long a login is trusted before the password is
 	// checked with the server again; zero means 10 minutes. MaxUsers
@@ -87,7 +86,6 @@ type Options struct {
 type Backend struct {
 	opts Options
 	log  *slog.Logger
-	imb  *imapdav.Backend // IDLE connections; nil without IdleIMAP
 
 	mu    sync.Mutex
 	users map[string]*cached
@@ -120,19 +118,7 @@ func NewBackend(o Options) (*Backend, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &Backend{opts: o, log: log, users: make(map[string]*cached)}
-	if o.IdleIMAP != "" {
-		imb, err := imapdav.NewBackend(&imapdav.Options{
-			IMAP: o.IdleIMAP, TLS: o.IdleTLS, Logger: log,
-			// Folders beyond the IDLE limit wait on the EventSource.
-			PollInterval: 24 * time.Hour,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("jmap: idle imap: %w", err)
-		}
-		b.imb = imb
-	}
-	return b, nil
+	return &Backend{opts: o, log: log, users: make(map[string]*cached)}, nil
 }
 
 // Login authenticates user with the store and returns their Source. A
@@ -180,9 +166,6 @@ func (b *Backend) Close() error {
 	for _, c := range b.users {
 		c.src.push.close()
 	}
-	if b.imb != nil {
-		b.imb.Close()
-	}
 	return nil
 }
 
@@ -226,8 +209,8 @@ func (b *Backend) open(ctx context.Context, user, password string) (*Source, err
 		return nil, fmt.Errorf("jmap: login %q: %w", user, err)
 	}
 	s := newSource(c, account, &b.opts, b.log.With("user", user))
-	if b.imb != nil {
-		s.idle = &idleLink{s: s, imb: b.imb, user: user, pass: password}
+	if b.opts.Idle != nil {
+		s.idle = &idleLink{s: s, open: b.opts.Idle, user: user, pass: password}
 	}
 	return s, nil
 }
@@ -260,7 +243,7 @@ type Source struct {
 	c  *conn
 
 	push *hub
-	idle *idleLink // nil without Options.IdleIMAP
+	idle *idleLink // nil without Options.Idle
 }
 
 func newSource(c *conn, account gojmap.ID, o *Options, log *slog.Logger) *Source {

@@ -139,6 +139,18 @@ func message(n int, extra string) []byte {
 
 var folderSeq atomic.Int64
 
+// idleLogin gives Options.Idle an IMAP adapter on cy's IMAP, as cmd
+// does; only the test wires the two adapters together.
+func idleLogin(t testing.TB, cy *testserver.Cyrus) func(ctx context.Context, user, password string) (sources.Source, error) {
+	t.Helper()
+	b, err := imapdav.NewBackend(&imapdav.Options{IMAP: cy.IMAP, TLS: imapdav.TLSNone, PollInterval: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b.Login
+}
+
 func harness(t *testing.T, cy *testserver.Cyrus, o Options) sourcetest.Harness {
 	src := login(t, cy.JMAP, "alice", o)
 	m := newMailStore(t, cy, src)
@@ -224,7 +236,7 @@ func TestSourceCyrusPush(t *testing.T) {
 func TestSourceCyrusIdle(t *testing.T) {
 	cy := testserver.StartCyrus(t, &testserver.CyrusOptions{Push: true})
 	sourcetest.Run(t, func(t *testing.T) sourcetest.Harness {
-		return harness(t, cy, Options{PollInterval: time.Hour, IdleIMAP: cy.IMAP, IdleTLS: imapdav.TLSNone})
+		return harness(t, cy, Options{PollInterval: time.Hour, Idle: idleLogin(t, cy)})
 	})
 }
 
@@ -586,12 +598,12 @@ func TestPIMRouting(t *testing.T) {
 	}
 }
 
-// TestIdleLatency: with IdleIMAP, Watch wakes from IMAP IDLE on the same
+// TestIdleLatency: with Options.Idle, Watch wakes from IMAP IDLE on the same
 // Cyrus, well before its EventSource's one-second poll; folders map by
 // name and parent, including a child and a new top-level mailbox.
 func TestIdleLatency(t *testing.T) {
 	cy := testserver.StartCyrus(t, &testserver.CyrusOptions{Push: true})
-	src := login(t, cy.JMAP, "alice", Options{PollInterval: time.Hour, IdleIMAP: cy.IMAP, IdleTLS: imapdav.TLSNone})
+	src := login(t, cy.JMAP, "alice", Options{PollInterval: time.Hour, Idle: idleLogin(t, cy)})
 	in := inbox(t, src, sources.KindInbox)
 	m := newMailStore(t, cy, src)
 	top := m.mkdir("idletop")

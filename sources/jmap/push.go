@@ -279,7 +279,7 @@ func (h *hub) stream(ctx context.Context) error {
 }
 
 // Watch implements sources.Watcher. It shares the user's push connection
-// and, with Options.IdleIMAP, the user's IMAP IDLE connections too; after
+// and, with Options.Idle, the user's IMAP IDLE connections too; after
 // each event from either, it asks each folder's feed for a change since
 // the state it had when Watch began.
 func (s *Source) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.FolderID, error) {
