@@ -56,7 +56,7 @@ var routes = []route{
 	{cmd: eas.CmdGetAttachment, body: bodyNone, newRequest: func(q *Request) request {
 		return &eas.GetAttachmentRequest{AttachmentName: q.Params.AttachmentName}
 	}, stream: (*Server).streamGetAttachment},
-	{cmd: eas.CmdGetHierarchy, body: bodyNone, newRequest: newRequest[eas.GetHierarchyRequest]},
+	{cmd: eas.CmdGetHierarchy, body: bodyNone, newRequest: newRequest[eas.GetHierarchyRequest], handle: handler((*Server).handleGetHierarchy)},
 	{cmd: eas.CmdFolderSync, newRequest: newRequest[eas.FolderSyncRequest], handle: handler((*Server).handleFolderSync)},
 	{cmd: eas.CmdFolderCreate, newRequest: newRequest[eas.FolderCreateRequest], handle: handler((*Server).handleFolderCreate)},
 	{cmd: eas.CmdFolderDelete, newRequest: newRequest[eas.FolderDeleteRequest], handle: handler((*Server).handleFolderDelete)},
