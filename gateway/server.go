@@ -22,7 +22,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/metrics"
@@ -80,7 +79,8 @@ type Options struct {
 	Directory DirectoryOptions
 }
 
-// Server is an http.Handler for the EAS endpoint and /metrics.
+// Server is the http.Handler of the EAS endpoint. Metrics and profiles are
+// served apart, by Admin's mux.
 type Server struct {
 	log       *slog.Logger
 	reg       *prometheus.Registry
@@ -96,6 +96,7 @@ type Server struct {
 	mailDom   string
 	routes    []route
 	mux       *http.ServeMux
+	admin     *http.ServeMux // admin.go
 	waiters   waiters
 	parking   parking // waits whose connection was taken over (park.go)
 	pings     pings   // each account's last Ping parameters (ping.go)
@@ -170,15 +171,16 @@ func New(o *Options) (*Server, error) {
 	s.metrics = metrics.New(s.reg)
 	s.mux.HandleFunc("POST "+Path, s.servePost)
 	s.mux.HandleFunc("OPTIONS "+Path, s.serveOptions)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	s.admin = s.newAdminMux()
 	return s, nil
 }
 
-// Registry returns the Prometheus registry that /metrics serves, for other
-// packages' collectors.
+// Registry returns the Prometheus registry that the admin mux's /metrics
+// serves, for other packages' collectors.
 func (s *Server) Registry() *prometheus.Registry { return s.reg }
 
-// ServeHTTP serves the EAS endpoint, under any case of Path, and /metrics.
+// ServeHTTP serves the EAS endpoint, under any case of Path, and nothing
+// else: /metrics is on Admin's mux.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != Path && strings.EqualFold(r.URL.Path, Path) {
 		r2 := *r

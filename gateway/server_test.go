@@ -414,7 +414,9 @@ func TestRouting(t *testing.T) {
 		{"GET", Path, http.StatusMethodNotAllowed},
 		{"POST", "/elsewhere", http.StatusNotFound},
 		{"OPTIONS", "/MICROSOFT-SERVER-ACTIVESYNC", http.StatusOK},
-		{"GET", "/metrics", http.StatusOK},
+		// Metrics and profiles are on the admin listener only.
+		{"GET", "/metrics", http.StatusNotFound},
+		{"GET", "/debug/pprof/", http.StatusNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+tt.path, func(t *testing.T) {
@@ -476,7 +478,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	post(s, Path+plainQuery+"Nonsense", body)
 
 	w := httptest.NewRecorder()
-	s.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	s.Admin().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(w.Body)
 	if err != nil {
@@ -495,6 +497,28 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	if g := fams["easgate_requests_in_flight"].GetMetric(); len(g) != 1 || g[0].GetGauge().GetValue() != 0 {
 		t.Errorf("easgate_requests_in_flight = %v, want 0", g)
+	}
+}
+
+func TestAdminMux(t *testing.T) {
+	s := newTestServer(t, nil, nil)
+	s.Admin().HandleFunc("GET /admin/ping", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "pong") })
+	tests := []struct {
+		path string
+		want int
+	}{
+		{"/metrics", http.StatusOK},
+		{"/debug/pprof/", http.StatusOK},
+		{"/debug/pprof/goroutine?debug=1", http.StatusOK},
+		{"/admin/ping", http.StatusOK},
+		{Path, http.StatusNotFound}, // EAS is not on the admin listener
+	}
+	for _, tt := range tests {
+		w := httptest.NewRecorder()
+		s.Admin().ServeHTTP(w, httptest.NewRequest("GET", tt.path, nil))
+		if w.Code != tt.want {
+			t.Errorf("admin GET %s = %d, want %d", tt.path, w.Code, tt.want)
+		}
 	}
 }
 

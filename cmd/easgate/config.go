@@ -26,6 +26,7 @@ import (
 // comments give the defaults; docs/OPERATIONS.md is the operator's view.
 type Config struct {
 	Server  ServerConfig  `toml:"server"`
+	Admin   AdminConfig   `toml:"admin"`
 	Limits  LimitsConfig  `toml:"limits"`
 	Decoder DecoderConfig `toml:"decoder"`
 	Policy  PolicyConfig  `toml:"policy"`
@@ -46,6 +47,13 @@ type ServerConfig struct {
 	LogLevel    string   `toml:"log_level"`     // debug, info (default), warn, error
 	LogFormat   string   `toml:"log_format"`    // text (default) or json
 	MailDomain  string   `toml:"mail_domain"`   // completes bare login names into addresses
+}
+
+// AdminConfig is the [admin] section: the listener of /metrics,
+// /debug/pprof/ and the admin endpoints (gateway.Server.Admin), apart from
+// the EAS listener so that it can stay on loopback.
+type AdminConfig struct {
+	Listen string `toml:"listen"` // default 127.0.0.1:8081; "": no admin listener
 }
 
 // LimitsConfig is the [limits] section, gateway.Limits; zero takes its
@@ -149,6 +157,7 @@ type GALConfig struct {
 func defaultConfig() *Config {
 	return &Config{
 		Server: ServerConfig{Listen: "127.0.0.1:8080", LogLevel: "info", LogFormat: "text"},
+		Admin:  AdminConfig{Listen: "127.0.0.1:8081"},
 		Policy: PolicyConfig{Mode: "none"},
 		JMAP:   JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls"},
 		IMAP:   IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4},
@@ -282,6 +291,13 @@ func (c *Config) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
 		e.add("server.listen", "%q is not host:port", c.Server.Listen)
+	}
+	if a := c.Admin.Listen; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			e.add("admin.listen", "%q is not host:port", a)
+		} else if a == c.Server.Listen && !strings.HasSuffix(a, ":0") {
+			e.add("admin.listen", "%q is server.listen too: metrics and profiles must not be on the EAS port", a)
+		}
 	}
 	if _, err := c.versions(); err != nil {
 		e.add("server.versions", "%v", err)

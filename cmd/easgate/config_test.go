@@ -99,6 +99,7 @@ poll_interval = "10s"
 		`EASGATE_MEMORY_USERS={bob = "a \"quoted\" pw"}`, // replaces the table
 		`EASGATE_SERVER_MAIL_DOMAIN=ex"ample.org`,        // quoted for us
 		"EASGATE_GAL_FOLDER=Company Directory",           // a string with a space
+		"EASGATE_ADMIN_LISTEN=",                          // empty: no admin listener
 	})
 	if err != nil {
 		t.Fatalf("loadConfig = %v", err)
@@ -117,6 +118,7 @@ poll_interval = "10s"
 	want.Server.MailDomain = `ex"ample.org`
 	want.Memory.Users = map[string]string{"bob": `a "quoted" pw`}
 	want.GAL.Folder = "Company Directory"
+	want.Admin.Listen = ""
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("loadConfig =\n%+v\nwant\n%+v", c, want)
 	}
@@ -204,6 +206,10 @@ func TestConfigErrors(t *testing.T) {
 				"config: server.max_body_size: -1 is negative\n" +
 				"config: server.log_level: \"verbose\" is not one of debug, info, warn, error\n" +
 				"config: server.log_format: \"xml\" is not one of text, json"},
+		{"admin-listen", "", []string{"EASGATE_ADMIN_LISTEN=8081"},
+			`config: admin.listen: "8081" is not host:port`},
+		{"admin-on-eas-port", "", []string{"EASGATE_ADMIN_LISTEN=0.0.0.0:443", "EASGATE_SERVER_LISTEN=0.0.0.0:443"},
+			`config: admin.listen: "0.0.0.0:443" is server.listen too: metrics and profiles must not be on the EAS port`},
 		{"limits", "", []string{"EASGATE_LIMITS_MIN_HEARTBEAT=10m", "EASGATE_LIMITS_MAX_HEARTBEAT=5m",
 			"EASGATE_LIMITS_MAX_WINDOW_SIZE=1000", "EASGATE_DECODER_MAX_DEPTH=-1"},
 			"config: limits.min_heartbeat: 10m0s is more than limits.max_heartbeat 5m0s\n" +
@@ -265,6 +271,18 @@ func TestServeWithoutStore(t *testing.T) {
 // set, until the test ends, and returns the URL of its EAS endpoint.
 func serveConfig(t *testing.T, file string, env map[string]string) string {
 	t.Helper()
+	url, _ := serveAddrs(t, file, env)
+	return url
+}
+
+// serveAddrs is serveConfig that also returns the admin listener's
+// host:port. Unless env says otherwise, the admin listener takes a free
+// port, so that tests running at once do not fight over 8081.
+func serveAddrs(t *testing.T, file string, env map[string]string) (url, admin string) {
+	t.Helper()
+	if _, ok := env["EASGATE_ADMIN_LISTEN"]; !ok {
+		t.Setenv("EASGATE_ADMIN_LISTEN", "127.0.0.1:0")
+	}
 	for k, v := range env {
 		t.Setenv(k, v)
 	}
@@ -286,9 +304,13 @@ func serveConfig(t *testing.T, file string, env map[string]string) string {
 		}
 	})
 	addrRE := regexp.MustCompile(`msg=listening addr=(\S+)`)
+	adminRE := regexp.MustCompile(`msg="admin listening" addr=(\S+)`)
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if m := addrRE.FindStringSubmatch(stderr.String()); m != nil {
-			return "http://" + m[1] + gateway.Path
+			if a := adminRE.FindStringSubmatch(stderr.String()); a != nil {
+				admin = a[1]
+			}
+			return "http://" + m[1] + gateway.Path, admin
 		}
 		select {
 		case err := <-done:
@@ -298,7 +320,7 @@ func serveConfig(t *testing.T, file string, env map[string]string) string {
 		}
 	}
 	t.Fatalf("serve did not log its address; stderr:\n%s", stderr.String())
-	return ""
+	return "", ""
 }
 
 // checkLogin checks that user can FolderSync through the gateway at url,

@@ -44,6 +44,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	fs := flag.NewFlagSet("easgate demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "`address` to listen on")
+	adminListen := fs.String("admin-listen", "127.0.0.1:8081", "`address` of the admin listener (metrics, pprof); empty: none")
 	stateDir := fs.String("state", "", "`dir`ectory of the device state, kept at exit (default: a temporary directory, removed at exit)")
 	mailEvery := fs.Duration("mail-every", 3*time.Minute, "deliver a new mail this `often`; 0 delivers none")
 	policyName := fs.String("policy", "none", "provisioning `mode`: none, allow or force")
@@ -112,8 +113,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		defer stop()
 		go deliverDemoMail(dctx, log, store, *mailEvery)
 	}
-	err = serveGateway(ctx, gw, *listen, log, demoShutdownGrace, func(addr net.Addr) {
-		demoBanner(stdout, addr.String(), dir, keep, *mailEvery)
+	fd := &frontDoor{listen: *listen, adminListen: *adminListen, grace: demoShutdownGrace}
+	err = serveGateway(ctx, gw, fd, log, func(addr, admin net.Addr) {
+		demoBanner(stdout, addr, admin, dir, keep, *mailEvery)
 		log.Info("listening", "addr", addr.String())
 	})
 	if err != nil {
@@ -123,7 +125,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 }
 
 // demoBanner tells the user where the demo listens and how to log in.
-func demoBanner(w io.Writer, addr, dir string, keep bool, every time.Duration) {
+func demoBanner(w io.Writer, eas, admin net.Addr, dir string, keep bool, every time.Duration) {
+	addr := eas.String()
 	server := addr
 	if host, port, err := net.SplitHostPort(addr); err == nil {
 		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
@@ -137,7 +140,11 @@ func demoBanner(w io.Writer, addr, dir string, keep bool, every time.Duration) {
 	fmt.Fprintf(w, "  URL       http://%s%s\n", server, gateway.Path)
 	fmt.Fprintf(w, "  server    %s\n", server)
 	fmt.Fprintf(w, "  user      %s (or %s@%s, or DOMAIN\\%s)\n", demoUser, demoUser, demoDomain, demoUser)
-	fmt.Fprintf(w, "  password  %s\n\n", demoPassword)
+	fmt.Fprintf(w, "  password  %s\n", demoPassword)
+	if admin != nil {
+		fmt.Fprintf(w, "  metrics   http://%s/metrics (and /debug/pprof/)\n", admin)
+	}
+	fmt.Fprintln(w)
 	if every > 0 {
 		fmt.Fprintf(w, "A new mail arrives every %v.\n", every)
 	}

@@ -21,6 +21,7 @@ import (
 // demoRun is a running "easgate demo" as the banner describes it.
 type demoRun struct {
 	url   string // the EAS endpoint
+	admin string // the metrics URL of the admin listener
 	state string // the device state directory
 	done  chan error
 }
@@ -32,7 +33,7 @@ func demoStart(t *testing.T, ctx context.Context, args ...string) *demoRun {
 	pr, pw := io.Pipe()
 	d := &demoRun{done: make(chan error, 1)}
 	go func() {
-		err := run(ctx, append([]string{"demo", "-listen", "127.0.0.1:0"}, args...), nil, pw, io.Discard)
+		err := run(ctx, append([]string{"demo", "-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0"}, args...), nil, pw, io.Discard)
 		pw.Close()
 		d.done <- err
 	}()
@@ -56,6 +57,8 @@ func demoStart(t *testing.T, ctx context.Context, args ...string) *demoRun {
 			switch {
 			case len(f) == 2 && f[0] == "URL":
 				d.url = f[1]
+			case len(f) >= 2 && f[0] == "metrics":
+				d.admin = f[1]
 			case len(f) >= 3 && f[0] == "Device" && f[1] == "state:":
 				d.state = f[2]
 			}
@@ -150,6 +153,7 @@ func TestDemo(t *testing.T) {
 			demoPhoneSession(t, p)
 		})
 	}
+	checkAdmin(t, d.url, strings.TrimSuffix(strings.TrimPrefix(d.admin, "http://"), "/metrics"))
 
 	cancel()
 	if err := d.wait(t); err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/gateway"
 )
 
 func TestRun(t *testing.T) {
@@ -79,7 +80,7 @@ func TestServe(t *testing.T) {
 			t.Errorf("state directory %s from EASGATE_STATE_DIR is empty", state)
 		}
 	})
-	url := serveConfig(t, "../../configs/memory.toml", map[string]string{"EASGATE_STATE_DIR": state})
+	url, admin := serveAddrs(t, "../../configs/memory.toml", map[string]string{"EASGATE_STATE_DIR": state})
 
 	req, _ := http.NewRequest("OPTIONS", url, nil)
 	resp, err := http.DefaultClient.Do(req)
@@ -91,6 +92,7 @@ func TestServe(t *testing.T) {
 		t.Errorf("OPTIONS = %d, versions %q; want 200 and a version list", resp.StatusCode, resp.Header.Get("MS-ASProtocolVersions"))
 	}
 	checkLogin(t, url, "alice@example.com", "alice-pass")
+	checkAdmin(t, url, admin)
 }
 
 // memoryPhone is a device of a user of a memory store, speaking 14.1.
@@ -123,4 +125,36 @@ func (p *memoryPhone) call(t *testing.T, cmd string, req, resp any) int {
 		}
 	}
 	return res.StatusCode
+}
+
+// checkAdmin checks that metrics and profiles are served on the admin
+// listener at admin (host:port) and not on the EAS listener of url.
+func checkAdmin(t *testing.T, url, admin string) {
+	t.Helper()
+	if admin == "" {
+		t.Fatal("no admin listener logged")
+	}
+	eas := strings.TrimSuffix(url, gateway.Path)
+	for _, tt := range []struct {
+		url  string
+		want int
+	}{
+		{"http://" + admin + "/metrics", http.StatusOK},
+		{"http://" + admin + "/debug/pprof/", http.StatusOK},
+		{eas + "/metrics", http.StatusNotFound},
+		{eas + "/debug/pprof/", http.StatusNotFound},
+	} {
+		resp, err := http.Get(tt.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("GET %s = %d, want %d", tt.url, resp.StatusCode, tt.want)
+		}
+		if tt.want == http.StatusOK && strings.HasSuffix(tt.url, "/metrics") && !bytes.Contains(body, []byte("easgate_requests_total")) {
+			t.Errorf("GET %s: no easgate_requests_total in\n%s", tt.url, body)
+		}
+	}
 }

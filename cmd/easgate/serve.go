@@ -36,6 +36,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) (err error) 
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration `file` (TOML; examples in configs/)")
 	listen := fs.String("listen", "", "`address` to listen on, in place of server.listen")
+	adminListen := fs.String("admin-listen", "", "`address` of the admin listener (metrics, pprof), in place of admin.listen")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -52,6 +53,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) (err error) 
 	}
 	if *listen != "" {
 		cfg.Server.Listen = *listen
+	}
+	if *adminListen != "" {
+		cfg.Admin.Listen = *adminListen
 	}
 	log := cfg.logger(stderr)
 
@@ -78,7 +82,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) (err error) 
 	if err != nil {
 		return err
 	}
-	err = serveGateway(ctx, gw, cfg.Server.Listen, log, serveGrace, func(addr net.Addr) {
+	err = serveGateway(ctx, gw, &frontDoor{
+		listen:      cfg.Server.Listen,
+		adminListen: cfg.Admin.Listen,
+		grace:       serveGrace,
+	}, log, func(addr, admin net.Addr) {
 		log.Info("listening", "addr", addr.String(), "store", cfg.Store.Kind)
 	})
 	if err != nil {
@@ -206,11 +214,23 @@ func (b *memoryBackend) Login(_ context.Context, user, password string) (sources
 	return b.store.User(name), nil
 }
 
-// serveGateway serves gw on addr until ctx ends; listening is called once
-// the socket is open. At the end, waiting Pings answer at once and other
-// requests get grace to finish before their connections are closed.
-func serveGateway(ctx context.Context, gw *gateway.Server, addr string, log *slog.Logger,
-	grace time.Duration, listening func(net.Addr)) error {
+// frontDoor says where and how serveGateway listens.
+type frontDoor struct {
+	listen      string // the EAS listener's host:port
+	adminListen string // the admin listener's host:port; "": none
+	// grace is how long requests in progress may take to finish once
+	// serving stops; waiting Pings are answered at once.
+	grace time.Duration
+}
+
+// serveGateway serves gw as fd says until ctx ends: the EAS endpoint on
+// fd.listen and gw.Admin() on fd.adminListen. listening is called once
+// both sockets are open, with admin nil when there is no admin listener;
+// the admin listener's address is logged. At the end, waiting Pings answer
+// at once and other requests get fd.grace to finish before their
+// connections are closed.
+func serveGateway(ctx context.Context, gw *gateway.Server, fd *frontDoor, log *slog.Logger,
+	listening func(addr, admin net.Addr)) error {
 	// Parked phones hold their connections for up to the heartbeat, and
 	// Go's default keepalive would probe every one of them every 15 s.
 	// Probe only after 5 idle minutes, then every minute, 4 times: a dead
@@ -218,7 +238,7 @@ func serveGateway(ctx context.Context, gw *gateway.Server, addr string, log *slo
 	lc := net.ListenConfig{KeepAliveConfig: net.KeepAliveConfig{
 		Enable: true, Idle: 5 * time.Minute, Interval: time.Minute, Count: 4,
 	}}
-	raw, err := lc.Listen(ctx, "tcp", addr)
+	raw, err := lc.Listen(ctx, "tcp", fd.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -236,24 +256,48 @@ func serveGateway(ctx context.Context, gw *gateway.Server, addr string, log *slo
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:  func(net.Listener) context.Context { return ctx },
 	}
-	listening(ln.Addr())
-	errc := make(chan error, 1)
+	servers := []*http.Server{srv}
+	errc := make(chan error, 2)
+	var adminAddr net.Addr
+	if fd.adminListen != "" {
+		aln, err := net.Listen("tcp", fd.adminListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("admin listen: %w", err)
+		}
+		adminAddr = aln.Addr()
+		admin := &http.Server{
+			Handler:           gw.Admin(),
+			ReadHeaderTimeout: 10 * time.Second,
+			// No WriteTimeout: /debug/pprof/profile and trace write
+			// after the seconds they are asked to sample.
+			IdleTimeout: 2 * time.Minute,
+			ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			BaseContext: func(net.Listener) context.Context { return ctx },
+		}
+		servers = append(servers, admin)
+		log.Info("admin listening", "addr", adminAddr.String())
+		go func() { errc <- admin.Serve(aln) }()
+	}
+	listening(ln.Addr(), adminAddr)
 	go func() { errc <- srv.Serve(ln) }()
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), grace)
+	shutCtx, cancel := context.WithTimeout(context.Background(), fd.grace)
 	defer cancel()
 	if err := gw.Shutdown(shutCtx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
-	if err := srv.Shutdown(shutCtx); err != nil {
-		// A connection a parked answer handed back counts as busy until
-		// the phone's next request: close what is left.
-		log.Debug("closing the connections still open", "err", err)
-		srv.Close()
+	for _, s := range servers {
+		if err := s.Shutdown(shutCtx); err != nil {
+			// A connection a parked answer handed back counts as busy
+			// until the phone's next request: close what is left.
+			log.Debug("closing the connections still open", "err", err)
+			s.Close()
+		}
 	}
-	return nil
+	return serveErr
 }
