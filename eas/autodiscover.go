@@ -1,7 +1,11 @@
 package eas
 
 import (
+	"bytes"
 	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
 	"strings"
 )
 
@@ -115,10 +119,13 @@ type AutodiscoverServer struct {
 	ServerData string `xml:"ServerData,omitempty"`
 }
 
+// AutodiscoverStatusProtocolError is the Status of an Action's Error,
+// MS-ASCMD 2.2.3.177.1; 1 (success) is never sent.
+const AutodiscoverStatusProtocolError = 2
+
 // AutodiscoverError is an Error element, MS-ASCMD 2.2.3.63. Inside Action
-// it carries Status (1 protocol error, 2 the directory could not be
-// reached); directly inside Response it carries the Time and Id attributes
-// and an ErrorCode.
+// it carries a Status (AutodiscoverStatusProtocolError); directly inside
+// Response it carries the Time and Id attributes and an ErrorCode.
 type AutodiscoverError struct {
 	Time      string `xml:"Time,attr,omitempty"`
 	ID        string `xml:"Id,attr,omitempty"`
@@ -127,3 +134,122 @@ type AutodiscoverError struct {
 	Message   string `xml:"Message,omitempty"`
 	DebugData string `xml:"DebugData"`
 }
+
+// AutodiscoverMaxSize is the largest Autodiscover document
+// ParseAutodiscoverRequest and ParseAutodiscoverResponse read when given no
+// limit. A request is a few hundred bytes; a response with a redirect
+// chain of servers a few kilobytes.
+const AutodiscoverMaxSize = 64 << 10
+
+// autodiscoverMaxDepth bounds element nesting: the deepest element of
+// either schema (Autodiscover/Response/Action/Settings/Server/Url) is at
+// depth 6.
+const autodiscoverMaxDepth = 12
+
+// ErrAutodiscoverTooLarge is returned for a document past the size limit.
+var ErrAutodiscoverTooLarge = errors.New("eas: autodiscover: document too large")
+
+// ParseAutodiscoverRequest reads an Autodiscover request of at most max
+// bytes (0: AutodiscoverMaxSize) from r and validates it. A document type
+// declaration, entity or processing instruction is refused, so nothing is
+// ever fetched or expanded; a request in another schema (Outlook's) is
+// parsed, and WantsMobileSync tells it apart.
+func ParseAutodiscoverRequest(r io.Reader, max int64) (*AutodiscoverRequest, error) {
+	req := new(AutodiscoverRequest)
+	if err := parseAutodiscover(r, max, req); err != nil {
+		return nil, err
+	}
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// ParseAutodiscoverResponse reads an Autodiscover response of at most max
+// bytes (0: AutodiscoverMaxSize) from r, with the limits of
+// ParseAutodiscoverRequest. It checks the two namespaces, so an Outlook
+// schema answer is an error rather than an empty response.
+func ParseAutodiscoverResponse(r io.Reader, max int64) (*AutodiscoverResponse, error) {
+	resp := new(AutodiscoverResponse)
+	if err := parseAutodiscover(r, max, resp); err != nil {
+		return nil, err
+	}
+	// encoding/xml only checks the namespace of the root; a Response in
+	// another namespace leaves the body empty.
+	if resp.Response == (AutodiscoverResponseBody{}) {
+		return nil, schemaErrorf("Autodiscover", "no Response in the mobilesync schema")
+	}
+	return resp, nil
+}
+
+// parseAutodiscover checks the document's tokens for what plain XML must
+// not contain here, then unmarshals it into v.
+func parseAutodiscover(r io.Reader, max int64, v any) error {
+	if max <= 0 {
+		max = AutodiscoverMaxSize
+	}
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return fmt.Errorf("eas: autodiscover: %w", err)
+	}
+	if int64(len(b)) > max {
+		return ErrAutodiscoverTooLarge
+	}
+	d := xml.NewDecoder(bytes.NewReader(b))
+	depth, roots := 0, 0
+	for {
+		t, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return schemaErrorf("Autodiscover", "%v", err)
+		}
+		switch t := t.(type) {
+		case xml.StartElement:
+			if depth == 0 {
+				roots++
+			}
+			if depth++; depth > autodiscoverMaxDepth {
+				return schemaErrorf("Autodiscover", "elements nested deeper than %d", autodiscoverMaxDepth)
+			}
+		case xml.EndElement:
+			depth--
+		case xml.Directive:
+			return schemaErrorf("Autodiscover", "directive <!%.20s> refused", t)
+		case xml.ProcInst:
+			if t.Target != "xml" {
+				return schemaErrorf("Autodiscover", "processing instruction %q refused", t.Target)
+			}
+		}
+	}
+	if roots != 1 {
+		return schemaErrorf("Autodiscover", "%d root elements", roots)
+	}
+	if err := xml.Unmarshal(b, v); err != nil {
+		return schemaErrorf("Autodiscover", "%v", err)
+	}
+	return nil
+}
+
+// AutodiscoverV2Response is the JSON answer of Autodiscover v2
+// (GET /autodiscover/autodiscover.json/v1.0/{address}?Protocol=...): the
+// URL of the named protocol's endpoint for the address.
+type AutodiscoverV2Response struct {
+	Protocol string `json:"Protocol"` // "ActiveSync" or "AutodiscoverV1"
+	URL      string `json:"Url"`
+}
+
+// AutodiscoverV2Error is the JSON body of a refused Autodiscover v2
+// request.
+type AutodiscoverV2Error struct {
+	ErrorCode    string `json:"ErrorCode"` // "InvalidProtocol", "InvalidRequest", "NotFound"
+	ErrorMessage string `json:"ErrorMessage"`
+}
+
+// Autodiscover v2 protocol names, as the Protocol query parameter and the
+// answer's Protocol carry them.
+const (
+	AutodiscoverV2ActiveSync = "ActiveSync"
+	AutodiscoverV2V1         = "AutodiscoverV1"
+)

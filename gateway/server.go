@@ -77,6 +77,12 @@ type Options struct {
 	// Directory is the address book of GAL searches and
 	// ResolveRecipients; the zero value is each user's contacts folder.
 	Directory DirectoryOptions
+
+	// ExternalURL is the base URL phones reach this server at
+	// ("https://mail.example.org"), which Autodiscover hands out; ""
+	// turns Autodiscover off (autodiscover.go).
+	ExternalURL  string
+	Autodiscover AutodiscoverOptions
 }
 
 // Server is the http.Handler of the EAS endpoint. Metrics and profiles are
@@ -105,6 +111,8 @@ type Server struct {
 	folders   folderCache
 	submitted submissions
 	dir       *directory // gal.go
+
+	autodiscover *autodiscover // autodiscover.go
 }
 
 var errNoCredentials = errors.New("gateway: no Basic credentials")
@@ -164,6 +172,11 @@ func New(o *Options) (*Server, error) {
 		s.now = time.Now
 	}
 	s.dir = newDirectory(o.Directory, s.now, s.log)
+	ad, err := newAutodiscover(o.ExternalURL, o.Autodiscover)
+	if err != nil {
+		return nil, err
+	}
+	s.autodiscover = ad
 	if err := s.policy.check(); err != nil {
 		return nil, err
 	}
@@ -182,6 +195,10 @@ func (s *Server) Registry() *prometheus.Registry { return s.reg }
 // ServeHTTP serves the EAS endpoint, under any case of Path, and nothing
 // else: /metrics is on Admin's mux.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isAutodiscover(r.URL.Path) {
+		s.serveAutodiscover(w, r)
+		return
+	}
 	if r.URL.Path != Path && strings.EqualFold(r.URL.Path, Path) {
 		r2 := *r
 		u := *r.URL

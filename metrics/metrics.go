@@ -14,6 +14,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	ops      *ops // ops.go
 }
 
 // New creates the collectors and registers them with reg. A nil reg leaves
@@ -35,9 +36,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "easgate_requests_in_flight",
 			Help: "EAS requests being answered now.",
 		}),
+		ops: newOps(),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requests, m.duration, m.inFlight)
+		reg.MustRegister(m.ops.collectors()...)
 	}
 	return m
 }

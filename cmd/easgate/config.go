@@ -37,6 +37,8 @@ type Config struct {
 	DAV     DAVConfig     `toml:"dav"`
 	Memory  MemoryConfig  `toml:"memory"`
 	GAL     GALConfig     `toml:"gal"`
+
+	Autodiscover AutodiscoverConfig `toml:"autodiscover"` // config_autodiscover.go
 }
 
 // ServerConfig is the [server] section: the HTTP side and logging.
@@ -47,6 +49,7 @@ type ServerConfig struct {
 	LogLevel    string   `toml:"log_level"`     // debug, info (default), warn, error
 	LogFormat   string   `toml:"log_format"`    // text (default) or json
 	MailDomain  string   `toml:"mail_domain"`   // completes bare login names into addresses
+	ExternalURL string   `toml:"external_url"`  // https://host as phones reach it; "": no Autodiscover
 }
 
 // AdminConfig is the [admin] section: the listener of /metrics,
@@ -345,6 +348,7 @@ func (c *Config) validate() error {
 	}
 
 	c.validatePolicy(&e)
+	c.validateAutodiscover(&e)
 
 	if c.State.Dir == "" {
 		e.add("state.dir", "not set")
@@ -566,5 +570,6 @@ func (c *Config) gatewayOptions(log *slog.Logger) *gateway.Options {
 	if dec := eas.DecoderOptions(c.Decoder); dec != (eas.DecoderOptions{}) {
 		o.Decoder = &dec
 	}
+	o.ExternalURL, o.Autodiscover = c.Server.ExternalURL, c.autodiscoverOptions()
 	return o
 }
