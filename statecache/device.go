@@ -56,6 +56,7 @@ type AccountInfo struct {
 	LastSeen  time.Time
 	Policy    Policy
 	Wipe      Wipe
+	Resync    Resync // forced by an administrator, not carried out yet
 }
 
 // Policy is an account's provisioning state (MS-ASPROV 3.1.5.1).
@@ -166,14 +167,19 @@ func (s *Store) Device(ctx context.Context, id string) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Device{
+	dev := d.device(id)
+	return &dev, nil
+}
+
+func (d *deviceRec) device(id string) Device {
+	return Device{
 		ID: id, Type: d.Type, UserAgent: d.UserAgent, ProtocolVersion: d.Protocol,
 		Info: DeviceInfo{
 			Model: d.Model, IMEI: d.IMEI, FriendlyName: d.Friendly, OS: d.OS,
 			OSLanguage: d.OSLang, PhoneNumber: d.Phone, MobileOperator: d.Operator,
 		},
 		FirstSeen: d.FirstSeen, LastSeen: d.LastSeen,
-	}, nil
+	}
 }
 
 // Users returns the users of a device, sorted.
@@ -232,6 +238,7 @@ func (r *accountRec) info(a Account) *AccountInfo {
 			Kind: r.Wipe, Acknowledged: r.WipeAcked, RequestedBy: r.WipeBy,
 			RequestedAt: r.WipeAt, AcknowledgedAt: r.WipeAckAt,
 		},
+		Resync: Resync{Hierarchy: r.Resync, Collections: slices.Clone(r.ResyncCols)},
 	}
 }
 

@@ -22,6 +22,8 @@ import (
 //	a user dev i collectionID gen s itemID   → serverID   item map of one
 //	a user dev i collectionID gen e serverID → itemID     generation, both ways
 //	z start                       → end            range still to delete
+//	x characteristic value        → ruleRec        device access rules
+//	p user                        → prefsRec       a user's console choices
 //
 // All state of one (user, device) sits under "a user dev", so deleting an
 // account is one range. The item map carries the collection's generation
@@ -39,6 +41,8 @@ const (
 	tUsers   byte = 'u'
 	tState   byte = 'a'
 	tPurge   byte = 'z'
+	tRule    byte = 'x'
+	tPrefs   byte = 'p'
 )
 
 // Parts under tState.
@@ -89,6 +93,10 @@ func itemsKey(k CollectionKey) keyBuf { return stateKey(k.Account).tag(pItems).s
 func itemKey(k CollectionKey, gen uint64, dir byte, id string) []byte {
 	return itemsKey(k).u64(gen).tag(dir).str(id)
 }
+
+func ruleKey(by, value string) []byte { return newKey(tRule).str(by).str(value) }
+func rulesBy(by string) []byte        { return newKey(tRule).str(by) }
+func prefsKey(user string) []byte     { return newKey(tPrefs).str(user) }
 
 func purgeKey(start []byte) []byte { return append(newKey(tPurge), start...) }
 
@@ -167,6 +175,22 @@ type accountRec struct {
 	WipeBy       string    `json:"wipeby,omitempty"`
 	WipeAt       time.Time `json:"wipeat,omitzero"`
 	WipeAckAt    time.Time `json:"wipeackat,omitzero"`
+	Resync       bool      `json:"resync,omitempty"`     // ForceResync of everything, not carried out yet
+	ResyncCols   []string  `json:"resynccols,omitempty"` // ForceResync of these collections
+}
+
+// ruleRec is a device access rule; its characteristic and value, lower
+// case unless a device id, are its key.
+type ruleRec struct {
+	Value string      `json:"v"` // as the administrator wrote it
+	Level AccessLevel `json:"level"`
+	By    string      `json:"by,omitempty"`
+	At    time.Time   `json:"at,omitzero"`
+}
+
+// prefsRec holds a user's console choices.
+type prefsRec struct {
+	Hidden []string `json:"hidden,omitempty"`
 }
 
 // syncRec is the record behind a sync key, for a collection or for the

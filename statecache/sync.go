@@ -225,6 +225,9 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 				r.Gen++
 			}
 			r.Epoch, r.Seq, r.Prev = newEpoch(), 1, ""
+			if err := resyncDone(txn, sc); err != nil {
+				return err
+			}
 		case !found:
 			return ErrSyncKeyMismatch
 		case from == r.current():
