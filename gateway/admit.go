@@ -115,6 +115,9 @@ func (s *Server) admit(ctx context.Context, sess *Session) error {
 	if err != nil {
 		return fmt.Errorf("gateway: recording the device: %w", err)
 	}
+	if err := s.checkAccess(ctx, sess); err != nil {
+		return err
+	}
 	if q.Command == eas.CmdProvision {
 		return nil
 	}

@@ -74,6 +74,12 @@ func (s *Server) handlePing(ctx context.Context, sess *Session, req *eas.PingReq
 		}
 		folders[i] = pingFolder{collection: f.ID, store: sources.FolderID(id)}
 	}
+	if resp, err := s.pingResync(ctx, sess, folders); err != nil || resp != nil {
+		if err != nil {
+			return err
+		}
+		return s.answerNow(ctx, w, resp)
+	}
 	changed, err := s.pingChanges(ctx, sess, folders)
 	if err != nil {
 		return err
@@ -160,6 +166,9 @@ func (s *Server) pingWait(ctx context.Context, sess *Session, folders []pingFold
 		case werr != nil:
 			return nil, fmt.Errorf("gateway: Ping watch: %w", werr)
 		}
+	}
+	if context.Cause(ctx) == errAdminAction {
+		return s.pingAfterAdmin(ctx, sess, folders)
 	}
 	if context.Cause(ctx) == errHeartbeat {
 		// A change made between the first comparison and the start of

@@ -111,6 +111,7 @@ type Server struct {
 	folders   folderCache
 	submitted submissions
 	dir       *directory // gal.go
+	traces    traces     // per-device traces and recent requests (trace.go)
 
 	autodiscover *autodiscover // autodiscover.go
 }
@@ -265,6 +266,8 @@ type exchange struct {
 	// detached is set when a wait took the connection over: the wait then
 	// writes the answer, the access line and the metrics (park.go).
 	detached bool
+
+	tr *traceCapture // the bodies, when the device is traced (trace.go)
 }
 
 // recorder remembers the HTTP status written through it.
@@ -284,6 +287,9 @@ func (r *recorder) WriteHeader(code int) {
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.code == 0 {
 		r.code = http.StatusOK
+	}
+	if r.x != nil && r.x.tr != nil {
+		r.x.tr.resp.Write(b)
 	}
 	return r.ResponseWriter.Write(b)
 }
@@ -312,6 +318,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 
 	q, qerr := parseRequest(r, s.versions)
 	x.q = q
+	s.traces.capture(x, r, s.now())
 	user, pass, ok := r.BasicAuth()
 	x.user = user
 	authErr := errNoCredentials
@@ -415,6 +422,7 @@ func (s *Server) finish(ctx context.Context, x *exchange) {
 		cmd = x.q.Command.String()
 	}
 	x.done(cmd, x.w.code)
+	s.traces.observe(x, s.now())
 }
 
 // decode reads the request body into a new typed request and validates it.
