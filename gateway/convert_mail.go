@@ -342,22 +342,42 @@ func messageClass(m *sources.Message) string {
 		}
 		return "IPM.Schedule.Meeting.Request"
 	}
-	if isSMIME(m) {
+	switch smimeKind(m) {
+	case smimeEncrypted:
 		return "IPM.Note.SMIME"
+	case smimeSigned:
+		return "IPM.Note.SMIME.MultipartSigned"
 	}
 	return "IPM.Note"
 }
 
-// isSMIME reports an encrypted or signed message, by its S/MIME part.
-func isSMIME(m *sources.Message) bool {
+// S/MIME kinds of a message, by its S/MIME part.
+const (
+	smimeNone = iota
+	smimeSigned
+	smimeEncrypted // or signed opaquely, which also needs the whole MIME to read
+)
+
+// smimeKind tells an encrypted (application/pkcs7-mime) message from one
+// with a detached signature (multipart/signed with an
+// application/pkcs7-signature part), MS-ASEMAIL 2.2.2.49.
+func smimeKind(m *sources.Message) int {
+	kind := smimeNone
 	for _, a := range m.Attachments {
 		switch strings.ToLower(a.ContentType) {
 		case "application/pkcs7-mime", "application/x-pkcs7-mime":
-			return true
+			return smimeEncrypted
+		case "application/pkcs7-signature", "application/x-pkcs7-signature":
+			kind = smimeSigned
 		}
 	}
-	return false
+	return kind
 }
+
+// isSMIME reports an encrypted or signed message: MIMESupport 1 sends
+// both as MIME, since a client can check a signature only on the bytes
+// that were signed.
+func isSMIME(m *sources.Message) bool { return smimeKind(m) != smimeNone }
 
 // meetingToEAS converts the meeting of an invitation. MS-ASEMAIL 2.2.2.48.
 func meetingToEAS(mr *sources.MeetingRequest, v eas.ProtocolVersion) *eas.MeetingRequest {

@@ -70,7 +70,7 @@ var routes = []route{
 	{cmd: eas.CmdItemOperations, newRequest: newRequest[eas.ItemOperationsRequest], stream: (*Server).streamItemOperations},
 	{cmd: eas.CmdProvision, newRequest: newRequest[provisionRequest], handle: handler((*Server).handleProvision)},
 	{cmd: eas.CmdResolveRecipients, newRequest: newRequest[eas.ResolveRecipientsRequest], handle: handler((*Server).handleResolveRecipients)},
-	{cmd: eas.CmdValidateCert, newRequest: newRequest[eas.ValidateCertRequest]},
+	{cmd: eas.CmdValidateCert, newRequest: newRequest[eas.ValidateCertRequest], handle: handler((*Server).handleValidateCert)},
 	{cmd: eas.CmdFind, newRequest: newRequest[eas.FindRequest], handle: handler((*Server).handleFind)},
 }
 

@@ -95,6 +95,7 @@ type addressBook struct {
 type galEntry struct {
 	props  eas.GALProperties // without Picture
 	photo  []byte
+	certs  [][]byte // DER X.509, for ResolveRecipients
 	words  []string // lower-case words of the names
 	emails []string // lower-case addresses
 	phones []string // digits only
@@ -273,6 +274,7 @@ func newGALEntry(c *sources.Contact) *galEntry {
 			MobilePhone: c.Phones.Mobile,
 		},
 		photo: c.Photo,
+		certs: c.Certificates,
 	}
 	if len(c.Emails) > 0 {
 		e.props.EmailAddress = c.Emails[0]

@@ -115,9 +115,7 @@ func (s *Server) handleResolveRecipients(ctx context.Context, sess *Session, req
 				}
 			}
 			if c := o.CertificateRetrieval; c != nil && *c != eas.CertificateRetrievalNone {
-				// No store keeps S/MIME certificates: MS-ASCMD
-				// 2.2.3.177.12, status 7.
-				rc.Certificates = &eas.ResolveRecipientsCertificates{Status: eas.ResolveRecipientsNoValidCertificate, CertificateCount: ptr(0)}
+				rc.Certificates = recipientCerts(r.entry)
 			}
 			if pics != nil {
 				st, data := pics.take(r.entry)
@@ -131,6 +129,20 @@ func (s *Server) handleResolveRecipients(ctx context.Context, sess *Session, req
 		resp.Response = append(resp.Response, res)
 	}
 	return resp, nil
+}
+
+// recipientCerts gives a directory entry's S/MIME certificates (vCard
+// KEY), MS-ASCMD 2.2.3.24: status 7 when it has none. A request for mini
+// certificates gets the full ones, as no store keeps Exchange's mini form.
+func recipientCerts(e *galEntry) *eas.ResolveRecipientsCertificates {
+	if e == nil || len(e.certs) == 0 {
+		return &eas.ResolveRecipientsCertificates{Status: eas.ResolveRecipientsNoValidCertificate, CertificateCount: ptr(0)}
+	}
+	c := &eas.ResolveRecipientsCertificates{Status: eas.ResolveRecipientsSuccess, CertificateCount: ptr(len(e.certs))}
+	for _, der := range e.certs {
+		c.Certificate = append(c.Certificate, base64.StdEncoding.EncodeToString(der))
+	}
+	return c
 }
 
 // recipient is one resolution of a To.

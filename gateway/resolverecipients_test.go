@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -147,5 +148,33 @@ func TestResolveRecipientsPicture(t *testing.T) {
 	}
 	if p := resp.Response[1].Recipient[0].Picture; p == nil || p.Status != eas.StatusNoPicture {
 		t.Errorf("Alicia's Picture %+v, want Status %d", p, eas.StatusNoPicture)
+	}
+}
+
+// TestResolveRecipientsCertificates checks that a directory entry with an
+// S/MIME certificate (a contact's vCard KEY) resolves with it, full or
+// mini, and one without it with status 7.
+func TestResolveRecipientsCertificates(t *testing.T) {
+	root := issue(t, caTemplate("Directory Root", 1, nil), nil)
+	cert := issue(t, certTemplate("zoe", 2, nil), root).cert
+	f := newIOFixture(t, 10)
+	galAdd(t, f, "contacts",
+		sources.Contact{FirstName: "Zoe", LastName: "Zertifikat", Emails: []string{"zoe@example.com"}, Certificates: [][]byte{cert.Raw}},
+		sources.Contact{FirstName: "Yann", LastName: "Ohne", Emails: []string{"yann@example.com"}})
+	for _, mode := range []int{eas.CertificateRetrievalFull, eas.CertificateRetrievalMini} {
+		req := &eas.ResolveRecipientsRequest{To: []string{"zoe@example.com", "yann@example.com"},
+			Options: &eas.ResolveRecipientsOptions{CertificateRetrieval: ptr(mode)}}
+		resp := resolveDo(t, f, "14.1", req)
+		if len(resp.Response) != 2 || len(resp.Response[0].Recipient) != 1 || len(resp.Response[1].Recipient) != 1 {
+			t.Fatalf("response %+v, want one recipient each", resp)
+		}
+		c := resp.Response[0].Recipient[0].Certificates
+		if c == nil || c.Status != eas.ResolveRecipientsSuccess || c.CertificateCount == nil || *c.CertificateCount != 1 ||
+			len(c.Certificate) != 1 || c.Certificate[0] != base64.StdEncoding.EncodeToString(cert.Raw) {
+			t.Errorf("CertificateRetrieval %d: Zoe's Certificates = %+v, want her one certificate", mode, c)
+		}
+		if c := resp.Response[1].Recipient[0].Certificates; c == nil || c.Status != eas.ResolveRecipientsNoValidCertificate {
+			t.Errorf("CertificateRetrieval %d: Yann's Certificates = %+v, want status 7", mode, c)
+		}
 	}
 }

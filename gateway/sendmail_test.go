@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/easgate/easgate/eas"
@@ -106,5 +109,80 @@ func TestSendMailResent(t *testing.T) {
 	wantComposeOK(t, code, body)
 	if n := len(f.src.Sent()); n != 2 {
 		t.Errorf("store sent %d messages, want 2", n)
+	}
+}
+
+// smimeMessages are real S/MIME messages (gateway/testdata/smime/README.md):
+// a clear-signed one, whose signature covers bytes a server must not touch,
+// and an encrypted one.
+var smimeMessages = []struct{ file, class string }{
+	{"signed.eml", "IPM.Note.SMIME.MultipartSigned"},
+	{"encrypted.eml", "IPM.Note.SMIME"},
+}
+
+// TestSMIMEPassThrough checks that S/MIME mail passes easgate byte for
+// byte in both directions: SendMail (the 2.5 message/rfc822 body and the
+// 14.1 and 16.1 WBXML Mime) hands the store exactly the client's bytes,
+// and Sync with MIMESupport 1 (S/MIME only) gives the client exactly the
+// stored bytes, as MIMEData at 2.5 and as a type 4 Body later, with the
+// S/MIME message class.
+func TestSMIMEPassThrough(t *testing.T) {
+	for _, m := range smimeMessages {
+		raw, err := os.ReadFile(filepath.Join("testdata", "smime", m.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []eas.ProtocolVersion{eas.V25, eas.V141, eas.V161} {
+			t.Run(m.file+"/"+v.String(), func(t *testing.T) {
+				f := newComposeFixture(t, nil)
+				var code int
+				if v < eas.V140 {
+					code, _ = f.postMIME(t, "SendMail", v.String(), "&SaveInSent=T", raw)
+				} else {
+					code, _ = f.postWBXML(t, "SendMail", v.String(), &eas.SendMailRequest{ClientID: "smime-" + m.file, Mime: raw, SaveInSentItems: true})
+				}
+				if code != http.StatusOK {
+					t.Fatalf("SendMail = HTTP %d", code)
+				}
+				sent := f.src.Sent()
+				if len(sent) != 1 || !bytes.Equal(sent[0], raw) {
+					t.Fatalf("the store was handed %d messages, the first %d bytes; want the client's %d bytes unchanged", len(sent), len(sent[0]), len(raw))
+				}
+
+				e := convServer(t, Options{})
+				if _, err := e.src.AddMessage(context.Background(), "inbox", raw); err != nil {
+					t.Fatal(err)
+				}
+				d := e.device("smime1", "TestPhone", v)
+				d.folderSync("0")
+				cid := devicesCollection(d, "inbox")
+				key := d.sync(eas.SyncCollection{SyncKey: "0", CollectionID: cid})[cid].SyncKey
+				o := &eas.SyncOptions{MIMESupport: 1}
+				if v >= eas.V121 {
+					o.BodyPreference = []eas.BodyPreference{{Type: int(eas.BodyMIME)}}
+				}
+				c := d.sync(eas.SyncCollection{SyncKey: key, CollectionID: cid, GetChanges: ptr(true), Options: []eas.SyncOptions{*o}})[cid]
+				if c.Commands == nil || len(c.Commands.Add) != 1 {
+					t.Fatalf("Sync = %+v, want one Add", c)
+				}
+				var em eas.Email
+				if err := c.Commands.Add[0].ApplicationData.Decode(&em); err != nil {
+					t.Fatal(err)
+				}
+				var got string
+				switch {
+				case v < eas.V121 && em.MIMEData25 != nil:
+					got = *em.MIMEData25
+				case em.Body != nil && em.Body.Type == eas.BodyMIME && em.Body.Data != nil:
+					got = *em.Body.Data
+				}
+				if got != string(raw) {
+					t.Errorf("Sync gave %d bytes of MIME, want the stored %d bytes unchanged", len(got), len(raw))
+				}
+				if em.MessageClass != m.class {
+					t.Errorf("MessageClass = %q, want %q", em.MessageClass, m.class)
+				}
+			})
+		}
 	}
 }

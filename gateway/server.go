@@ -83,6 +83,9 @@ type Options struct {
 	// turns Autodiscover off (autodiscover.go).
 	ExternalURL  string
 	Autodiscover AutodiscoverOptions
+	// Certificates configure ValidateCert; the zero value trusts the
+	// system's roots and does not check revocation.
+	Certificates CertOptions
 }
 
 // Server is the http.Handler of the EAS endpoint. Metrics and profiles are
@@ -114,6 +117,8 @@ type Server struct {
 	traces    traces     // per-device traces and recent requests (trace.go)
 
 	autodiscover *autodiscover // autodiscover.go
+	certs        CertOptions
+	crls         crlCache // crl.go
 }
 
 var errNoCredentials = errors.New("gateway: no Basic credentials")
@@ -146,6 +151,7 @@ func New(o *Options) (*Server, error) {
 		limits:   o.Limits.withDefaults(),
 		now:      o.Now,
 		mailDom:  o.MailDomain,
+		certs:    o.Certificates,
 		routes:   append([]route(nil), routes...),
 		mux:      http.NewServeMux(),
 	}

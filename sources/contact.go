@@ -46,6 +46,10 @@ type Contact struct {
 	Notes      string
 	Categories []string
 	Photo      []byte // JPEG or PNG as stored
+
+	// Certificates are the contact's X.509 certificates, DER, for S/MIME
+	// (vCard KEY). Stores keep them read-only: a device edit leaves them.
+	Certificates [][]byte
 }
 
 // Phones holds a contact's telephone numbers, one field per kind that

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +39,7 @@ type Config struct {
 	DAV     DAVConfig     `toml:"dav"`
 	Memory  MemoryConfig  `toml:"memory"`
 	GAL     GALConfig     `toml:"gal"`
+	SMIME   SMIMEConfig   `toml:"smime"`
 
 	Autodiscover AutodiscoverConfig `toml:"autodiscover"` // config_autodiscover.go
 }
@@ -155,6 +158,44 @@ type GALConfig struct {
 	Folder string `toml:"folder"` // id or name of a store folder; empty: each user's default contacts folder
 }
 
+// SMIMEConfig is the [smime] section: how ValidateCert judges S/MIME
+// certificates, gateway.CertOptions.
+type SMIMEConfig struct {
+	Roots             string        `toml:"roots"`              // PEM file of CA certificates trusted besides the system's; empty: system roots only
+	Revocation        string        `toml:"revocation"`         // off (default) or crl
+	RevocationTimeout time.Duration `toml:"revocation_timeout"` // one CRL download; default 5s
+}
+
+// smimeRoots reads the [smime] roots file; nil without one.
+func (c *Config) smimeRoots() ([]*x509.Certificate, error) {
+	if c.SMIME.Roots == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(c.SMIME.Roots)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		if blk, b = pem.Decode(b); blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		crt, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, crt)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no PEM CERTIFICATE in %s", c.SMIME.Roots)
+	}
+	return out, nil
+}
+
 // defaultConfig returns the values a key takes when neither the file nor
 // the environment sets it.
 func defaultConfig() *Config {
@@ -165,6 +206,7 @@ func defaultConfig() *Config {
 		JMAP:   JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls"},
 		IMAP:   IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4},
 		DAV:    DAVConfig{PollInterval: 60 * time.Second},
+		SMIME:  SMIMEConfig{Revocation: "off", RevocationTimeout: 5 * time.Second},
 	}
 }
 
@@ -312,6 +354,13 @@ func (c *Config) validate() error {
 	e.oneOf("server.log_format", c.Server.LogFormat, "text", "json")
 	if strings.ContainsAny(c.Server.MailDomain, "@ ") {
 		e.add("server.mail_domain", "%q is not a domain", c.Server.MailDomain)
+	}
+	if _, err := c.smimeRoots(); err != nil {
+		e.add("smime.roots", "%v", err)
+	}
+	e.oneOf("smime.revocation", c.SMIME.Revocation, "off", "crl")
+	if c.SMIME.RevocationTimeout <= 0 {
+		e.add("smime.revocation_timeout", "%v is not positive", c.SMIME.RevocationTimeout)
 	}
 
 	l := c.Limits
@@ -551,6 +600,7 @@ func (c *Config) policyDoc() *eas.EASProvisionDoc {
 func (c *Config) gatewayOptions(log *slog.Logger) *gateway.Options {
 	mode, _ := gateway.ParsePolicyMode(c.Policy.Mode) // validated
 	vs, _ := c.versions()                             // validated
+	roots, _ := c.smimeRoots()                        // validated
 	o := &gateway.Options{
 		Logger:      log,
 		Versions:    vs,
@@ -558,6 +608,9 @@ func (c *Config) gatewayOptions(log *slog.Logger) *gateway.Options {
 		Policy:      gateway.Policy{Mode: mode, Doc: c.policyDoc()},
 		MailDomain:  c.Server.MailDomain,
 		Directory:   gateway.DirectoryOptions{Folder: c.GAL.Folder},
+		Certificates: gateway.CertOptions{
+			Roots: roots,
+		},
 		Limits: gateway.Limits{
 			MinHeartbeat:       c.Limits.MinHeartbeat,
 			MaxHeartbeat:       c.Limits.MaxHeartbeat,
@@ -566,6 +619,9 @@ func (c *Config) gatewayOptions(log *slog.Logger) *gateway.Options {
 			MaxSyncCollections: c.Limits.MaxSyncCollections,
 			KeepAlive:          c.Limits.KeepAlive,
 		},
+	}
+	if c.SMIME.Revocation == "crl" {
+		o.Certificates.Revocation = &gateway.RevocationOptions{Timeout: c.SMIME.RevocationTimeout}
 	}
 	if dec := eas.DecoderOptions(c.Decoder); dec != (eas.DecoderOptions{}) {
 		o.Decoder = &dec

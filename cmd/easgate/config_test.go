@@ -224,6 +224,10 @@ func TestConfigErrors(t *testing.T) {
 				"config: imap.submission: \"smtp.example.com\" is not host:port\n" +
 				"config: imap.delete: \"destroy\" is not one of trash, expunge\n" +
 				"config: imap.conns_per_user: 0 is less than 1"},
+		{"smime", "", []string{"EASGATE_SMIME_ROOTS=" + notDir, "EASGATE_SMIME_REVOCATION=ocsp", "EASGATE_SMIME_REVOCATION_TIMEOUT=0s"},
+			"config: smime.roots: no PEM CERTIFICATE in " + notDir + "\n" +
+				"config: smime.revocation: \"ocsp\" is not one of off, crl\n" +
+				"config: smime.revocation_timeout: 0s is not positive"},
 		{"dav", "", []string{"EASGATE_DAV_CALDAV_URL=/dav/", "EASGATE_DAV_POLL_INTERVAL=0s"},
 			"config: dav.caldav_url: \"/dav/\" is not a URL (want http:// or https://)\n" +
 				"config: dav.poll_interval: 0s is not positive"},

@@ -2,7 +2,14 @@ package dav
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
 	"fmt"
+	"math/big"
 	"reflect"
 	"strings"
 	"testing"
@@ -293,5 +300,34 @@ func TestVCardFromPhone(t *testing.T) {
 	c = contactFromVCard(card)
 	if len(c.Photo) != 4 || c.Phones.Home != "+1-555" {
 		t.Errorf("contactFromVCard(4.0) = %+v", c)
+	}
+}
+
+// TestVCardKeyCertificate reads S/MIME certificates from KEY as vCard 3.0
+// (base64 with ENCODING=b) and 4.0 (a data: URI) write them; a PGP key or
+// a URI is no certificate.
+func TestVCardKeyCertificate(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "Zoe"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), EmailAddresses: []string{"zoe@example.com"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.StdEncoding.EncodeToString(der)
+	for name, card := range map[string]string{
+		"3.0": "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Zoe\r\nKEY;ENCODING=b;TYPE=X509:" + b64 + "\r\nKEY;TYPE=PGP:https://example.com/zoe.asc\r\nEND:VCARD\r\n",
+		"4.0": "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Zoe\r\nKEY:data:application/pkix-cert;base64," + b64 + "\r\nKEY:data:application/pgp-keys;base64,bm90IGEgY2VydA==\r\nEND:VCARD\r\n",
+	} {
+		c, err := vcard.NewDecoder(strings.NewReader(card)).Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := contactFromVCard(c).Certificates; len(got) != 1 || !bytes.Equal(got[0], der) {
+			t.Errorf("contactFromVCard(%s).Certificates = %d certificates, want the one X.509 certificate", name, len(got))
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package dav
 
 import (
+	"crypto/x509"
 	"encoding/base64"
 	"slices"
 	"strings"
@@ -201,7 +202,20 @@ func contactFromVCard(card vcard.Card) *sources.Contact {
 	if f := card.Preferred(vcard.FieldPhoto); f != nil {
 		c.Photo = photoBytes(f)
 	}
+	// KEY holds certificates as base64 (3.0) or a data: URI (4.0), both of
+	// which photoBytes reads; a URI or a PGP key is not a certificate.
+	for _, f := range card[vcard.FieldKey] {
+		if b := photoBytes(f); b != nil && x509Like(b) {
+			c.Certificates = append(c.Certificates, b)
+		}
+	}
 	return c
+}
+
+// x509Like reports DER that parses as a certificate.
+func x509Like(b []byte) bool {
+	_, err := x509.ParseCertificate(b)
+	return err == nil
 }
 
 // pref orders fields by PREF (4.0) or TYPE=pref (3.0); lower first.
