@@ -711,7 +711,7 @@ func zoneName(tz eas.TimeZone, start *eas.DateTime) string {
 		loc, err := time.LoadLocation(name)
 		return err == nil && sameRules(tz, eas.NewTimeZone(loc, year), year)
 	}
-	names := []string{windowsZones[tz.StandardName]}
+	names := []string{sources.ZoneForWindows(tz.StandardName)}
 	if strings.Contains(tz.StandardName, "/") {
 		names = append(names, tz.StandardName)
 	}
@@ -721,6 +721,13 @@ func zoneName(tz eas.TimeZone, start *eas.DateTime) string {
 		}
 	}
 	for _, z := range commonZones {
+		if matches(z) {
+			return z
+		}
+	}
+	// Zones with rules of their own (Lord Howe's half-hour daylight
+	// saving, Chatham's 12:45) are found in the whole table.
+	for _, z := range sources.WindowsZones() {
 		if matches(z) {
 			return z
 		}
@@ -779,59 +786,6 @@ var commonZones = []string{
 	"Africa/Johannesburg", "Africa/Lagos", "Africa/Cairo", "Asia/Jerusalem", "Asia/Dubai", "Asia/Tehran",
 	"Asia/Karachi", "Asia/Kolkata", "Asia/Kathmandu", "Asia/Dhaka", "Asia/Bangkok", "Asia/Shanghai",
 	"Asia/Tokyo", "Australia/Perth", "Australia/Brisbane", "Australia/Adelaide", "Australia/Darwin",
-	"Australia/Sydney", "Pacific/Auckland", "Atlantic/Reykjavik", "UTC",
+	"Australia/Sydney", "Pacific/Auckland", "UTC",
 }
 
-// windowsZones maps the Windows zone names that Outlook, Windows Mobile
-// and Exchange-minded devices put in StandardName to IANA zones (the
-// territory-001 entries of CLDR's windowsZones).
-var windowsZones = map[string]string{
-	"W. Europe Standard Time":         "Europe/Berlin",
-	"Romance Standard Time":           "Europe/Paris",
-	"Central Europe Standard Time":    "Europe/Budapest",
-	"Central European Standard Time":  "Europe/Warsaw",
-	"GMT Standard Time":               "Europe/London",
-	"Greenwich Standard Time":         "Atlantic/Reykjavik",
-	"E. Europe Standard Time":         "Europe/Chisinau",
-	"FLE Standard Time":               "Europe/Kiev",
-	"GTB Standard Time":               "Europe/Bucharest",
-	"Russian Standard Time":           "Europe/Moscow",
-	"Turkey Standard Time":            "Europe/Istanbul",
-	"Israel Standard Time":            "Asia/Jerusalem",
-	"Egypt Standard Time":             "Africa/Cairo",
-	"South Africa Standard Time":      "Africa/Johannesburg",
-	"W. Central Africa Standard Time": "Africa/Lagos",
-	"Arabian Standard Time":           "Asia/Dubai",
-	"Iran Standard Time":              "Asia/Tehran",
-	"Pakistan Standard Time":          "Asia/Karachi",
-	"India Standard Time":             "Asia/Kolkata",
-	"Nepal Standard Time":             "Asia/Kathmandu",
-	"Bangladesh Standard Time":        "Asia/Dhaka",
-	"SE Asia Standard Time":           "Asia/Bangkok",
-	"China Standard Time":             "Asia/Shanghai",
-	"Singapore Standard Time":         "Asia/Singapore",
-	"Tokyo Standard Time":             "Asia/Tokyo",
-	"Korea Standard Time":             "Asia/Seoul",
-	"W. Australia Standard Time":      "Australia/Perth",
-	"E. Australia Standard Time":      "Australia/Brisbane",
-	"Cen. Australia Standard Time":    "Australia/Adelaide",
-	"AUS Central Standard Time":       "Australia/Darwin",
-	"AUS Eastern Standard Time":       "Australia/Sydney",
-	"New Zealand Standard Time":       "Pacific/Auckland",
-	"Eastern Standard Time":           "America/New_York",
-	"Central Standard Time":           "America/Chicago",
-	"Mountain Standard Time":          "America/Denver",
-	"US Mountain Standard Time":       "America/Phoenix",
-	"Pacific Standard Time":           "America/Los_Angeles",
-	"Alaskan Standard Time":           "America/Anchorage",
-	"Hawaiian Standard Time":          "Pacific/Honolulu",
-	"Atlantic Standard Time":          "America/Halifax",
-	"Newfoundland Standard Time":      "America/St_Johns",
-	"E. South America Standard Time":  "America/Sao_Paulo",
-	"Argentina Standard Time":         "America/Argentina/Buenos_Aires",
-	"Central Standard Time (Mexico)":  "America/Mexico_City",
-	"SA Pacific Standard Time":        "America/Bogota",
-	"Pacific SA Standard Time":        "America/Santiago",
-	"UTC":                             "UTC",
-	"Coordinated Universal Time":      "UTC",
-}

@@ -256,7 +256,10 @@ func TestRecurrenceRoundTrip(t *testing.T) {
 }
 
 func TestZoneName(t *testing.T) {
-	for _, name := range []string{"Europe/Berlin", "Europe/London", "America/New_York", "America/Los_Angeles", "Asia/Tokyo", "Australia/Sydney", "Asia/Kolkata"} {
+	// Lord Howe's half-hour daylight saving and Chatham's 12:45 are in no
+	// list of common zones; the CLDR table still finds them by their rules.
+	for _, name := range []string{"Europe/Berlin", "Europe/London", "America/New_York", "America/Los_Angeles", "Asia/Tokyo", "Australia/Sydney", "Asia/Kolkata",
+		"Australia/Lord_Howe", "Pacific/Chatham", "UTC"} {
 		loc := mustLoad(t, name)
 		tz := eas.NewTimeZone(loc, 2026)
 		tz.StandardName, tz.DaylightName = "", ""
@@ -270,6 +273,11 @@ func TestZoneName(t *testing.T) {
 	tz.StandardName = "Romance Standard Time"
 	if got := zoneName(tz, nil); got != "Europe/Paris" {
 		t.Errorf("zoneName(Romance Standard Time) = %q", got)
+	}
+	tz = eas.NewTimeZone(mustLoad(t, "Asia/Kathmandu"), 2026)
+	tz.StandardName = "Nepal Standard Time"
+	if got := zoneName(tz, nil); got != "Asia/Kathmandu" {
+		t.Errorf("zoneName(Nepal Standard Time) = %q", got)
 	}
 	if got := zoneName(eas.TimeZone{Bias: 300}, nil); got != "America/Bogota" && got != "Etc/GMT+5" {
 		t.Errorf("zoneName(UTC-5 without DST) = %q", got)

@@ -28,38 +28,6 @@ func newUID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// windowsZones maps the Windows zone names that Outlook and Exchange write
-// as TZID to IANA names (CLDR windowsZones, territory 001), for the zones
-// most calendars use.
-var windowsZones = map[string]string{
-	"W. Europe Standard Time":        "Europe/Berlin",
-	"Central Europe Standard Time":   "Europe/Budapest",
-	"Romance Standard Time":          "Europe/Paris",
-	"Central European Standard Time": "Europe/Warsaw",
-	"GMT Standard Time":              "Europe/London",
-	"Greenwich Standard Time":        "Atlantic/Reykjavik",
-	"E. Europe Standard Time":        "Europe/Chisinau",
-	"FLE Standard Time":              "Europe/Kiev",
-	"GTB Standard Time":              "Europe/Bucharest",
-	"Russian Standard Time":          "Europe/Moscow",
-	"Eastern Standard Time":          "America/New_York",
-	"Central Standard Time":          "America/Chicago",
-	"Mountain Standard Time":         "America/Denver",
-	"US Mountain Standard Time":      "America/Phoenix",
-	"Pacific Standard Time":          "America/Los_Angeles",
-	"Alaskan Standard Time":          "America/Anchorage",
-	"Hawaiian Standard Time":         "Pacific/Honolulu",
-	"Atlantic Standard Time":         "America/Halifax",
-	"E. South America Standard Time": "America/Sao_Paulo",
-	"Tokyo Standard Time":            "Asia/Tokyo",
-	"China Standard Time":            "Asia/Shanghai",
-	"India Standard Time":            "Asia/Calcutta",
-	"Singapore Standard Time":        "Asia/Singapore",
-	"AUS Eastern Standard Time":      "Australia/Sydney",
-	"New Zealand Standard Time":      "Pacific/Auckland",
-	"UTC":                            "UTC",
-}
-
 // location resolves a TZID to a zone: an IANA name, a vendor-prefixed one
 // ("/mozilla.org/20050126_1/Europe/Berlin"), or a Windows name. An unknown
 // TZID gives nil, and the times are read as UTC.
@@ -71,7 +39,7 @@ func location(tzid string) *time.Location {
 	if l, err := time.LoadLocation(tzid); err == nil {
 		return l
 	}
-	if w, ok := windowsZones[tzid]; ok {
+	if w := sources.ZoneForWindows(tzid); w != "" {
 		l, _ := time.LoadLocation(w)
 		return l
 	}
