@@ -788,4 +788,3 @@ var commonZones = []string{
 	"Asia/Tokyo", "Australia/Perth", "Australia/Brisbane", "Australia/Adelaide", "Australia/Darwin",
 	"Australia/Sydney", "Pacific/Auckland", "UTC",
 }
-
