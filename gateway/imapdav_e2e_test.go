@@ -68,13 +68,23 @@ type imapE2EEnv struct {
 
 // imapE2EServer starts Dovecot and the DAV server davKind ("radicale",
 // "xandikos" or "" for none) and a gateway whose Backend is imapdav on
-// them.
+// them. With davKind "cyrus", Cyrus serves both IMAP and DAV, and e.dc
+// is nil.
 func imapE2EServer(t testing.TB, davKind string) *imapE2EEnv {
 	t.Helper()
-	e := &imapE2EEnv{dc: testserver.StartDovecot(t), davKind: davKind, log: new(imapE2ELog)}
+	e := &imapE2EEnv{davKind: davKind, log: new(imapE2ELog)}
 	logger := slog.New(slog.NewTextHandler(e.log, nil))
-	o := &imapdav.Options{IMAP: e.dc.IMAP, TLS: imapdav.TLSNone, Submission: e.dc.Submission, SubmissionTLS: imapdav.TLSNone,
-		PollInterval: time.Second, Logger: logger}
+	o := &imapdav.Options{TLS: imapdav.TLSNone, SubmissionTLS: imapdav.TLSNone, PollInterval: time.Second, Logger: logger}
+	if davKind == "cyrus" {
+		cy := testserver.StartCyrus(t, nil)
+		o.IMAP = cy.IMAP
+		e.dav = &testserver.DAV{URL: cy.HTTP + "/dav/", Dir: cy.Dir}
+		e.cal, e.card = cy.CalDAV+"user/alice/Default/", cy.CardDAV+"user/alice/Default/"
+		o.DAV = &dav.Options{CalDAV: cy.CalDAV, CardDAV: cy.CardDAV, PollInterval: 500 * time.Millisecond, Logger: logger}
+	} else {
+		e.dc = testserver.StartDovecot(t)
+		o.IMAP, o.Submission = e.dc.IMAP, e.dc.Submission
+	}
 	switch davKind {
 	case "radicale":
 		e.dav = testserver.StartRadicale(t)
@@ -83,7 +93,7 @@ func imapE2EServer(t testing.TB, davKind string) *imapE2EEnv {
 		e.dav = testserver.StartXandikos(t)
 		e.cal, e.card = e.dav.URL+"alice/calendars/calendar/", e.dav.URL+"alice/contacts/addressbook/"
 	}
-	if e.dav != nil {
+	if e.dav != nil && o.DAV == nil {
 		o.DAV = &dav.Options{CalDAV: e.dav.URL, CardDAV: e.dav.URL, PollInterval: 500 * time.Millisecond, Logger: logger}
 	}
 	b, err := imapdav.NewBackend(o)

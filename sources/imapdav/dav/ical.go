@@ -812,13 +812,6 @@ func ensureTimezones(cal *ical.Calendar, tzs map[string]time.Time) {
 func vtimezone(loc *time.Location, year int) *ical.Component {
 	vt := ical.NewComponent(ical.CompTimezone)
 	vt.Props.SetText(ical.PropTimezoneID, loc.String())
-	off := func(sec int) string {
-		sign := "+"
-		if sec < 0 {
-			sign, sec = "-", -sec
-		}
-		return fmt.Sprintf("%s%02d%02d", sign, sec/3600, sec/60%60)
-	}
 	t := time.Date(year, 1, 1, 0, 0, 0, 0, loc)
 	end := t.AddDate(1, 0, 0)
 	var found bool
@@ -844,8 +837,8 @@ func vtimezone(loc *time.Location, year int) *ical.Component {
 			sub := ical.NewComponent(kind)
 			local := hi.UTC().Add(time.Duration(o1) * time.Second) // wall clock before the change
 			sub.Props.Set(&ical.Prop{Name: ical.PropDateTimeStart, Params: ical.Params{}, Value: local.Format("20060102T150405")})
-			sub.Props.SetText(ical.PropTimezoneOffsetFrom, off(o1))
-			sub.Props.SetText(ical.PropTimezoneOffsetTo, off(o2))
+			sub.Props.Set(utcOffset(ical.PropTimezoneOffsetFrom, o1))
+			sub.Props.Set(utcOffset(ical.PropTimezoneOffsetTo, o2))
 			sub.Props.SetText(ical.PropTimezoneName, name)
 			n := (local.Day()-1)/7 + 1
 			if local.Day()+7 > time.Date(local.Year(), local.Month()+1, 0, 0, 0, 0, 0, time.UTC).Day() {
@@ -862,12 +855,24 @@ func vtimezone(loc *time.Location, year int) *ical.Component {
 		name, o := t.Zone()
 		sub := ical.NewComponent(ical.CompTimezoneStandard)
 		sub.Props.Set(&ical.Prop{Name: ical.PropDateTimeStart, Params: ical.Params{}, Value: "19700101T000000"})
-		sub.Props.SetText(ical.PropTimezoneOffsetFrom, off(o))
-		sub.Props.SetText(ical.PropTimezoneOffsetTo, off(o))
+		sub.Props.Set(utcOffset(ical.PropTimezoneOffsetFrom, o))
+		sub.Props.Set(utcOffset(ical.PropTimezoneOffsetTo, o))
 		sub.Props.SetText(ical.PropTimezoneName, name)
 		vt.Children = append(vt.Children, sub)
 	}
 	return vt
+}
+
+// utcOffset is a TZOFFSETFROM or TZOFFSETTO property of sec seconds east
+// of UTC. Its value type is UTC-OFFSET (RFC 5545 section 3.8.3.3/4):
+// written with SetText, go-ical adds VALUE=TEXT, which Radicale rejects
+// with 400 and so refused every event a phone created with a time zone.
+func utcOffset(name string, sec int) *ical.Prop {
+	sign := "+"
+	if sec < 0 {
+		sign, sec = "-", -sec
+	}
+	return &ical.Prop{Name: name, Params: ical.Params{}, Value: fmt.Sprintf("%s%02d%02d", sign, sec/3600, sec/60%60)}
 }
 
 // taskFromICal reads the VTODO of one calendar object.
