@@ -38,6 +38,7 @@ type Config struct {
 	IMAP    IMAPConfig    `toml:"imap"`
 	DAV     DAVConfig     `toml:"dav"`
 	Memory  MemoryConfig  `toml:"memory"`
+	Graph   GraphConfig   `toml:"graph"`
 	GAL     GALConfig     `toml:"gal"`
 	SMIME   SMIMEConfig   `toml:"smime"`
 
@@ -207,6 +208,7 @@ func defaultConfig() *Config {
 		IMAP:   IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4},
 		DAV:    DAVConfig{PollInterval: 60 * time.Second},
 		SMIME:  SMIMEConfig{Revocation: "off", RevocationTimeout: 5 * time.Second},
+		Graph:  defaultGraphConfig(),
 	}
 }
 
@@ -456,6 +458,8 @@ func (c *Config) validate() error {
 	if d.PollInterval <= 0 {
 		e.add("dav.poll_interval", "%v is not positive", d.PollInterval)
 	}
+
+	c.validateGraph(&e)
 
 	if kind == "memory" && len(c.Memory.Users) == 0 {
 		e.add("memory.users", "no users, and store.kind is memory")

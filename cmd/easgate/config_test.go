@@ -36,7 +36,7 @@ func TestConfigFiles(t *testing.T) {
 			if err != nil {
 				t.Fatalf("loadConfig(%s) = %v", path, err)
 			}
-			if _, err := backendFor(c, nil); err != nil {
+			if _, err := backendFor(c, nil, nil); err != nil {
 				t.Errorf("backendFor(%s) = %v", path, err)
 			}
 			if _, err := gateway.New(c.gatewayOptions(nil)); err != nil {
@@ -162,8 +162,8 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"unknown-key", baseConfig + "[server]\nlissen = \"x\"\n[jmap]\nauht = \"bearer\"\n", nil,
 			"config: FILE: unknown key server.lissen, jmap.auht"},
-		{"unknown-section", baseConfig + "[graph]\ntenant = \"x\"\n", nil,
-			"config: FILE: unknown key graph, graph.tenant"},
+		{"unknown-section", baseConfig + "[exchange]\nhost = \"x\"\n", nil,
+			"config: FILE: unknown key exchange, exchange.host"},
 		{"bad-duration-in-file", baseConfig + "[limits]\nkeep_alive = \"20 seconds\"\n", nil,
 			"config: FILE: toml: line 9 (last key \"limits.keep_alive\"): invalid duration: \"20 seconds\""},
 		{"env-unknown-key", "", []string{"EASGATE_JMAP_SESION_URL=x"},

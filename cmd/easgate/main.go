@@ -7,6 +7,8 @@
 //	easgate demo [-listen ADDR] [-state DIR] [-mail-every D] [-policy none|allow|force] [-v]
 //	easgate wbxml decode|encode [-o FILE] [FILE|-]
 //	easgate device list|show|wipe|cancel-wipe -state DIR ...
+//	easgate user password|revoke -state DIR USER
+//	easgate graph-emulator [-listen ADDR]
 //	easgate version
 package main
 
@@ -24,11 +26,13 @@ import (
 const usage = `usage: easgate <command> [arguments]
 
 commands:
-  serve     serve EAS over HTTP (easgate serve -h for flags)
-  demo      serve a made-up mailbox to try a phone with (easgate demo -h)
-  wbxml     convert WBXML to XML and back (easgate wbxml -h)
-  device    list, show and wipe devices (easgate device -h)
-  version   print the version
+  serve           serve EAS over HTTP (easgate serve -h for flags)
+  demo            serve a made-up mailbox to try a phone with (easgate demo -h)
+  wbxml           convert WBXML to XML and back (easgate wbxml -h)
+  device          list, show and wipe devices (easgate device -h)
+  user            issue and revoke device passwords for the Graph store (easgate user -h)
+  graph-emulator  serve an in-memory Microsoft Graph to try the Graph store (easgate graph-emulator -h)
+  version         print the version
 `
 
 func main() {
@@ -61,6 +65,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runWBXML(ctx, args[1:], stdin, stdout, stderr)
 	case "device":
 		return runDevice(ctx, args[1:], stdout, stderr)
+	case "user":
+		return runUser(ctx, args[1:], stdout, stderr)
+	case "graph-emulator":
+		return runGraphEmulator(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "easgate", version())
 		return nil

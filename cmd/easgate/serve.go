@@ -16,6 +16,7 @@ import (
 
 	"github.com/easgate/easgate/gateway"
 	"github.com/easgate/easgate/sources"
+	"github.com/easgate/easgate/sources/graph"
 	"github.com/easgate/easgate/sources/imapdav"
 	"github.com/easgate/easgate/sources/imapdav/dav"
 	"github.com/easgate/easgate/sources/jmap"
@@ -59,13 +60,6 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) (err error) 
 	}
 	log := cfg.logger(stderr)
 
-	backend, err := backendFor(cfg, log)
-	if err != nil {
-		return &exitError{2, err}
-	}
-	if c, ok := backend.(io.Closer); ok {
-		defer c.Close()
-	}
 	state, err := statecache.Open(cfg.State.Dir, &statecache.Options{Logger: log})
 	if err != nil {
 		return fmt.Errorf("serve: state.dir: %w", err)
@@ -75,6 +69,21 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) (err error) 
 			err = fmt.Errorf("serve: %w", cerr)
 		}
 	}()
+	// The state opens first: the graph store checks device passwords in it.
+	backend, err := backendFor(cfg, log, state)
+	if err != nil {
+		return &exitError{2, err}
+	}
+	if c, ok := backend.(io.Closer); ok {
+		defer c.Close()
+	}
+	if gb, ok := backend.(*graph.Backend); ok {
+		stop, err := serveGraphNotifications(ctx, cfg.Graph.NotificationListen, gb, log)
+		if err != nil {
+			return fmt.Errorf("serve: graph.notification_listen: %w", err)
+		}
+		defer stop()
+	}
 	o := cfg.gatewayOptions(log)
 	o.Backend = backend
 	o.State = state
@@ -98,7 +107,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) (err error) 
 // backendFor returns the Backend of the store that cfg names; none
 // contacts its server before the first login. A Backend that is an
 // io.Closer is closed when serve ends.
-func backendFor(cfg *Config, log *slog.Logger) (gateway.Backend, error) {
+func backendFor(cfg *Config, log *slog.Logger, state *statecache.Store) (gateway.Backend, error) {
 	switch k := cfg.Store.Kind; k {
 	case "memory":
 		return newMemoryBackend(cfg.Memory.Users, cfg.Server.MailDomain), nil
@@ -158,7 +167,7 @@ func backendFor(cfg *Config, log *slog.Logger) (gateway.Backend, error) {
 		}
 		return imapdav.NewBackend(o)
 	case "graph":
-		return nil, errors.New("config: store.kind: graph is not built yet in this easgate")
+		return graphBackend(cfg, log, state)
 	default:
 		return nil, fmt.Errorf("config: store.kind: %q is not one of memory, jmap, imapdav, graph", k)
 	}

@@ -1,0 +1,284 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/easgate/easgate/internal/graphemu"
+	"github.com/easgate/easgate/sources/graph"
+	"github.com/easgate/easgate/statecache"
+)
+
+// GraphConfig is the [graph] section, for store kind graph: one Entra ID
+// app registration with application permissions (docs/GRAPH.md).
+type GraphConfig struct {
+	Tenant          string `toml:"tenant"`           // required: tenant id or primary domain
+	ClientID        string `toml:"client_id"`        // required: the app's client id
+	ClientSecret    string `toml:"client_secret"`    // a client secret, or:
+	CertificateFile string `toml:"certificate_file"` // PEM certificate of a certificate credential
+	KeyFile         string `toml:"key_file"`         // its PEM RSA private key
+	GraphURL        string `toml:"graph_url"`        // default https://graph.microsoft.com
+	AuthorityURL    string `toml:"authority_url"`    // default https://login.microsoftonline.com
+
+	Concurrency     int           `toml:"concurrency"`       // requests in flight per mailbox; default 3
+	Budget          int           `toml:"budget"`            // requests per mailbox per 10 minutes; default 9000
+	PageSize        int           `toml:"page_size"`         // delta page size; default 100
+	PollInterval    time.Duration `toml:"poll_interval"`     // Inbox/Calendar/Contacts poll while phones wait; default 30s
+	MaxPollInterval time.Duration `toml:"max_poll_interval"` // idle folders back off to this; default 10m
+
+	NotificationURL    string `toml:"notification_url"`    // public HTTPS URL of the webhook; "": polling only
+	NotificationListen string `toml:"notification_listen"` // host:port serving it (behind a TLS proxy)
+}
+
+func defaultGraphConfig() GraphConfig {
+	return GraphConfig{GraphURL: "https://graph.microsoft.com", AuthorityURL: "https://login.microsoftonline.com",
+		Concurrency: 3, Budget: 9000, PageSize: 100, PollInterval: 30 * time.Second, MaxPollInterval: 10 * time.Minute}
+}
+
+// validateGraph checks [graph]; its required keys only for kind graph.
+func (c *Config) validateGraph(e *configErrors) {
+	g := c.Graph
+	if c.Store.Kind == "graph" {
+		if g.Tenant == "" {
+			e.add("graph.tenant", "not set, and store.kind is graph")
+		}
+		if g.ClientID == "" {
+			e.add("graph.client_id", "not set, and store.kind is graph")
+		}
+		if g.ClientSecret == "" && g.CertificateFile == "" {
+			e.add("graph.client_secret", "neither it nor graph.certificate_file is set, and store.kind is graph")
+		}
+	}
+	if (g.CertificateFile == "") != (g.KeyFile == "") {
+		e.add("graph.key_file", "graph.certificate_file and graph.key_file go together")
+	}
+	checkURL(e, "graph.graph_url", g.GraphURL)
+	checkURL(e, "graph.authority_url", g.AuthorityURL)
+	for _, n := range []struct {
+		key string
+		v   int
+	}{{"graph.concurrency", g.Concurrency}, {"graph.budget", g.Budget}, {"graph.page_size", g.PageSize}} {
+		if n.v < 1 {
+			e.add(n.key, "%d is less than 1", n.v)
+		}
+	}
+	if g.Concurrency > 4 {
+		e.add("graph.concurrency", "%d is more than Graph's 4 concurrent requests per mailbox", g.Concurrency)
+	}
+	if g.PollInterval <= 0 {
+		e.add("graph.poll_interval", "%v is not positive", g.PollInterval)
+	}
+	if g.MaxPollInterval < g.PollInterval {
+		e.add("graph.max_poll_interval", "%v is less than graph.poll_interval", g.MaxPollInterval)
+	}
+	if g.NotificationURL != "" {
+		checkURL(e, "graph.notification_url", g.NotificationURL)
+		if g.NotificationListen == "" {
+			e.add("graph.notification_listen", "not set, and graph.notification_url is")
+		}
+	}
+	if g.NotificationListen != "" {
+		checkAddr(e, "graph.notification_listen", g.NotificationListen)
+	}
+}
+
+// statePasswords checks device passwords in the state store; a nil
+// store (config tests) refuses every one.
+type statePasswords struct{ st *statecache.Store }
+
+func (p statePasswords) CheckUserPassword(ctx context.Context, user, password string) (bool, error) {
+	if p.st == nil {
+		return false, nil
+	}
+	return p.st.CheckUserPassword(ctx, user, password)
+}
+
+// graphBackend returns the Graph store of [graph].
+func graphBackend(cfg *Config, log *slog.Logger, state *statecache.Store) (*graph.Backend, error) {
+	g := cfg.Graph
+	o := graph.Options{
+		GraphURL: g.GraphURL, AuthorityURL: g.AuthorityURL, Tenant: g.Tenant, ClientID: g.ClientID,
+		ClientSecret: g.ClientSecret, Passwords: statePasswords{state}, MailDomain: cfg.Server.MailDomain,
+		Concurrency: g.Concurrency, Budget: g.Budget, PageSize: g.PageSize,
+		PollInterval: g.PollInterval, MaxPollInterval: g.MaxPollInterval,
+		NotificationURL: g.NotificationURL, Logger: log,
+	}
+	if g.CertificateFile != "" {
+		cert, key, err := loadCertificate(g.CertificateFile, g.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("config: graph.certificate_file: %w", err)
+		}
+		o.Certificate, o.Key = cert, key
+	}
+	b, err := graph.NewBackend(o)
+	if err != nil {
+		return nil, fmt.Errorf("config: graph: %w", err)
+	}
+	return b, nil
+}
+
+func loadCertificate(certFile, keyFile string) (*x509.Certificate, crypto.Signer, error) {
+	c, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	return graph.ParseCertificate(c, k)
+}
+
+// serveGraphNotifications serves the webhook Graph posts to, when
+// configured, until stop is called.
+func serveGraphNotifications(ctx context.Context, addr string, b *graph.Backend, log *slog.Logger) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: b.NotificationHandler(), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	go srv.Serve(ln)
+	log.Info("graph notifications", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
+}
+
+const userUsage = `usage: easgate user password -state DIR USER
+       easgate user revoke -state DIR USER
+
+password issues a new device password to USER (a UPN such as
+alice@contoso.com) and prints it: the password the user's phones log in
+with when the store is Microsoft Graph, where easgate never sees or sends
+the user's Microsoft password. It replaces any earlier one. revoke removes
+it. DIR is the statecache directory of easgate serve, which must not be
+running on it: the store locks its directory. A running serve trusts a
+password that checked for up to 5 minutes more.
+`
+
+// runUser runs "easgate user".
+func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, userUsage)
+		return &exitError{2, errors.New("user: missing password or revoke")}
+	}
+	sub := args[0]
+	switch sub {
+	case "password", "revoke":
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, userUsage)
+		return nil
+	default:
+		fmt.Fprint(stderr, userUsage)
+		return &exitError{2, fmt.Errorf("user: unknown subcommand %q", sub)}
+	}
+	fs := flag.NewFlagSet("easgate user "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, userUsage) }
+	dir := fs.String("state", "", "the statecache `DIR`ectory")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &exitError{2, fmt.Errorf("user %s: %w", sub, err)}
+	}
+	if *dir == "" || fs.NArg() != 1 || fs.Arg(0) == "" {
+		fmt.Fprint(stderr, userUsage)
+		return &exitError{2, fmt.Errorf("user %s: want -state DIR and one USER", sub)}
+	}
+	st, err := openState(*dir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	user := fs.Arg(0)
+	if sub == "revoke" {
+		if err := st.DeleteUserPassword(ctx, user); err != nil {
+			return fmt.Errorf("user revoke: %w", err)
+		}
+		fmt.Fprintf(stdout, "revoked the device password of %s\n", user)
+		return nil
+	}
+	pw := statecache.NewPassword()
+	if err := st.SetUserPassword(ctx, user, pw, time.Now()); err != nil {
+		return fmt.Errorf("user password: %w", err)
+	}
+	fmt.Fprintf(stdout, "device password of %s: %s\n", user, pw)
+	return nil
+}
+
+const graphEmulatorUsage = `usage: easgate graph-emulator [-listen ADDR]
+
+graph-emulator serves an in-memory Microsoft Graph (internal/graphemu) with
+two seeded mailboxes, for trying the Graph store without a tenant:
+configs/graph-emulator.toml points easgate serve at it. It prints the
+tenant, the app's client id and secret and the mailboxes at start.
+`
+
+// Emulator credentials that configs/graph-emulator.toml repeats.
+const (
+	emulatorTenant   = "contoso"
+	emulatorClientID = "00000000-0000-0000-0000-00000000e5a5"
+	emulatorSecret   = "emulator-secret"
+)
+
+// runGraphEmulator runs "easgate graph-emulator" until ctx ends.
+func runGraphEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("easgate graph-emulator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, graphEmulatorUsage) }
+	listen := fs.String("listen", "127.0.0.1:8090", "`address` to listen on")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &exitError{2, fmt.Errorf("graph-emulator: %w", err)}
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return &exitError{2, fmt.Errorf("graph-emulator: unexpected argument %q", fs.Arg(0))}
+	}
+	emu := graphemu.New(graphemu.Options{Tenant: emulatorTenant,
+		Apps: []graphemu.App{{ClientID: emulatorClientID, Secret: emulatorSecret}}})
+	if err := graphemu.Seed(emu, "example.com"); err != nil {
+		return fmt.Errorf("graph-emulator: %w", err)
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("graph-emulator: %w", err)
+	}
+	emu.SetBaseURL("http://" + ln.Addr().String())
+	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "Graph emulator on http://%s (token endpoint http://%s/%s/oauth2/v2.0/token)\n",
+		ln.Addr(), ln.Addr(), emulatorTenant)
+	fmt.Fprintf(stdout, "tenant %s, client id %s, client secret %s\n", emulatorTenant, emulatorClientID, emulatorSecret)
+	for _, u := range emu.Users() {
+		fmt.Fprintf(stdout, "mailbox %s (%s), object id %s\n", u.UPN, u.Name, u.ID)
+	}
+	fmt.Fprintln(stdout, "issue device passwords with: easgate user password -state DIR alice@example.com")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("graph-emulator: %w", err)
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(shut)
+	emu.Close()
+	return nil
+}
