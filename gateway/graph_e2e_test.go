@@ -1,0 +1,255 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/internal/graphemu"
+	"github.com/easgate/easgate/internal/testserver"
+	"github.com/easgate/easgate/sources"
+	"github.com/easgate/easgate/sources/graph"
+	"github.com/easgate/easgate/statecache"
+)
+
+// The tests in this file hold whole device conversations through the
+// gateway with the Microsoft Graph emulator behind it, issue 12: every
+// change the phone sees was made in the emulator as another client or
+// the mail system would, and every change the phone makes is read back
+// through a Backend of its own.
+
+// graphE2EEnv is the emulator and a gateway in front of it. The phone's
+// password is a device password issued in the gateway's state; src is
+// alice's mailbox seen through a second Backend.
+type graphE2EEnv struct {
+	g     *testserver.Graph
+	b     *graph.Backend
+	srv   *Server
+	ts    *httptest.Server
+	state *statecache.Store
+	src   sources.Source
+	upn   string
+}
+
+func graphE2EServer(t testing.TB, eo graphemu.Options, o graph.Options) *graphE2EEnv {
+	t.Helper()
+	e := &graphE2EEnv{g: testserver.StartGraph(t, eo), upn: convUser + "@" + testserver.GraphDomain}
+	var err error
+	if e.state, err = statecache.Open("", &statecache.Options{InMemory: true}); err != nil {
+		t.Fatal(err)
+	}
+	// The device password the administrator issued (easgate user password).
+	if err := e.state.SetUserPassword(context.Background(), e.upn, testserver.Users[convUser], time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	newBackend := func() *graph.Backend {
+		o := o
+		o.GraphURL, o.AuthorityURL = e.g.URL, e.g.URL
+		o.Tenant, o.ClientID, o.ClientSecret = e.g.Tenant, e.g.ClientID, e.g.Secret
+		o.Passwords, o.MailDomain = e.state, testserver.GraphDomain
+		if o.PollInterval == 0 {
+			o.PollInterval = 100 * time.Millisecond
+		}
+		if o.MaxPollInterval == 0 {
+			o.MaxPollInterval = 400 * time.Millisecond
+		}
+		b, err := graph.NewBackend(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return b
+	}
+	e.b = newBackend()
+	e.srv, err = New(&Options{Backend: e2eBackend{e.b}, State: e.state,
+		Policy: Policy{Mode: PolicyAllow}, Limits: Limits{MinHeartbeat: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ts = httptest.NewUnstartedServer(e.srv)
+	e.ts.Listener = e.srv.Listen(e.ts.Listener)
+	e.ts.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := e.srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		e.ts.Close()
+		e.state.Close()
+	})
+	if e.src, err = newBackend().Login(context.Background(), convUser, testserver.Users[convUser]); err != nil {
+		t.Fatalf("Login(%s) on the emulator: %v", convUser, err)
+	}
+	return e
+}
+
+func (e *graphE2EEnv) conv(t *testing.T) *convEnv {
+	return &convEnv{t: t, srv: e.srv, ts: e.ts, state: e.state}
+}
+
+// graphE2EItems returns every item of folder f as the emulator holds it.
+func graphE2EItems(t *testing.T, e *graphE2EEnv, f sources.FolderID) []sources.Item {
+	t.Helper()
+	ctx := context.Background()
+	var ids []sources.ItemID
+	for since, more := sources.State(""), true; more; {
+		d, err := e.src.Changes(ctx, f, since, 500)
+		if err != nil {
+			t.Fatalf("Changes(%s) on the emulator: %v", f, err)
+		}
+		ids = append(ids, d.Changed...)
+		since, more = d.Next, d.More
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	items, err := e.src.Get(ctx, f, ids, nil)
+	if err != nil {
+		t.Fatalf("Get(%s) on the emulator: %v", f, err)
+	}
+	return items
+}
+
+// graphE2EFolders runs FolderSync 0 and returns the folders by type, the
+// user folder Archive under type 0.
+func graphE2EFolders(t *testing.T, e *graphE2EEnv, d *convDevice, types ...eas.FolderType) map[eas.FolderType]*convFolder {
+	t.Helper()
+	fs := d.folderSync("0")
+	classes := map[eas.FolderType]string{eas.FolderTypeCalendar: "Calendar", eas.FolderTypeContacts: "Contacts", eas.FolderTypeTasks: "Tasks"}
+	out := make(map[eas.FolderType]*convFolder)
+	for _, f := range fs.Changes.Add {
+		ty := f.Type
+		if f.DisplayName == "Archive" {
+			ty = 0
+		}
+		if _, dup := out[ty]; dup && ty != eas.FolderTypeUserMail {
+			t.Errorf("FolderSync at %s: two folders of type %d", d.v, ty)
+		}
+		class := classes[ty]
+		if class == "" {
+			class = "Email"
+		}
+		id, err := e.state.FolderID(context.Background(), d.account(), f.ServerID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[ty] = &convFolder{id: sources.FolderID(id), class: class, cid: f.ServerID, items: make(map[string]eas.Raw)}
+	}
+	for _, ty := range types {
+		if out[ty] == nil {
+			t.Fatalf("FolderSync at %s has no folder of type %d: %+v", d.v, ty, fs.Changes.Add)
+		}
+	}
+	return out
+}
+
+func graphE2EMail(subject, text string) []byte {
+	return []byte("From: Carol <carol@example.org>\r\nTo: alice@example.com\r\nSubject: " + subject +
+		"\r\nDate: " + time.Now().Format(time.RFC1123Z) + "\r\nMessage-ID: <" + fmt.Sprint(time.Now().UnixNano()) +
+		"@e2e.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n")
+}
+
+// TestGraphConversation holds one phone's conversation at 14.1, 16.1 and
+// 12.1 with the Graph emulator behind the gateway.
+func TestGraphConversation(t *testing.T) {
+	e := graphE2EServer(t, graphemu.Options{}, graph.Options{})
+	for _, v := range []eas.ProtocolVersion{eas.V141, eas.V161, eas.V121} {
+		t.Run(v.String(), func(t *testing.T) { graphE2EConversation(t, e, v) })
+	}
+}
+
+func graphE2EConversation(t *testing.T, e *graphE2EEnv, v eas.ProtocolVersion) {
+	tag := strings.ReplaceAll(v.String(), ".", "")
+	d := e.conv(t).device("graphe2e"+tag, "E2EPhone", v)
+	welcome := "Welcome aboard " + tag
+	if _, err := e.g.Emu.DeliverMail(e.upn, "inbox", graphE2EMail(welcome, "Hello from Carol.")); err != nil {
+		t.Fatal(err)
+	}
+
+	byType := graphE2EFolders(t, e, d, eas.FolderTypeInbox, eas.FolderTypeDrafts, eas.FolderTypeDeletedItems,
+		eas.FolderTypeSentItems, eas.FolderTypeOutbox, 0)
+	inbox, archive, sent := byType[eas.FolderTypeInbox], byType[0], byType[eas.FolderTypeSentItems]
+	folders := []*convFolder{inbox, archive}
+	imapE2ESyncStart(t, d, folders...)
+	for _, f := range folders {
+		if want := len(graphE2EItems(t, e, f.id)); len(f.items) != want {
+			t.Errorf("after the initial sync the device has %d items of %s, the emulator %d", len(f.items), f.id, want)
+		}
+	}
+	if sid, _ := imapE2EFind(inbox, welcome, imapE2EMailSubject); sid == "" {
+		t.Errorf("the Inbox lacks the delivered mail %q", welcome)
+	}
+
+	// Push: a delivery wakes the Ping through the mailbox's poller.
+	pinged := "Pinged by delivery " + tag
+	got, took := e2ePing(t, d, func() {
+		if _, err := e.g.Emu.DeliverMail(e.upn, "inbox", graphE2EMail(pinged, "Delivered.")); err != nil {
+			t.Error(err)
+		}
+	}, inbox, archive)
+	if !slices.Equal(got, []string{inbox.cid}) {
+		t.Errorf("Ping after the delivery names %v, want [%s]", got, inbox.cid)
+	}
+	t.Logf("Ping answered %v after the delivery", took)
+	if added := convSyncAll(t, d, inbox); len(added[inbox.cid]) != 1 {
+		t.Errorf("Sync after the delivery added %v, want one mail", added)
+	}
+
+	// Client edit: mark the welcome mail read (PATCH isRead).
+	read, _ := imapE2EFind(inbox, welcome, imapE2EMailSubject)
+	res := d.sync(eas.SyncCollection{SyncKey: inbox.key, CollectionID: inbox.cid, Commands: &eas.SyncCommands{
+		Change: []eas.SyncChange{{ServerID: read, ApplicationData: eas.RawValue(&eas.Email{Read: ptr(true)})}}}})
+	if c := res[inbox.cid]; c.Status != eas.SyncStatusSuccess || c.Responses != nil && len(c.Responses.Change) != 0 {
+		t.Fatalf("Sync of the read flag = %+v, want status 1", c)
+	} else {
+		inbox.key = c.SyncKey
+	}
+	if it := e2eItem(t, e.state, e.src, d, inbox, read); it == nil || it.Mail == nil || !it.Mail.Read {
+		t.Errorf("mail %s in the emulator after the phone read it: %+v", read, it)
+	}
+	if added := convSyncAll(t, d, inbox); len(added) != 0 {
+		t.Errorf("Sync after the client's edit adds %v, want nothing", added)
+	}
+
+	// SendMail: Graph files the copy in Sent Items itself.
+	subject := "Sent from the phone " + tag
+	imapE2ESend(t, d, []byte("From: alice@example.com\r\nTo: Bob <bob@example.com>\r\nSubject: "+subject+
+		"\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nLunch?\r\n"))
+	found := false
+	for _, it := range graphE2EItems(t, e, sent.id) {
+		found = found || it.Mail != nil && it.Mail.Subject == subject
+	}
+	if !found {
+		t.Errorf("Sent Items has no copy of %q", subject)
+	}
+
+	// MoveItems keeps the id (immutable ids): the DstMsgId is new to the
+	// device, the item in Graph the same.
+	var mv eas.MoveItemsResponse
+	d.do("MoveItems", &eas.MoveItemsRequest{Move: []eas.MoveItem{{SrcMsgID: read, SrcFldID: inbox.cid, DstFldID: archive.cid}}}, &mv)
+	if len(mv.Response) != 1 || mv.Response[0].Status != eas.MoveItemsStatusSuccess || mv.Response[0].DstMsgID == "" {
+		t.Fatalf("MoveItems = %+v, want status 3 with a DstMsgId", mv)
+	}
+	archive.items[mv.Response[0].DstMsgID] = inbox.items[read]
+	delete(inbox.items, read)
+	inbox.moved = map[string]bool{read: true}
+	if it := e2eItem(t, e.state, e.src, d, archive, mv.Response[0].DstMsgID); it == nil || it.Mail == nil || it.Mail.Subject != welcome {
+		t.Errorf("the moved mail is not in Archive in the emulator: %+v", it)
+	}
+	convSyncAll(t, d, inbox, archive)
+	for _, f := range []*convFolder{inbox, archive} {
+		if want := len(graphE2EItems(t, e, f.id)); len(f.items) != want {
+			t.Errorf("after the move the device has %d items in %s, the emulator %d", len(f.items), f.id, want)
+		}
+	}
+
+	// Fetch and Search ($search).
+	convFetch(t, d, archive, mv.Response[0].DstMsgID)
+	convSearch(t, d, inbox)
+}
