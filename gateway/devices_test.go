@@ -46,7 +46,7 @@ var (
 // GetItemEstimate that the collection is invalid.
 var devicesCases = []devicesCase{
 	{file: "ios/iphone-provision-initial.wbxml", versions: devicesOld, cmd: eas.CmdProvision, status: int(eas.PolicyNotDefined)},
-	{file: "ios/iphone-provision-acknowledge.wbxml", versions: devicesOld, cmd: eas.CmdProvision, status: int(eas.PolicyNotDefined)},
+	{file: "ios/iphone-provision-acknowledge.wbxml", versions: devicesOld, cmd: eas.CmdProvision, status: int(eas.PolicySuccess)},
 	{file: "ios/iphone-sync-email-synckey0.wbxml", versions: devicesOld, cmd: eas.CmdSync, status: int(eas.SyncStatusSuccess)},
 	{file: "ios/iphone-sync-email-getchanges.wbxml", versions: devicesOld, cmd: eas.CmdSync, status: int(eas.SyncStatusInvalidSyncKey),
 		folder: "inbox", keyStatus: int(eas.SyncStatusInvalidSyncKey)},
@@ -62,7 +62,7 @@ var devicesCases = []devicesCase{
 	{file: "windows-mobile/samsung-gt-b7330-settings-deviceinformation-1.wbxml", versions: devicesOld, cmd: eas.CmdSettings, status: int(eas.SettingsSuccess)},
 	{file: "windows-mobile/samsung-gt-b7330-settings-deviceinformation-2.wbxml", versions: devicesOld, cmd: eas.CmdSettings, status: int(eas.SettingsSuccess)},
 	{file: "nokia/nokia-e71-mfe-settings-deviceinformation.wbxml", versions: devicesOld, cmd: eas.CmdSettings, status: int(eas.SettingsSuccess)},
-	{file: "unidentified-client/provision-acknowledge.wbxml", versions: devices14, cmd: eas.CmdProvision, status: int(eas.PolicyNotDefined)},
+	{file: "unidentified-client/provision-acknowledge.wbxml", versions: devices14, cmd: eas.CmdProvision, status: int(eas.PolicySuccess)},
 	{file: "unidentified-client/settings-userinformation-get.wbxml", versions: devices14, cmd: eas.CmdSettings, status: int(eas.SettingsSuccess)},
 	{file: "unidentified-client/sync-contacts-client-add.wbxml", versions: devices14, cmd: eas.CmdSync,
 		status: int(eas.SyncStatusFolderHierarchyChanged), folder: "contacts", keyStatus: int(eas.SyncStatusInvalidSyncKey)},

@@ -60,12 +60,13 @@ func (s *Server) handleProvision(ctx context.Context, sess *Session, req *provis
 		resp.DeviceInformation = &eas.SettingsResult{Status: eas.SettingsSuccess}
 	}
 	if s.state == nil {
-		// Without device state there are no keys and no wipes.
+		// Without device state there are no wipes, and no key is ever
+		// checked; the one sent only keeps clients that need a key going.
 		if req.Policies == nil {
 			resp.Status = eas.ProvisionProtocolError
 			return resp, nil
 		}
-		resp.Policies = noPolicy(req.Policies.Policy.PolicyType)
+		resp.Policies = noPolicy(req.Policies.Policy.PolicyType, statelessPolicyKey)
 		return resp, nil
 	}
 	info, err := s.state.Account(ctx, sess.Account)
@@ -94,18 +95,22 @@ func (s *Server) handleProvision(ctx context.Context, sess *Session, req *provis
 		resp.Policies = policyAnswer(p.PolicyType, eas.PolicyTypeUnknown, "")
 		return resp, nil
 	}
-	if s.policy.Mode == PolicyNone {
-		// MS-ASPROV 2.2.2.54.1: status 2, there is no policy for this
-		// client; no key is issued and none is asked for later.
-		resp.Policies = noPolicy(p.PolicyType)
-		return resp, nil
-	}
 	if (*eas.ProvisionRequest)(req).IsAcknowledgement() {
 		return s.acknowledgePolicy(ctx, sess, p, resp)
 	}
 	key, err := s.state.IssuePolicyKey(ctx, sess.Account, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("gateway: provision: issuing a policy key: %w", err)
+	}
+	if s.policy.Mode == PolicyNone {
+		// MS-ASPROV 2.2.2.54.1: status 2, there is no policy for this
+		// client. The key goes along all the same (MS-ASPROV 2.2.2.41
+		// lists it in the response): Android's and early iOS's Exchange
+		// clients give up on a Provision answer without one, as Z-Push
+		// found. A device that acknowledges it gets a final key as in
+		// the other modes; no request is ever refused for lacking one.
+		resp.Policies = noPolicy(p.PolicyType, formatPolicyKey(key))
+		return resp, nil
 	}
 	data, err := s.policyData(sess.Version())
 	if err != nil {
@@ -140,6 +145,15 @@ func (s *Server) acknowledgePolicy(ctx context.Context, sess *Session, p *eas.Pr
 		return resp, nil
 	}
 	final, err := s.state.AcknowledgePolicyKey(ctx, sess.Account, uint32(temp), s.now())
+	if errors.Is(err, statecache.ErrPolicyKeyMismatch) && s.policy.Mode == PolicyNone {
+		// With no policy no key matters: a key from before the state was
+		// reset, or from another server, is not worth a round of
+		// re-provisioning that some clients get wrong.
+		var fresh uint32
+		if fresh, err = s.state.IssuePolicyKey(ctx, sess.Account, s.now()); err == nil {
+			final, err = s.state.AcknowledgePolicyKey(ctx, sess.Account, fresh, s.now())
+		}
+	}
 	switch {
 	case errors.Is(err, statecache.ErrPolicyKeyMismatch):
 		resp.Policies = policyAnswer(p.PolicyType, eas.PolicyKeyMismatch, "")
@@ -253,8 +267,12 @@ func policyAnswer(typ string, st eas.PolicyStatus, key string) *eas.ProvisionRes
 	return &eas.ProvisionResponsePolicies{Policy: &eas.ProvisionResponsePolicy{PolicyType: typ, Status: st, PolicyKey: key}}
 }
 
-func noPolicy(typ string) *eas.ProvisionResponsePolicies {
-	return policyAnswer(typ, eas.PolicyNotDefined, "")
+func noPolicy(typ, key string) *eas.ProvisionResponsePolicies {
+	return policyAnswer(typ, eas.PolicyNotDefined, key)
 }
+
+// statelessPolicyKey is the key a Server without device state sends: it
+// issues none and checks none, but clients want one in every answer.
+const statelessPolicyKey = "1"
 
 func formatPolicyKey(k uint32) string { return strconv.FormatUint(uint64(k), 10) }

@@ -241,20 +241,50 @@ func TestProvisionPartial(t *testing.T) {
 	}
 }
 
+// TestProvisionPolicyNone: with no policy, Provision answers status 2
+// with a key all the same (issue 10: Android and early iOS fail without
+// one); a device that acknowledges it gets a final key, and requests pass
+// with or without a key.
 func TestProvisionPolicyNone(t *testing.T) {
 	for _, v := range provisionVersions {
 		t.Run(v.String(), func(t *testing.T) {
 			p := provisionTestServer(t, Options{})
 			p.folderSync(v, 0, 0)
 			resp := p.provision(v, &eas.ProvisionRequest{Policies: &eas.ProvisionPolicies{Policy: &eas.ProvisionPolicy{PolicyType: eas.PolicyTypeFor(v)}}})
-			want := &eas.ProvisionResponse{Status: eas.ProvisionSuccess, Policies: noPolicy(eas.PolicyTypeFor(v))}
-			if !reflect.DeepEqual(resp, want) {
-				t.Errorf("Provision = %+v, want %+v", resp, want)
+			pol := provisionPolicy(t, resp)
+			if resp.Status != eas.ProvisionSuccess || pol.Status != eas.PolicyNotDefined || pol.Data != nil || pol.PolicyType != eas.PolicyTypeFor(v) {
+				t.Errorf("Provision = %+v, policy %+v; want status 2 without data", resp, pol)
 			}
-			if info, err := p.state.Account(t.Context(), p.acct); err != nil || info.Policy.Key != 0 {
-				t.Errorf("account policy = %+v, %v; want no key", info, err)
+			temp := provisionKey(t, pol.PolicyKey)
+			ack := p.phase2(v, temp, eas.PolicyAckApplied)
+			final := provisionKey(t, ack.PolicyKey)
+			if ack.Status != eas.PolicySuccess || final == temp {
+				t.Errorf("acknowledgement = %+v, want status 1 with a new key", ack)
+			}
+			p.folderSync(v, final, 0)
+			p.folderSync(v, 0, 0)
+			// A key this server never issued (state reset, another
+			// server) is acknowledged with a fresh final key.
+			if stale := p.phase2(v, 4242, eas.PolicyAckApplied); stale.Status != eas.PolicySuccess || provisionKey(t, stale.PolicyKey) == 4242 {
+				t.Errorf("acknowledging an unknown key = %+v, want status 1 with a key of ours", stale)
 			}
 		})
+	}
+}
+
+// TestProvisionStatelessKey: a Server without device state still sends a
+// key with its status 2.
+func TestProvisionStatelessKey(t *testing.T) {
+	o := Options{Backend: provisionBackend{memory.New(nil)}}
+	s := newTestServer(t, &o, nil)
+	w := post(s, Path+plainQuery+"Provision", mustMarshal(t, &eas.ProvisionRequest{Policies: &eas.ProvisionPolicies{Policy: &eas.ProvisionPolicy{PolicyType: eas.PolicyTypeWBXML}}}),
+		"MS-ASProtocolVersion", "14.1")
+	var resp eas.ProvisionResponse
+	if err := eas.Unmarshal(w.Body.Bytes(), &resp, nil); err != nil {
+		t.Fatalf("Provision = HTTP %d: %v", w.Code, err)
+	}
+	if pol := provisionPolicy(t, &resp); pol.Status != eas.PolicyNotDefined || pol.PolicyKey == "" {
+		t.Errorf("policy = %+v, want status 2 with a key", pol)
 	}
 }
 

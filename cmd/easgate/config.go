@@ -203,7 +203,7 @@ func defaultConfig() *Config {
 	return &Config{
 		Server: ServerConfig{Listen: "127.0.0.1:8080", LogLevel: "info", LogFormat: "text"},
 		Admin:  AdminConfig{Listen: "127.0.0.1:8081"},
-		Policy: PolicyConfig{Mode: "none"},
+		Policy: PolicyConfig{Mode: "allow"},
 		JMAP:   JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls"},
 		IMAP:   IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4},
 		DAV:    DAVConfig{PollInterval: 60 * time.Second},

@@ -192,7 +192,7 @@ func TestConfigErrors(t *testing.T) {
 			`config: memory.users: no users, and store.kind is memory`},
 		{"policy-mode", "", []string{"EASGATE_POLICY_MODE=strict"},
 			`config: policy.mode: "strict" is not one of none, allow, force`},
-		{"policy-settings-without-mode", "", []string{"EASGATE_POLICY_ALLOW_CAMERA=false"},
+		{"policy-settings-with-mode-none", "", []string{"EASGATE_POLICY_MODE=none", "EASGATE_POLICY_ALLOW_CAMERA=false"},
 			`config: policy.mode: "none" sends no policy, but policy settings are given`},
 		{"policy-ranges", "", []string{"EASGATE_POLICY_MODE=force", "EASGATE_POLICY_MIN_PASSWORD_LENGTH=20",
 			"EASGATE_POLICY_MAX_FAILED_ATTEMPTS=3", "EASGATE_POLICY_MAX_INACTIVITY_LOCK=1.5s"},

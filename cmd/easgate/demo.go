@@ -47,7 +47,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	adminListen := fs.String("admin-listen", "127.0.0.1:8081", "`address` of the admin listener (metrics, pprof); empty: none")
 	stateDir := fs.String("state", "", "`dir`ectory of the device state, kept at exit (default: a temporary directory, removed at exit)")
 	mailEvery := fs.Duration("mail-every", 3*time.Minute, "deliver a new mail this `often`; 0 delivers none")
-	policyName := fs.String("policy", "none", "provisioning `mode`: none, allow or force")
+	policyName := fs.String("policy", "allow", "provisioning `mode`: none, allow or force")
 	verbose := fs.Bool("v", false, "log at debug level")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
