@@ -21,7 +21,6 @@ import (
 
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/sources"
-	"github.com/easgate/easgate/statecache"
 )
 
 // What SendMail (MS-ASCMD 2.2.1.17), SmartForward (2.2.1.19) and
@@ -75,25 +74,19 @@ func checkMessage(msg []byte) error {
 	return &eas.StatusError{Status: eas.StatusMessageHasNoRecipient}
 }
 
-// send submits msg through the user's store. An error the store does not
-// name with a sentinel is a failed submission, 120 MailSubmissionFailed
-// (MS-ASCMD 2.2.2), rather than the generic 110; it is logged here, where
-// it is mapped.
-func (s *Server) send(ctx context.Context, sess *Session, cmd eas.Command, msg io.Reader, save bool) error {
+// send submits msg through the user's store. Its errors are marked
+// errSubmission: one the store does not name with a sentinel is a failed
+// submission, 120 MailSubmissionFailed (MS-ASCMD 2.2.2), rather than the
+// generic 110.
+func (s *Server) send(ctx context.Context, sess *Session, msg io.Reader, save bool) error {
 	snd, ok := sess.Source.(sources.Sender)
 	if !ok {
 		return fmt.Errorf("gateway: store cannot send: %w", sources.ErrUnsupported)
 	}
-	err := snd.Send(ctx, msg, save)
-	if err == nil {
-		return nil
+	if err := snd.Send(ctx, msg, save); err != nil {
+		return fmt.Errorf("%w: %w", errSubmission, err)
 	}
-	if st, _ := statusFor(cmd, eas.ScopeCommand, err); st != eas.StatusServerError {
-		return err
-	}
-	s.log.LogAttrs(ctx, slog.LevelError, "mail submission failed", slog.String("cmd", cmd.String()),
-		slog.String("user", sess.User), slog.String("device_id", sess.Request.DeviceID), slog.Any("err", err))
-	return &eas.StatusError{Status: eas.StatusMailSubmissionFailed}
+	return nil
 }
 
 // smartRequest is what SmartReply and SmartForward ask for, in either
@@ -130,7 +123,7 @@ func (s *Server) smart(ctx context.Context, sess *Session, r *smartRequest) erro
 		if err := checkMessage(r.mime); err != nil {
 			return err
 		}
-		err = s.send(ctx, sess, r.cmd, bytes.NewReader(r.mime), r.saveInSent)
+		err = s.send(ctx, sess, bytes.NewReader(r.mime), r.saveInSent)
 	} else {
 		var c *composition
 		if c, err = s.newComposition(sess, r, ref, orig); err != nil {
@@ -139,9 +132,9 @@ func (s *Server) smart(ctx context.Context, sess *Session, r *smartRequest) erro
 		if c == nil {
 			// A charset we cannot convert: the client's text goes out
 			// alone rather than garbled.
-			err = s.send(ctx, sess, r.cmd, bytes.NewReader(r.mime), r.saveInSent)
+			err = s.send(ctx, sess, bytes.NewReader(r.mime), r.saveInSent)
 		} else {
-			err = s.sendComposed(ctx, sess, r.cmd, c, r.saveInSent)
+			err = s.sendComposed(ctx, sess, c, r.saveInSent)
 		}
 	}
 	if err != nil {
@@ -189,10 +182,10 @@ func (s *Server) originalRef(ctx context.Context, sess *Session, src *eas.Compos
 		}
 	}
 	ref, err := s.itemRef(ctx, sess, cid, src.ItemID)
-	if errors.Is(err, statecache.ErrNotFound) {
-		return ref, fmt.Errorf("gateway: original %q in %q: %w", src.ItemID, cid, sources.ErrNotFound)
+	if err != nil {
+		return ref, fmt.Errorf("gateway: original %q in %q: %w", src.ItemID, cid, err)
 	}
-	return ref, err
+	return ref, nil
 }
 
 // inboxCollection returns the CollectionId of the user's inbox.
@@ -218,7 +211,7 @@ func (s *Server) inboxCollection(ctx context.Context, sess *Session) (string, er
 
 // sendComposed writes c into the store's Send through a pipe, so that the
 // original's attachments stream from its MIME instead of being held whole.
-func (s *Server) sendComposed(ctx context.Context, sess *Session, cmd eas.Command, c *composition, save bool) error {
+func (s *Server) sendComposed(ctx context.Context, sess *Session, c *composition, save bool) error {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
@@ -233,7 +226,7 @@ func (s *Server) sendComposed(ctx context.Context, sess *Session, cmd eas.Comman
 		}()
 		err = c.write(ctx, pw)
 	}()
-	err := s.send(ctx, sess, cmd, pr, save)
+	err := s.send(ctx, sess, pr, save)
 	pr.Close() // a Send that stopped reading releases the writer
 	if werr := <-done; werr != nil && !errors.Is(werr, io.ErrClosedPipe) {
 		// The composition failed first; Send saw only a broken stream.

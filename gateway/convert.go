@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -406,9 +405,6 @@ func fileReference(ref sources.AttachmentRef) string {
 	enc := base64.RawURLEncoding
 	return enc.EncodeToString([]byte(ref.Folder)) + ":" + enc.EncodeToString([]byte(ref.Item)) + ":" + enc.EncodeToString([]byte(ref.ID))
 }
-
-// errBadFileReference reports a FileReference or AttName we did not make.
-var errBadFileReference = errors.New("gateway: bad attachment reference")
 
 // parseFileReference reverses fileReference.
 func parseFileReference(s string) (sources.AttachmentRef, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/sources"
@@ -29,7 +28,7 @@ func (s *Server) handleFind(ctx context.Context, sess *Session, req *eas.FindReq
 		err = s.findMailbox(ctx, sess, req.ExecuteSearch.MailboxSearchCriterion, body)
 	}
 	if err != nil {
-		*body = eas.FindResponseBody{Store: body.Store, Status: s.findStatus(ctx, sess, err)}
+		*body = eas.FindResponseBody{Store: body.Store, Status: eas.FindStatus(s.statusOf(ctx, sess, eas.ScopeCollection, err))}
 	}
 	return &eas.FindResponse{Status: eas.FindStatusSuccess, Response: body}, nil
 }
@@ -131,11 +130,8 @@ func (s *Server) findResults(ctx context.Context, sess *Session, hits []sources.
 		names[i] = string(f)
 	}
 	cids, err := s.state.CollectionIDs(ctx, sess.Account, names)
-	if errors.Is(err, statecache.ErrNotFound) {
-		return nil, &eas.StatusError{Status: eas.Status(eas.FindStatusFolderSyncRequired), Scope: eas.ScopeCollection}
-	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("gateway: collections of the hits: %w", err)
 	}
 	items := map[sources.ItemRef]*sources.Item{}
 	collection := map[sources.FolderID]string{}
@@ -211,20 +207,4 @@ func findPreviewOf(it *sources.Item) eas.FindProperties {
 		p.DateReceived = eas.NewDateTime(received, eas.DateTimeExtended).String()
 	}
 	return p
-}
-
-// findStatus is the Response Status of a failed Find. Find has no codes
-// of its own for store failures: they take the common ones (MS-ASCMD
-// 2.2.2), a hierarchy the device lacks 3.
-func (s *Server) findStatus(ctx context.Context, sess *Session, err error) eas.FindStatus {
-	var se *eas.StatusError
-	if errors.As(err, &se) && se.Status == eas.Status(eas.SearchStatusFolderSyncRequired) {
-		return eas.FindStatusFolderSyncRequired
-	}
-	st, _ := statusFor(eas.CmdFind, eas.ScopeCollection, err)
-	if st == eas.StatusServerError {
-		s.log.LogAttrs(ctx, slog.LevelError, "Find failed", slog.String("user", sess.User),
-			slog.String("device_id", sess.Request.DeviceID), slog.Any("err", err))
-	}
-	return eas.FindStatus(st)
 }

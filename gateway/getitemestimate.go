@@ -35,8 +35,8 @@ func (s *Server) handleGetItemEstimate(ctx context.Context, sess *Session, req *
 		if err != nil {
 			// A folder gone or a state expired answers the one
 			// collection (2, 4); anything else fails the command.
-			ss, ok := storeStatus(eas.CmdGetItemEstimate, eas.ScopeCollection, err)
-			if !ok || ss > eas.Status(eas.GetItemEstimateStatusInvalidSyncKey) {
+			ss := s.statusOf(ctx, sess, eas.ScopeCollection, err)
+			if ss == 0 {
 				return nil, err
 			}
 			st = eas.GetItemEstimateStatus(ss)
@@ -51,15 +51,13 @@ func (s *Server) handleGetItemEstimate(ctx context.Context, sess *Session, req *
 }
 
 // estimate counts the changes waiting for one collection, or gives the
-// status that refuses it: 2 for a folder the device cannot name, 3 for one
-// it has not synced yet (SyncKey 0 included), 4 for a key that is not the
-// collection's (MS-ASCMD 2.2.3.177.7).
+// status that refuses it: 3 for one it has not synced yet (SyncKey 0
+// included), 4 for a key that is not the collection's (MS-ASCMD
+// 2.2.3.177.7). A folder the device cannot name is an error, which the
+// status table answers 2.
 func (s *Server) estimate(ctx context.Context, sess *Session, c *eas.GetItemEstimateCollection) (eas.GetItemEstimateStatus, int, error) {
 	a := sess.Account
 	folder, err := s.state.FolderID(ctx, a, c.CollectionID)
-	if errors.Is(err, statecache.ErrNotFound) {
-		return eas.GetItemEstimateStatusInvalidCollection, 0, nil
-	}
 	if err != nil {
 		return 0, 0, fmt.Errorf("gateway: looking up collection %q: %w", c.CollectionID, err)
 	}

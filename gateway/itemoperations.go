@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"slices"
@@ -275,7 +274,7 @@ func (s *Server) ioFetch(ctx context.Context, sess *Session, f *eas.Fetch, ps *i
 		}
 	}
 	if err != nil {
-		res.Status = s.ioStatus(ctx, sess, err)
+		res.Status = eas.ItemOperationsStatus(s.statusOf(ctx, sess, eas.ScopeItem, err))
 		res.Class, res.Properties = "", eas.Raw{}
 		out.att, out.body = nil, nil
 		ps.last = claimed // a failed fetch sends no part
@@ -522,37 +521,13 @@ func openAttachment(ctx context.Context, src sources.Source, ref sources.Attachm
 	return a.OpenAttachment(ctx, ref)
 }
 
-// ioStatus is the Status of a failed operation. Before 14.0 there are no
-// common status codes (MS-ASCMD 2.2.2), so those become 3, server error, or
-// 6 for what is missing.
-func (s *Server) ioStatus(ctx context.Context, sess *Session, err error) eas.ItemOperationsStatus {
-	switch {
-	case errors.Is(err, statecache.ErrNotFound):
-		return eas.ItemOperationsStatusNotFound
-	case errors.Is(err, errBadFileReference):
-		return eas.ItemOperationsStatusInvalidAttachment
-	}
-	st, _ := statusFor(eas.CmdItemOperations, eas.ScopeItem, err)
-	if st == eas.StatusServerError {
-		s.log.LogAttrs(ctx, slog.LevelError, "ItemOperations operation failed", slog.String("user", sess.User),
-			slog.String("device_id", sess.Request.DeviceID), slog.Any("err", err))
-	}
-	if st >= eas.StatusInvalidContent && sess.Version() < eas.V140 {
-		if st == eas.StatusItemNotFound {
-			return eas.ItemOperationsStatusNotFound
-		}
-		return eas.ItemOperationsStatusServerError
-	}
-	return eas.ItemOperationsStatus(st)
-}
-
 // ioEmptyFolder deletes every item of a folder and, with DeleteSubFolders,
 // its subfolders, MS-ASCMD 2.2.3.58. Items that could not be deleted make
 // the status 17, partial success.
 func (s *Server) ioEmptyFolder(ctx context.Context, sess *Session, op *eas.EmptyFolderContents) *eas.EmptyFolderContentsResult {
 	res := &eas.EmptyFolderContentsResult{CollectionID: op.CollectionID, Status: eas.ItemOperationsStatusSuccess}
 	if err := s.emptyFolder(ctx, sess, op); err != nil {
-		res.Status = s.ioStatus(ctx, sess, err)
+		res.Status = eas.ItemOperationsStatus(s.statusOf(ctx, sess, eas.ScopeItem, err))
 	}
 	return res
 }
@@ -636,7 +611,7 @@ func folderItemIDs(ctx context.Context, src sources.Source, f sources.FolderID) 
 func (s *Server) ioMoveConversation(ctx context.Context, sess *Session, op *eas.MoveConversation) *eas.MoveConversationResult {
 	res := &eas.MoveConversationResult{ConversationID: op.ConversationID, Status: eas.ItemOperationsStatusSuccess}
 	if err := s.moveConversation(ctx, sess, op); err != nil {
-		res.Status = s.ioStatus(ctx, sess, err)
+		res.Status = eas.ItemOperationsStatus(s.statusOf(ctx, sess, eas.ScopeItem, err))
 	}
 	return res
 }
@@ -650,8 +625,11 @@ func (s *Server) moveConversation(ctx context.Context, sess *Session, op *eas.Mo
 		return fmt.Errorf("gateway: the store cannot move: %w", sources.ErrUnsupported)
 	}
 	dst, err := s.state.FolderID(ctx, sess.Account, op.DstFldID)
+	if errors.Is(err, statecache.ErrNotFound) {
+		return fmt.Errorf("%w %q", errBadDestination, op.DstFldID)
+	}
 	if err != nil {
-		return &eas.StatusError{Status: eas.StatusMoveCommandInvalidDestinationFolder, Scope: eas.ScopeItem}
+		return fmt.Errorf("gateway: looking up collection %q: %w", op.DstFldID, err)
 	}
 	found, err := conversationMessages(ctx, sess.Source, op.ConversationID, nil)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/sources"
@@ -37,12 +36,9 @@ func (s *Server) handleMoveItems(ctx context.Context, sess *Session, req *eas.Mo
 	for i, m := range req.Move {
 		r := &resp.Response[i]
 		r.SrcMsgID = m.SrcMsgID
-		st, from, to, item, err := s.moveTarget(ctx, a, m)
+		from, to, item, err := s.moveTarget(ctx, a, m)
 		if err != nil {
-			return nil, err
-		}
-		if st != 0 {
-			r.Status = st
+			r.Status = eas.MoveItemsStatus(s.statusOf(ctx, sess, eas.ScopeItem, err))
 			continue
 		}
 		p := pair{m.SrcFldID, m.DstFldID}
@@ -59,7 +55,7 @@ func (s *Server) handleMoveItems(ctx context.Context, sess *Session, req *eas.Mo
 		b := batches[p]
 		moved, err := mover.Move(ctx, b.from, b.to, b.ids)
 		if err != nil {
-			st := s.moveFailure(ctx, sess, err)
+			st := eas.MoveItemsStatus(s.statusOf(ctx, sess, eas.ScopeItem, err))
 			for _, i := range b.idx {
 				resp.Response[i].Status = st
 			}
@@ -88,54 +84,33 @@ func (s *Server) handleMoveItems(ctx context.Context, sess *Session, req *eas.Mo
 	return resp, nil
 }
 
-// moveTarget resolves one Move to store ids, or to the status that refuses
-// it: 1 for an unknown source folder or item, 4 for a move within one
-// folder, 2 for an unknown destination (MS-ASCMD 2.2.3.177.10).
-func (s *Server) moveTarget(ctx context.Context, a statecache.Account, m eas.MoveItem) (eas.MoveItemsStatus, sources.FolderID, sources.FolderID, sources.ItemID, error) {
-	folder := func(cid string) (sources.FolderID, bool, error) {
-		f, err := s.state.FolderID(ctx, a, cid)
-		if errors.Is(err, statecache.ErrNotFound) {
-			return "", false, nil
-		}
-		if err != nil {
-			return "", false, fmt.Errorf("gateway: looking up collection %q: %w", cid, err)
-		}
-		return sources.FolderID(f), true, nil
-	}
-	from, ok, err := folder(m.SrcFldID)
-	if err != nil || !ok {
-		return eas.MoveItemsStatusInvalidSource, "", "", "", err
+// moveTarget resolves one Move to store ids, or to the error that refuses
+// it: an unknown source folder or item (1), a move within one folder (4),
+// an unknown destination (2), MS-ASCMD 2.2.3.177.10.
+func (s *Server) moveTarget(ctx context.Context, a statecache.Account, m eas.MoveItem) (from, to sources.FolderID, item sources.ItemID, err error) {
+	f, err := s.state.FolderID(ctx, a, m.SrcFldID)
+	if err != nil {
+		return "", "", "", fmt.Errorf("gateway: source collection %q: %w", m.SrcFldID, err)
 	}
 	if m.SrcFldID == m.DstFldID {
-		return eas.MoveItemsStatusSameFolder, "", "", "", nil
+		return "", "", "", errSameFolder
 	}
-	to, ok, err := folder(m.DstFldID)
-	if err != nil || !ok {
-		return eas.MoveItemsStatusInvalidDestination, "", "", "", err
-	}
-	item, err := s.state.MapID(ctx, statecache.CollectionKey{Account: a, Collection: m.SrcFldID}, m.SrcMsgID)
+	t, err := s.state.FolderID(ctx, a, m.DstFldID)
 	if errors.Is(err, statecache.ErrNotFound) {
-		return eas.MoveItemsStatusInvalidSource, "", "", "", nil
+		return "", "", "", fmt.Errorf("%w %q", errBadDestination, m.DstFldID)
 	}
 	if err != nil {
-		return 0, "", "", "", fmt.Errorf("gateway: looking up item %q: %w", m.SrcMsgID, err)
+		return "", "", "", fmt.Errorf("gateway: destination collection %q: %w", m.DstFldID, err)
 	}
-	return 0, from, to, sources.ItemID(item), nil
+	id, err := s.state.MapID(ctx, statecache.CollectionKey{Account: a, Collection: m.SrcFldID}, m.SrcMsgID)
+	if err != nil {
+		return "", "", "", fmt.Errorf("gateway: item %q: %w", m.SrcMsgID, err)
+	}
+	return sources.FolderID(f), sources.FolderID(t), sources.ItemID(id), nil
 }
 
-// moveFailure maps a failed Mover.Move to the status of each of its items:
-// a folder gone is 1, a locked item 7 and anything else 5, logged here.
-func (s *Server) moveFailure(ctx context.Context, sess *Session, err error) eas.MoveItemsStatus {
-	switch {
-	case errors.Is(err, sources.ErrNotFound):
-		return eas.MoveItemsStatusInvalidSource
-	case errors.Is(err, sources.ErrConflict):
-		return eas.MoveItemsStatusLocked
-	}
-	s.log.LogAttrs(ctx, slog.LevelError, "move failed", slog.String("user", sess.User),
-		slog.String("device_id", sess.Account.Device), slog.Any("err", err))
-	return eas.MoveItemsStatusFailure
-}
+// errSameFolder refuses a move within one folder.
+var errSameFolder = &eas.StatusError{Status: eas.Status(eas.MoveItemsStatusSameFolder), Scope: eas.ScopeItem}
 
 // destinationIDs gives moved items their ServerIds in the destination
 // collection. A collection the device never synced gets its id map started

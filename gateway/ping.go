@@ -65,11 +65,9 @@ func (s *Server) handlePing(ctx context.Context, sess *Session, req *eas.PingReq
 	folders := make([]pingFolder, len(pp.folders))
 	for i, f := range pp.folders {
 		id, err := s.state.FolderID(ctx, sess.Account, f.ID)
-		if errors.Is(err, statecache.ErrNotFound) {
-			// MS-ASCMD 2.2.3.177.10: the device must FolderSync first.
-			return s.answerNow(ctx, w, &eas.PingResponse{Status: eas.PingStatusFolderHierarchyChanged})
-		}
 		if err != nil {
+			// A folder the device cannot name: the status table
+			// asks for a FolderSync first (7).
 			return fmt.Errorf("gateway: Ping folder %q: %w", f.ID, err)
 		}
 		folders[i] = pingFolder{collection: f.ID, store: sources.FolderID(id)}

@@ -134,9 +134,6 @@ func (s *Server) acknowledgePolicy(ctx context.Context, sess *Session, p *eas.Pr
 		if p.Status == eas.PolicyAckExternalManaged {
 			st = eas.StatusExternallyManagedDevicesNotAllowed
 		}
-		if sess.Version() < eas.V140 {
-			st = eas.StatusAccessDenied
-		}
 		return nil, &eas.StatusError{Status: st, Scope: eas.ScopeCommand}
 	}
 	temp, err := strconv.ParseUint(p.PolicyKey, 10, 32)

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/sources"
-	"github.com/easgate/easgate/statecache"
 )
 
 // defaultSearchRange is the page a Search without Range gets: the first
@@ -29,24 +27,19 @@ func (s *Server) handleSearch(ctx context.Context, sess *Session, req *eas.Searc
 	case strings.EqualFold(name, eas.SearchStoreMailbox):
 		res, err := s.searchMailbox(ctx, sess, &req.Store)
 		if err != nil {
-			res = eas.SearchStoreResult{Status: s.searchStatus(ctx, sess, err)}
+			res = eas.SearchStoreResult{Status: eas.SearchStatus(s.statusOf(ctx, sess, eas.ScopeCollection, err))}
 		}
 		store = res
 	case strings.EqualFold(name, eas.SearchStoreGAL):
 		res, err := s.searchGAL(ctx, sess, &req.Store)
 		if err != nil {
-			res = eas.SearchStoreResult{Status: s.searchStatus(ctx, sess, err)}
+			res = eas.SearchStoreResult{Status: eas.SearchStatus(s.statusOf(ctx, sess, eas.ScopeCollection, err))}
 		}
 		store = res
 	default:
-		// No document library stands behind easgate. Before 14.0 there is
-		// no "not supported" code (MS-ASCMD 2.2.2), so the request is
-		// refused as one the server cannot serve.
-		st := eas.SearchStatus(eas.StatusCommandNotSupported)
-		if sess.Version() < eas.V140 {
-			st = eas.SearchStatusInvalidRequest
-		}
-		store = eas.SearchStoreResult{Status: st}
+		// No document library stands behind easgate.
+		err := fmt.Errorf("gateway: search of store %q: %w", name, sources.ErrUnsupported)
+		store = eas.SearchStoreResult{Status: eas.SearchStatus(s.statusOf(ctx, sess, eas.ScopeCollection, err))}
 	}
 	return &eas.SearchResponse{
 		Status:   eas.SearchStatusSuccess,
@@ -62,10 +55,6 @@ type mailboxQuery struct {
 	conv        []byte // ConversationId, nil for any
 }
 
-// errSearchTooComplex answers a query the store model cannot express: an
-// Or of several criteria.
-var errSearchTooComplex = &eas.StatusError{Status: eas.Status(eas.SearchStatusTooComplex), Scope: eas.ScopeCollection}
-
 // add merges the criteria of q into m: those of an And all apply; an Or
 // is taken only with a single criterion, which makes it an And.
 func (m *mailboxQuery) add(q *eas.SearchQuery) error {
@@ -80,7 +69,9 @@ func (m *mailboxQuery) add(q *eas.SearchQuery) error {
 			}
 		}
 		if others > 1 || others == 1 && len(o.CollectionID) > 0 {
-			return errSearchTooComplex
+			// The store model cannot express an Or of several
+			// criteria.
+			return errTooComplex
 		}
 		if err := m.add(o); err != nil {
 			return err
@@ -114,7 +105,7 @@ func (m *mailboxQuery) add(q *eas.SearchQuery) error {
 func searchDate(c *eas.SearchComparison) (time.Time, error) {
 	dt, err := eas.ParseDateTime(c.Value)
 	if err != nil {
-		return time.Time{}, &eas.StatusError{Status: eas.Status(eas.SearchStatusInvalidRequest), Scope: eas.ScopeCollection}
+		return time.Time{}, fmt.Errorf("%w: date %q", errBadRequest, c.Value)
 	}
 	return dt.Time, nil
 }
@@ -230,10 +221,10 @@ func (s *Server) searchFolder(ctx context.Context, sess *Session, collectionID s
 		return "", errors.New("gateway: no state store")
 	}
 	f, err := s.state.FolderID(ctx, sess.Account, collectionID)
-	if errors.Is(err, statecache.ErrNotFound) {
-		return "", &eas.StatusError{Status: eas.Status(eas.SearchStatusFolderSyncRequired), Scope: eas.ScopeCollection}
+	if err != nil {
+		return "", fmt.Errorf("gateway: search folder %q: %w", collectionID, err)
 	}
-	return sources.FolderID(f), err
+	return sources.FolderID(f), nil
 }
 
 // withSubfolders adds the folders below fs, for DeepTraversal.
@@ -280,11 +271,8 @@ func (s *Server) searchResults(ctx context.Context, sess *Session, hits []source
 		byFolder[h.Folder] = append(byFolder[h.Folder], h.ID)
 	}
 	cids, err := s.state.CollectionIDs(ctx, sess.Account, folders)
-	if errors.Is(err, statecache.ErrNotFound) {
-		return nil, &eas.StatusError{Status: eas.Status(eas.SearchStatusFolderSyncRequired), Scope: eas.ScopeCollection}
-	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("gateway: collections of the hits: %w", err)
 	}
 	items := map[sources.ItemRef]*sources.Item{}
 	collection := map[sources.FolderID]string{}
@@ -317,21 +305,6 @@ func (s *Server) searchResults(ctx context.Context, sess *Session, hits []source
 		})
 	}
 	return out, nil
-}
-
-// searchStatus is the Store Status of a failed search. Before 14.0 there
-// are no common status codes (MS-ASCMD 2.2.2): those become 3, server
-// error.
-func (s *Server) searchStatus(ctx context.Context, sess *Session, err error) eas.SearchStatus {
-	st, _ := statusFor(eas.CmdSearch, eas.ScopeCollection, err)
-	if st == eas.StatusServerError {
-		s.log.LogAttrs(ctx, slog.LevelError, "Search failed", slog.String("user", sess.User),
-			slog.String("device_id", sess.Request.DeviceID), slog.Any("err", err))
-	}
-	if st >= eas.StatusInvalidContent && sess.Version() < eas.V140 {
-		return eas.SearchStatusServerError
-	}
-	return eas.SearchStatus(st)
 }
 
 // containsFold reports whether ss holds s, ignoring case.

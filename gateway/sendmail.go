@@ -20,7 +20,7 @@ func (s *Server) handleSendMail(ctx context.Context, sess *Session, req *eas.Sen
 		return nil, err
 	}
 	return nil, s.submitOnce(sess, req.ClientID, func() error {
-		return s.send(ctx, sess, eas.CmdSendMail, bytes.NewReader(req.Mime), req.SaveInSentItems)
+		return s.send(ctx, sess, bytes.NewReader(req.Mime), req.SaveInSentItems)
 	})
 }
 

@@ -335,8 +335,8 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	if authErr != nil {
 		// A store that is down must not make the device ask for a new
 		// password.
-		if st, _ := statusFor(0, eas.ScopeCommand, authErr); st == eas.StatusServerErrorRetryLater {
-			x.w.WriteHeader(http.StatusServiceUnavailable)
+		if _, code := statusFor(0, eas.ScopeCommand, 0, authErr); code == http.StatusServiceUnavailable {
+			x.w.WriteHeader(code)
 			return
 		}
 		x.w.Header().Set("WWW-Authenticate", `Basic realm="easgate", charset="UTF-8"`)
@@ -466,20 +466,9 @@ func (s *Server) fail(ctx context.Context, x *exchange, err error) {
 		x.w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	cmd := x.q.Command
-	st, code := statusFor(cmd, eas.ScopeCommand, err)
-	// Before 14.0 there are no common status codes (MS-ASCMD 2.2.2), and the
-	// ComposeMail commands have no response body at all.
-	if code == http.StatusOK && x.q.Version < eas.V140 &&
-		(st >= eas.StatusInvalidContent || statusPage[cmd] == eas.PageComposeMail) {
-		code = httpStatus(st)
-	}
-	if st == eas.StatusServerError {
-		s.log.LogAttrs(ctx, slog.LevelError, "request failed", slog.String("cmd", cmd.String()),
-			slog.String("user", x.user), slog.String("device_id", x.q.DeviceID), slog.Any("err", err))
-	}
+	st, code := s.answerFor(ctx, x.q, x.user, eas.ScopeCommand, err)
 	x.easStatus = st
-	if err := writeStatus(x.w, cmd, st, code); err != nil {
+	if err := writeStatus(x.w, x.q.Command, st, code); err != nil {
 		s.log.Warn("writing status", "err", err)
 	}
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -11,91 +12,481 @@ import (
 	"github.com/easgate/easgate/statecache"
 )
 
-// statusPage names the code page of the commands whose response has a
-// top-level Status element (MS-ASCMD 2.2.3.177): their root element is
-// <Page:Command> and a failed request is answered HTTP 200 with
-// <Page:Command><Page:Status>N</Page:Status></Page:Command>. The other
-// commands (GetAttachment, GetHierarchy, MoveItems, MeetingResponse) report
-// a failed request with an HTTP status only.
-var statusPage = map[eas.Command]eas.Page{
-	eas.CmdSync:              eas.PageAirSync,
-	eas.CmdSendMail:          eas.PageComposeMail, // 14.0 and later
-	eas.CmdSmartForward:      eas.PageComposeMail,
-	eas.CmdSmartReply:        eas.PageComposeMail,
-	eas.CmdFolderSync:        eas.PageFolderHierarchy,
-	eas.CmdFolderCreate:      eas.PageFolderHierarchy,
-	eas.CmdFolderDelete:      eas.PageFolderHierarchy,
-	eas.CmdFolderUpdate:      eas.PageFolderHierarchy,
-	eas.CmdGetItemEstimate:   eas.PageGetItemEstimate,
-	eas.CmdSearch:            eas.PageSearch,
-	eas.CmdSettings:          eas.PageSettings,
-	eas.CmdPing:              eas.PagePing,
-	eas.CmdItemOperations:    eas.PageItemOperations,
-	eas.CmdProvision:         eas.PageProvision,
-	eas.CmdResolveRecipients: eas.PageResolveRecipients,
-	eas.CmdValidateCert:      eas.PageValidateCert,
-	eas.CmdFind:              eas.PageFind,
+// This file is the one place where an error becomes an EAS status or an
+// HTTP status. Handlers return errors (a sentinel of sources or
+// statecache, one of the gateway sentinels below, an *eas.StatusError for
+// an outcome they decide themselves) and ask statusFor, through
+// (*Server).statusOf, which status answers it; none maps errors itself.
+
+// Conditions that handlers find themselves and that each command answers
+// with its own code.
+var (
+	// errHierarchyChanged: the request names a folder the device's
+	// hierarchy does not hold any more; it must FolderSync first.
+	errHierarchyChanged = errors.New("gateway: folder hierarchy changed")
+	// errBadDestination: a move names a destination folder the device
+	// cannot name.
+	errBadDestination = errors.New("gateway: unknown destination folder")
+	// errBadRequest: the request follows the schema but asks for
+	// something that cannot be (a malformed date, a range past the end).
+	errBadRequest = errors.New("gateway: invalid request")
+	// errTooComplex: a query the store model cannot express.
+	errTooComplex = errors.New("gateway: query too complex")
+	// errBadFileReference: a FileReference or AttName we did not make.
+	errBadFileReference = errors.New("gateway: bad attachment reference")
+	// errSubmission: the store refused a message for a reason it did not
+	// name with a sentinel.
+	errSubmission = errors.New("gateway: mail submission failed")
+)
+
+// fault is what went wrong, whatever the command: the key of the status
+// table's rows.
+type fault uint8
+
+// The faults, in the order faultOf tests them.
+const (
+	faultOther            fault = iota // no rule names it: a server error, logged
+	faultBodyTooLarge                  // a body past MaxBodySize or a decoder limit
+	faultSyntax                        // *eas.SyntaxError: not WBXML
+	faultSchema                        // *eas.SchemaError: WBXML, not the command's schema
+	faultSyncKey                       // statecache.ErrSyncKeyMismatch: a key the server does not hold
+	faultStateExpired                  // sources.ErrStateExpired: the store cannot go on from a state
+	faultUnknownID                     // statecache.ErrNotFound: a CollectionId or ServerId the device was never given
+	faultNotFound                      // sources.ErrNotFound: the folder or item is gone from the store
+	faultConflict                      // sources.ErrConflict
+	faultUnsupported                   // sources.ErrUnsupported
+	faultTooLarge                      // sources.ErrTooLarge
+	faultAuth                          // sources.ErrAuth
+	faultTemporary                     // sources.Temporary, statecache.ErrBusy or ErrClosed, a deadline, a cancellation
+	faultHierarchyChanged              // errHierarchyChanged
+	faultBadDestination                // errBadDestination
+	faultBadRequest                    // errBadRequest
+	faultTooComplex                    // errTooComplex
+	faultBadReference                  // errBadFileReference
+	faultSubmission                    // errSubmission
+	numFaults
+)
+
+var faultNames = [numFaults]string{"other", "body-too-large", "syntax", "schema", "sync-key", "state-expired",
+	"unknown-id", "not-found", "conflict", "unsupported", "too-large", "auth", "temporary", "hierarchy-changed",
+	"bad-destination", "bad-request", "too-complex", "bad-reference", "submission"}
+
+func (f fault) String() string { return faultNames[f] }
+
+// sentinel ties an error that errors.Is finds to its fault.
+type sentinel struct {
+	err   error
+	fault fault
+}
+
+// storeFaults are the sentinels of sources and statecache, tested before
+// temporariness: a store error may be both, and what it is says more than
+// that it may pass.
+var storeFaults = []sentinel{
+	{statecache.ErrSyncKeyMismatch, faultSyncKey},
+	{sources.ErrStateExpired, faultStateExpired},
+	{statecache.ErrNotFound, faultUnknownID},
+	{sources.ErrNotFound, faultNotFound},
+	{sources.ErrConflict, faultConflict},
+	{sources.ErrUnsupported, faultUnsupported},
+	{sources.ErrTooLarge, faultTooLarge},
+	{sources.ErrAuth, faultAuth},
+	{statecache.ErrBusy, faultTemporary},   // documented as worth a retry
+	{statecache.ErrClosed, faultTemporary}, // shutting down: a retry finds the next process
+	{context.DeadlineExceeded, faultTemporary},
+	{context.Canceled, faultTemporary},
+}
+
+// gatewayFaults are the gateway's own sentinels, tested after
+// temporariness: a submission that failed because the store is down is
+// worth a retry.
+var gatewayFaults = []sentinel{
+	{errHierarchyChanged, faultHierarchyChanged},
+	{errBadDestination, faultBadDestination},
+	{errBadRequest, faultBadRequest},
+	{errTooComplex, faultTooComplex},
+	{errBadFileReference, faultBadReference},
+	{errSubmission, faultSubmission},
 }
 
 // temporary is implemented by errors that a retry may cure, as net.Error
-// does; sources.Temporary will mark store errors the same way.
+// and sources.MarkTemporary's do.
 type temporary interface{ Temporary() bool }
 
-// statusFor maps an error to the EAS status and the HTTP status that answer
-// it, for command cmd when reported at scope. It is the one place where
-// errors become wire statuses:
-//
-//   - *eas.StatusError: its Status, unchanged;
-//   - a sources sentinel (ErrStateExpired, ErrNotFound, ErrConflict,
-//     ErrUnsupported, ErrTooLarge, ErrAuth) or a temporary store error:
-//     the command's own status for it, from storeStatuses;
-//   - a body past MaxBodySize, or an *eas.SyntaxError caused by an
-//     *eas.LimitError: 102 InvalidWBXML with HTTP 413;
-//   - *eas.SyntaxError: 102 InvalidWBXML; *eas.SchemaError: 103 InvalidXML;
-//   - a deadline, a cancellation or a temporary error: 111
-//     ServerErrorRetryLater;
-//   - anything else: 110 ServerError, which the caller logs.
-//
-// The HTTP status is 200 when the status travels in an element: at
-// collection or item scope, or at command scope for a command with a
-// top-level Status element. Otherwise it is the HTTP status MS-ASHTTP 3.2.5.1
-// gives the condition.
-func statusFor(cmd eas.Command, scope eas.Scope, err error) (eas.Status, int) {
+// faultOf classifies err. An *eas.StatusError is not a fault: statusFor
+// passes it through.
+func faultOf(err error) fault {
 	var (
-		se  *eas.StatusError
 		syn *eas.SyntaxError
 		sch *eas.SchemaError
 		lim *eas.LimitError
 		mb  *http.MaxBytesError
 		tmp temporary
 	)
-	var st eas.Status
-	if ss, ok := storeStatus(cmd, scope, err); ok {
-		st = ss
-		if _, ok := statusPage[cmd]; ok || scope != eas.ScopeCommand {
-			return st, http.StatusOK
+	switch {
+	case errors.As(err, &mb), errors.As(err, &lim):
+		return faultBodyTooLarge
+	case errors.As(err, &syn):
+		return faultSyntax
+	case errors.As(err, &sch):
+		return faultSchema
+	}
+	for _, sf := range storeFaults {
+		if errors.Is(err, sf.err) {
+			return sf.fault
 		}
-		return st, httpStatus(st)
+	}
+	if errors.As(err, &tmp) && tmp.Temporary() {
+		return faultTemporary
+	}
+	for _, sf := range gatewayFaults {
+		if errors.Is(err, sf.err) {
+			return sf.fault
+		}
+	}
+	return faultOther
+}
+
+// scopes is a set of eas.Scope.
+type scopes uint8
+
+func scopeSet(ss ...eas.Scope) scopes {
+	var s scopes
+	for _, sc := range ss {
+		s |= 1 << sc
+	}
+	return s
+}
+
+func (s scopes) has(sc eas.Scope) bool { return s&(1<<sc) != 0 }
+
+// commandStatuses is one command's row of the status table.
+type commandStatuses struct {
+	// top says the response has a top-level Status element (MS-ASCMD
+	// 2.2.3.177), on code page page: a failed request is answered HTTP 200
+	// with <Page:Command><Page:Status>N</Page:Status></Page:Command>.
+	// Otherwise the command reports a failed request with an HTTP status
+	// only.
+	top  bool
+	page eas.Page
+	// pageSince is the first version whose response has that element
+	// (SendMail, SmartReply and SmartForward answer nothing before 14.0).
+	pageSince eas.ProtocolVersion
+	// codes are the command's own codes for faults, at every scope;
+	// collection and item override them at that scope.
+	codes, collection, item map[fault]eas.Status
+	// common is where the command's Status elements take the common codes
+	// of MS-ASCMD 2.2.2 (101 and up), from 14.0 on. Elsewhere, and before
+	// 14.0, which has no common codes, a common code becomes one of the
+	// command's own: request for 101 to 109 and 137 (the request asked
+	// for what cannot be served), missing for 150, server for the rest.
+	// Zero stand-ins mean the scope cannot carry the failure: statusFor
+	// answers 0 and the caller fails the whole command.
+	common                   scopes
+	request, missing, server eas.Status
+}
+
+var (
+	atCommand            = scopeSet(eas.ScopeCommand)
+	atCommandAndElements = scopeSet(eas.ScopeCommand, eas.ScopeCollection, eas.ScopeItem)
+)
+
+// statusTable is the status table: per command, the status of each fault
+// (MS-ASCMD 2.2.3.177 for the command's codes, 2.2.2 for the common ones).
+// A fault a row does not name takes its common code from commonStatus.
+var statusTable = map[eas.Command]*commandStatuses{
+	// MS-ASCMD 2.2.3.177.17. A missing collection means the hierarchy
+	// changed (12), a missing item 8; a client item we cannot read is a
+	// conversion error (6).
+	eas.CmdSync: {
+		top: true, page: eas.PageAirSync,
+		codes: map[fault]eas.Status{
+			faultSyncKey:          eas.Status(eas.SyncStatusInvalidSyncKey),
+			faultStateExpired:     eas.Status(eas.SyncStatusInvalidSyncKey),
+			faultNotFound:         eas.Status(eas.SyncStatusObjectNotFound),
+			faultUnknownID:        eas.Status(eas.SyncStatusObjectNotFound),
+			faultConflict:         eas.Status(eas.SyncStatusConflict),
+			faultUnsupported:      eas.Status(eas.SyncStatusProtocolError),
+			faultTooLarge:         eas.Status(eas.SyncStatusCannotComplete),
+			faultTemporary:        eas.Status(eas.SyncStatusServerError),
+			faultHierarchyChanged: eas.Status(eas.SyncStatusFolderHierarchyChanged),
+		},
+		collection: map[fault]eas.Status{
+			faultNotFound:  eas.Status(eas.SyncStatusFolderHierarchyChanged),
+			faultUnknownID: eas.Status(eas.SyncStatusFolderHierarchyChanged),
+		},
+		item:    map[fault]eas.Status{faultSchema: eas.Status(eas.SyncStatusConversionError)},
+		common:  atCommand,
+		request: eas.Status(eas.SyncStatusProtocolError), missing: eas.Status(eas.SyncStatusObjectNotFound),
+		server: eas.Status(eas.SyncStatusServerError),
+	},
+	// MS-ASCMD 2.2.3.177.4, .3, .6, .5.
+	eas.CmdFolderSync: {
+		top: true, page: eas.PageFolderHierarchy,
+		codes: map[fault]eas.Status{
+			faultSyncKey:      eas.Status(eas.FolderSyncStatusInvalidSyncKey),
+			faultStateExpired: eas.Status(eas.FolderSyncStatusInvalidSyncKey),
+			faultTemporary:    eas.Status(eas.FolderSyncStatusServerError),
+		},
+		common: atCommand,
+	},
+	eas.CmdFolderCreate: {
+		top: true, page: eas.PageFolderHierarchy,
+		codes: map[fault]eas.Status{
+			faultSyncKey:     eas.Status(eas.FolderCreateStatusInvalidSyncKey),
+			faultConflict:    eas.Status(eas.FolderCreateStatusExists),
+			faultNotFound:    eas.Status(eas.FolderCreateStatusParentNotFound),
+			faultUnknownID:   eas.Status(eas.FolderCreateStatusParentNotFound),
+			faultUnsupported: eas.Status(eas.FolderCreateStatusSpecialFolder),
+			faultTemporary:   eas.Status(eas.FolderCreateStatusServerError),
+		},
+		common: atCommand,
+	},
+	eas.CmdFolderUpdate: {
+		top: true, page: eas.PageFolderHierarchy,
+		codes: map[fault]eas.Status{
+			faultSyncKey:     eas.Status(eas.FolderUpdateStatusInvalidSyncKey),
+			faultConflict:    eas.Status(eas.FolderUpdateStatusExists),
+			faultNotFound:    eas.Status(eas.FolderUpdateStatusNotFound),
+			faultUnknownID:   eas.Status(eas.FolderUpdateStatusNotFound),
+			faultUnsupported: eas.Status(eas.FolderUpdateStatusRecipientInfo),
+			faultTemporary:   eas.Status(eas.FolderUpdateStatusServerError),
+		},
+		common: atCommand,
+	},
+	eas.CmdFolderDelete: {
+		top: true, page: eas.PageFolderHierarchy,
+		codes: map[fault]eas.Status{
+			faultSyncKey:     eas.Status(eas.FolderDeleteStatusInvalidSyncKey),
+			faultNotFound:    eas.Status(eas.FolderDeleteStatusNotFound),
+			faultUnknownID:   eas.Status(eas.FolderDeleteStatusNotFound),
+			faultUnsupported: eas.Status(eas.FolderDeleteStatusSpecialFolder),
+			faultTemporary:   eas.Status(eas.FolderDeleteStatusServerError),
+		},
+		common: atCommand,
+	},
+	// MS-ASCMD 2.2.3.177.7: a collection's Status has 1 to 4 only, so
+	// any other failure fails the command.
+	eas.CmdGetItemEstimate: {
+		top: true, page: eas.PageGetItemEstimate,
+		codes: map[fault]eas.Status{
+			faultSyncKey:          eas.Status(eas.GetItemEstimateStatusInvalidSyncKey),
+			faultStateExpired:     eas.Status(eas.GetItemEstimateStatusInvalidSyncKey),
+			faultNotFound:         eas.Status(eas.GetItemEstimateStatusInvalidCollection),
+			faultUnknownID:        eas.Status(eas.GetItemEstimateStatusInvalidCollection),
+			faultHierarchyChanged: eas.Status(eas.GetItemEstimateStatusInvalidCollection),
+		},
+		common: atCommand,
+	},
+	// MS-ASCMD 2.2.3.177.11: a folder gone asks for a FolderSync (7); a
+	// store that fails is a server error the device retries (8).
+	eas.CmdPing: {
+		top: true, page: eas.PagePing,
+		codes: map[fault]eas.Status{
+			faultNotFound:         eas.Status(eas.PingStatusFolderHierarchyChanged),
+			faultUnknownID:        eas.Status(eas.PingStatusFolderHierarchyChanged),
+			faultStateExpired:     eas.Status(eas.PingStatusFolderHierarchyChanged),
+			faultHierarchyChanged: eas.Status(eas.PingStatusFolderHierarchyChanged),
+			faultTemporary:        eas.Status(eas.PingStatusServerError),
+		},
+		common: atCommand,
+	},
+	// MS-ASCMD 2.2.3.177.8, per operation.
+	eas.CmdItemOperations: {
+		top: true, page: eas.PageItemOperations,
+		codes: map[fault]eas.Status{
+			faultNotFound:         eas.Status(eas.ItemOperationsStatusNotFound),
+			faultUnknownID:        eas.Status(eas.ItemOperationsStatusNotFound),
+			faultHierarchyChanged: eas.Status(eas.ItemOperationsStatusNotFound),
+			faultTooLarge:         eas.Status(eas.ItemOperationsStatusTooLarge),
+			faultUnsupported:      eas.Status(eas.ItemOperationsStatusProtocolError),
+			faultTemporary:        eas.Status(eas.ItemOperationsStatusServerError),
+			faultBadRequest:       eas.Status(eas.ItemOperationsStatusProtocolError),
+			faultBadReference:     eas.Status(eas.ItemOperationsStatusInvalidAttachment),
+			faultBadDestination:   eas.StatusMoveCommandInvalidDestinationFolder,
+		},
+		common:  atCommandAndElements,
+		request: eas.Status(eas.ItemOperationsStatusProtocolError), missing: eas.Status(eas.ItemOperationsStatusNotFound),
+		server: eas.Status(eas.ItemOperationsStatusServerError),
+	},
+	// MS-ASCMD 2.2.3.177.16: the Store's Status carries the outcome of
+	// the search.
+	eas.CmdSearch: {
+		top: true, page: eas.PageSearch,
+		codes: map[fault]eas.Status{
+			faultUnknownID:        eas.Status(eas.SearchStatusFolderSyncRequired),
+			faultHierarchyChanged: eas.Status(eas.SearchStatusFolderSyncRequired),
+			faultBadRequest:       eas.Status(eas.SearchStatusInvalidRequest),
+			faultTooComplex:       eas.Status(eas.SearchStatusTooComplex),
+		},
+		common:  atCommandAndElements,
+		request: eas.Status(eas.SearchStatusInvalidRequest), missing: eas.Status(eas.SearchStatusNotFound),
+		server: eas.Status(eas.SearchStatusServerError),
+	},
+	// MS-ASCMD 2.2.3.177.2: Find (16.1) has three codes of its own and
+	// the common ones; what Search calls too complex is an invalid Find.
+	eas.CmdFind: {
+		top: true, page: eas.PageFind,
+		codes: map[fault]eas.Status{
+			faultUnknownID:        eas.Status(eas.FindStatusFolderSyncRequired),
+			faultHierarchyChanged: eas.Status(eas.FindStatusFolderSyncRequired),
+			faultBadRequest:       eas.Status(eas.FindStatusInvalidRequest),
+			faultTooComplex:       eas.Status(eas.FindStatusInvalidRequest),
+		},
+		common: atCommandAndElements,
+	},
+	// MS-ASCMD 2.2.3.177.10: per item; MoveItems has no top-level Status.
+	eas.CmdMoveItems: {
+		codes: map[fault]eas.Status{
+			faultNotFound:       eas.Status(eas.MoveItemsStatusInvalidSource),
+			faultUnknownID:      eas.Status(eas.MoveItemsStatusInvalidSource),
+			faultBadDestination: eas.Status(eas.MoveItemsStatusInvalidDestination),
+			faultConflict:       eas.Status(eas.MoveItemsStatusLocked),
+		},
+		request: eas.Status(eas.MoveItemsStatusFailure), missing: eas.Status(eas.MoveItemsStatusInvalidSource),
+		server: eas.Status(eas.MoveItemsStatusFailure),
+	},
+	// MS-ASCMD 2.2.2: the ComposeMail commands have only the common codes.
+	eas.CmdSendMail:     composeStatuses,
+	eas.CmdSmartReply:   composeStatuses,
+	eas.CmdSmartForward: composeStatuses,
+	// MS-ASCMD 2.2.3.177.14.
+	eas.CmdSettings: {
+		top: true, page: eas.PageSettings,
+		codes: map[fault]eas.Status{
+			faultBadRequest: eas.Status(eas.SettingsInvalidArguments),
+		},
+		common:  atCommandAndElements,
+		request: eas.Status(eas.SettingsProtocolError), server: eas.Status(eas.SettingsServerUnavailable),
+	},
+	// MS-ASPROV 2.2.2.54.2.
+	eas.CmdProvision: {top: true, page: eas.PageProvision, common: atCommand},
+	// MS-ASCMD 2.2.3.177.12 and .20: failures at command scope only.
+	eas.CmdResolveRecipients: {top: true, page: eas.PageResolveRecipients, common: atCommand},
+	eas.CmdValidateCert:      {top: true, page: eas.PageValidateCert, common: atCommand},
+	// No Status element: failures are HTTP statuses.
+	eas.CmdGetAttachment: {},
+	eas.CmdGetHierarchy:  {},
+	// MS-ASCMD 2.2.3.177.9: per request item.
+	eas.CmdMeetingResponse: {request: eas.Status(eas.MeetingResponseStatusInvalidRequest), server: eas.Status(eas.MeetingResponseStatusServerError)},
+}
+
+// composeStatuses answer the ComposeMail commands (MS-ASCMD 2.2.2): a
+// message over the store's size limit is one whose attachments are too
+// large, a conflict is a message the store has already submitted, and a
+// submission the store refuses without saying why 120.
+var composeStatuses = &commandStatuses{
+	top: true, page: eas.PageComposeMail, pageSince: eas.V140,
+	codes: map[fault]eas.Status{
+		faultTooLarge:   eas.StatusAttachmentIsTooLarge,
+		faultConflict:   eas.StatusMessagePreviouslySent,
+		faultSubmission: eas.StatusMailSubmissionFailed,
+	},
+	common: atCommand,
+}
+
+// commonStatus is the common code (MS-ASCMD 2.2.2) of each fault a row does
+// not name.
+var commonStatus = [numFaults]eas.Status{
+	faultOther:            eas.StatusServerError,
+	faultBodyTooLarge:     eas.StatusInvalidWBXML,
+	faultSyntax:           eas.StatusInvalidWBXML,
+	faultSchema:           eas.StatusInvalidXML,
+	faultSyncKey:          eas.StatusSyncStateNotFound,
+	faultStateExpired:     eas.StatusSyncStateNotFound,
+	faultUnknownID:        eas.StatusItemNotFound,
+	faultNotFound:         eas.StatusItemNotFound,
+	faultConflict:         eas.StatusServerError,
+	faultUnsupported:      eas.StatusCommandNotSupported,
+	faultTooLarge:         eas.StatusMailboxQuotaExceeded,
+	faultAuth:             eas.StatusAccessDenied,
+	faultTemporary:        eas.StatusServerErrorRetryLater,
+	faultHierarchyChanged: eas.StatusItemNotFound,
+	faultBadDestination:   eas.StatusMoveCommandInvalidDestinationFolder,
+	faultBadRequest:       eas.StatusInvalidContent,
+	faultTooComplex:       eas.StatusInvalidContent,
+	faultBadReference:     eas.StatusInvalidIDs,
+	faultSubmission:       eas.StatusMailSubmissionFailed,
+}
+
+// statusFor maps err to the EAS status and the HTTP status that answer it,
+// for command cmd of protocol version v when reported at scope:
+//
+//   - an *eas.StatusError passes through: its Status, unchanged;
+//   - any other error is a fault (faultOf), whose status is the command's
+//     own code at that scope, or its common code;
+//   - a common code where the command's Status cannot take one (before
+//     14.0, or in a collection or item element that has none) becomes one
+//     of the command's own codes; at command scope it becomes an HTTP
+//     status instead, the EAS status staying for the access log.
+//
+// The HTTP status is 200 when the status travels in an element, except
+// for a body past a size limit (413); otherwise it is the HTTP status
+// MS-ASHTTP 3.2.5.1 gives the condition. A 0 status means the scope cannot
+// carry the failure; the caller fails the whole command with it.
+func statusFor(cmd eas.Command, scope eas.Scope, v eas.ProtocolVersion, err error) (eas.Status, int) {
+	st, code, _ := lookupStatus(cmd, scope, v, err)
+	return st, code
+}
+
+// lookupStatus is statusFor, also returning the fault.
+func lookupStatus(cmd eas.Command, scope eas.Scope, v eas.ProtocolVersion, err error) (eas.Status, int, fault) {
+	row := statusTable[cmd]
+	if row == nil {
+		row = &commandStatuses{}
+	}
+	var (
+		st eas.Status
+		f  fault
+		se *eas.StatusError
+	)
+	if errors.As(err, &se) {
+		st = se.Status
+	} else {
+		f = faultOf(err)
+		st = row.status(scope, f)
+	}
+	element := row.top && v >= row.pageSince
+	if st >= eas.StatusInvalidContent && (v < eas.V140 || !row.common.has(scope)) {
+		if scope != eas.ScopeCommand {
+			st = row.standIn(st)
+		} else {
+			element = false
+		}
 	}
 	switch {
-	case errors.As(err, &se):
-		st = se.Status
-	case errors.As(err, &mb), errors.As(err, &lim):
-		return eas.StatusInvalidWBXML, http.StatusRequestEntityTooLarge
-	case errors.As(err, &syn):
-		st = eas.StatusInvalidWBXML
-	case errors.As(err, &sch):
-		st = eas.StatusInvalidXML
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
-		errors.As(err, &tmp) && tmp.Temporary():
-		st = eas.StatusServerErrorRetryLater
-	default:
-		st = eas.StatusServerError
+	case f == faultBodyTooLarge && scope == eas.ScopeCommand:
+		return st, http.StatusRequestEntityTooLarge, f
+	case scope != eas.ScopeCommand || element:
+		return st, http.StatusOK, f
 	}
-	if _, ok := statusPage[cmd]; ok || scope != eas.ScopeCommand {
-		return st, http.StatusOK
+	return st, httpStatus(st), f
+}
+
+// status is the row's status for f at scope.
+func (r *commandStatuses) status(scope eas.Scope, f fault) eas.Status {
+	over := r.collection
+	if scope == eas.ScopeItem {
+		over = r.item
 	}
-	return st, httpStatus(st)
+	if st, ok := over[f]; ok && scope != eas.ScopeCommand {
+		return st
+	}
+	if st, ok := r.codes[f]; ok {
+		return st
+	}
+	return commonStatus[f]
+}
+
+// standIn is the command's own code for the common code st.
+func (r *commandStatuses) standIn(st eas.Status) eas.Status {
+	switch {
+	case st < eas.StatusServerError || st == eas.StatusCommandNotSupported:
+		return r.request
+	case st == eas.StatusItemNotFound && r.missing != 0:
+		return r.missing
+	}
+	return r.server
 }
 
 // httpStatus is the HTTP status that stands for st where no Status element
@@ -107,7 +498,8 @@ func httpStatus(st eas.Status) int {
 		return http.StatusServiceUnavailable
 	case eas.StatusUserDisabledForSync, eas.StatusDeviceIsBlockedForThisUser,
 		eas.StatusAccessDenied, eas.StatusAccountDisabled, eas.StatusMaximumDevicesReached,
-		eas.StatusActiveDirectoryAccessDenied:
+		eas.StatusActiveDirectoryAccessDenied, eas.StatusDeviceNotFullyProvisionable,
+		eas.StatusExternallyManagedDevicesNotAllowed:
 		return http.StatusForbidden
 	case eas.StatusDeviceNotProvisioned, eas.StatusPolicyRefresh, eas.StatusInvalidPolicyKey:
 		return 449 // MS-ASHTTP 3.2.5.1: retry after sending a Provision command
@@ -122,6 +514,25 @@ func httpStatus(st eas.Status) int {
 	return http.StatusInternalServerError
 }
 
+// statusOf is statusFor for a request of sess. It logs, with the request's
+// user and device, the failures no rule names (and a submission the store
+// refused without saying why): the one place they are logged.
+func (s *Server) statusOf(ctx context.Context, sess *Session, scope eas.Scope, err error) eas.Status {
+	st, _ := s.answerFor(ctx, sess.Request, sess.User, scope, err)
+	return st
+}
+
+// answerFor is statusOf for a request not yet in a Session.
+func (s *Server) answerFor(ctx context.Context, q *Request, user string, scope eas.Scope, err error) (eas.Status, int) {
+	st, code, f := lookupStatus(q.Command, scope, q.Version, err)
+	if f == faultOther || f == faultSubmission {
+		s.log.LogAttrs(ctx, slog.LevelError, "request failed", slog.String("cmd", q.Command.String()),
+			slog.String("scope", scope.String()), slog.String("user", user),
+			slog.String("device_id", q.DeviceID), slog.Any("err", err))
+	}
+	return st, code
+}
+
 // writeStatus answers a command-scope failure: the minimal
 // <Command><Status>N</Status></Command> document when code is 200, an
 // empty HTTP error otherwise.
@@ -130,7 +541,7 @@ func writeStatus(w http.ResponseWriter, cmd eas.Command, st eas.Status, code int
 		w.WriteHeader(code)
 		return nil
 	}
-	page := statusPage[cmd]
+	page := statusTable[cmd].page
 	root := eas.Tag{Page: page, Name: cmd.String()}
 	status := eas.Tag{Page: page, Name: "Status"}
 	w.Header().Set("Content-Type", wbxmlType)
@@ -142,115 +553,4 @@ func writeStatus(w http.ResponseWriter, cmd eas.Command, st eas.Status, code int
 		e.EncodeToken(t)
 	}
 	return e.Flush()
-}
-
-// errTemporary stands for a temporary store error in storeStatuses.
-var errTemporary = errors.New("temporary")
-
-// storeStatuses gives, per command, the status that reports a store
-// sentinel or a sync key the statecache does not know
-// (statecache.ErrSyncKeyMismatch). Scope matters for Sync only: a missing
-// item (8) differs from a missing collection, which means the folder
-// hierarchy changed (12).
-var storeStatuses = map[eas.Command]map[error]eas.Status{
-	eas.CmdSync: {
-		sources.ErrStateExpired: eas.Status(eas.SyncStatusInvalidSyncKey),
-		sources.ErrNotFound:     eas.Status(eas.SyncStatusObjectNotFound),
-		sources.ErrConflict:     eas.Status(eas.SyncStatusConflict),
-		sources.ErrUnsupported:  eas.Status(eas.SyncStatusProtocolError),
-		sources.ErrTooLarge:     eas.Status(eas.SyncStatusCannotComplete),
-		errTemporary:            eas.Status(eas.SyncStatusServerError),
-	},
-	eas.CmdFolderSync: {
-		statecache.ErrSyncKeyMismatch: eas.Status(eas.FolderSyncStatusInvalidSyncKey),
-		sources.ErrStateExpired:       eas.Status(eas.FolderSyncStatusInvalidSyncKey),
-		errTemporary:                  eas.Status(eas.FolderSyncStatusServerError),
-	},
-	eas.CmdFolderCreate: {
-		statecache.ErrSyncKeyMismatch: eas.Status(eas.FolderCreateStatusInvalidSyncKey),
-		sources.ErrConflict:           eas.Status(eas.FolderCreateStatusExists),
-		sources.ErrNotFound:           eas.Status(eas.FolderCreateStatusParentNotFound),
-		sources.ErrUnsupported:        eas.Status(eas.FolderCreateStatusSpecialFolder),
-		errTemporary:                  eas.Status(eas.FolderCreateStatusServerError),
-	},
-	eas.CmdFolderUpdate: {
-		statecache.ErrSyncKeyMismatch: eas.Status(eas.FolderUpdateStatusInvalidSyncKey),
-		sources.ErrConflict:           eas.Status(eas.FolderUpdateStatusExists),
-		sources.ErrNotFound:           eas.Status(eas.FolderUpdateStatusNotFound),
-		sources.ErrUnsupported:        eas.Status(eas.FolderUpdateStatusRecipientInfo),
-		errTemporary:                  eas.Status(eas.FolderUpdateStatusServerError),
-	},
-	eas.CmdFolderDelete: {
-		statecache.ErrSyncKeyMismatch: eas.Status(eas.FolderDeleteStatusInvalidSyncKey),
-		sources.ErrNotFound:           eas.Status(eas.FolderDeleteStatusNotFound),
-		sources.ErrUnsupported:        eas.Status(eas.FolderDeleteStatusSpecialFolder),
-		errTemporary:                  eas.Status(eas.FolderDeleteStatusServerError),
-	},
-	eas.CmdGetItemEstimate: {
-		statecache.ErrSyncKeyMismatch: eas.Status(eas.GetItemEstimateStatusInvalidSyncKey),
-		sources.ErrStateExpired:       eas.Status(eas.GetItemEstimateStatusInvalidSyncKey),
-		sources.ErrNotFound:           eas.Status(eas.GetItemEstimateStatusInvalidCollection),
-	},
-	eas.CmdPing: {
-		sources.ErrNotFound:     eas.Status(eas.PingStatusFolderHierarchyChanged),
-		sources.ErrStateExpired: eas.Status(eas.PingStatusFolderHierarchyChanged),
-		errTemporary:            eas.Status(eas.PingStatusServerError),
-	},
-	eas.CmdItemOperations: {
-		sources.ErrNotFound:    eas.Status(eas.ItemOperationsStatusNotFound),
-		sources.ErrTooLarge:    eas.Status(eas.ItemOperationsStatusTooLarge),
-		sources.ErrUnsupported: eas.Status(eas.ItemOperationsStatusProtocolError),
-		errTemporary:           eas.Status(eas.ItemOperationsStatusServerError),
-	},
-	eas.CmdSendMail:     composeStatuses,
-	eas.CmdSmartReply:   composeStatuses,
-	eas.CmdSmartForward: composeStatuses,
-	eas.CmdMoveItems: {
-		sources.ErrNotFound: eas.Status(eas.MoveItemsStatusInvalidSource),
-		sources.ErrConflict: eas.Status(eas.MoveItemsStatusLocked),
-	},
-}
-
-// composeStatuses answer the ComposeMail commands (MS-ASCMD 2.2.2): a
-// message over the store's size limit is one whose attachments are too
-// large, and a conflict is a message the store has already submitted.
-var composeStatuses = map[error]eas.Status{
-	sources.ErrTooLarge: eas.StatusAttachmentIsTooLarge,
-	sources.ErrConflict: eas.StatusMessagePreviouslySent,
-}
-
-// storeStatusDefault answers sentinels a command has no status of its own
-// for, in the common codes of MS-ASCMD 2.2.2.
-var storeStatusDefault = map[error]eas.Status{
-	sources.ErrNotFound:    eas.StatusItemNotFound,
-	sources.ErrUnsupported: eas.StatusCommandNotSupported,
-	sources.ErrTooLarge:    eas.StatusMailboxQuotaExceeded,
-	sources.ErrAuth:        eas.StatusAccessDenied,
-	errTemporary:           eas.StatusServerErrorRetryLater,
-}
-
-// storeStatus maps a store error through storeStatuses.
-func storeStatus(cmd eas.Command, scope eas.Scope, err error) (eas.Status, bool) {
-	var key error
-	for _, k := range []error{statecache.ErrSyncKeyMismatch, sources.ErrStateExpired, sources.ErrNotFound, sources.ErrConflict,
-		sources.ErrUnsupported, sources.ErrTooLarge, sources.ErrAuth} {
-		if errors.Is(err, k) {
-			key = k
-			break
-		}
-	}
-	if key == nil {
-		if !sources.Temporary(err) {
-			return 0, false
-		}
-		key = errTemporary
-	}
-	if cmd == eas.CmdSync && key == sources.ErrNotFound && scope == eas.ScopeCollection {
-		return eas.Status(eas.SyncStatusFolderHierarchyChanged), true
-	}
-	if st, ok := storeStatuses[cmd][key]; ok {
-		return st, true
-	}
-	st, ok := storeStatusDefault[key]
-	return st, ok
 }

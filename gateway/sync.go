@@ -358,45 +358,16 @@ func (s *Server) planCollection(ctx context.Context, sess *Session, req *eas.Syn
 	p := &collPlan{req: c, key: c.SyncKey, status: eas.SyncStatusSuccess,
 		ck: statecache.CollectionKey{Account: sess.Account, Collection: c.CollectionID}}
 	if err := s.plan(ctx, sess, req, p); err != nil {
-		p.status = syncStatusOf(err, eas.ScopeCollection)
-		if p.status == eas.SyncStatusServerError {
-			s.log.Error("sync failed", "user", sess.User, "device_id", sess.Account.Device,
-				"collection", c.CollectionID, "err", err)
-		}
+		p.status = eas.SyncStatus(s.statusOf(ctx, sess, eas.ScopeCollection, fmt.Errorf("gateway: collection %q: %w", c.CollectionID, err)))
 		p.key, p.moved, p.window, p.responses, p.more = c.SyncKey, false, nil, nil, false
 	}
 	return p
-}
-
-// syncStatusOf maps an error to a Sync status at scope through statusFor;
-// an unknown or stale key is status 3.
-func syncStatusOf(err error, scope eas.Scope) eas.SyncStatus {
-	if errors.Is(err, statecache.ErrSyncKeyMismatch) {
-		return eas.SyncStatusInvalidSyncKey
-	}
-	var ce *eas.SchemaError
-	if scope == eas.ScopeItem && errors.As(err, &ce) {
-		return eas.SyncStatusConversionError
-	}
-	st, _ := statusFor(eas.CmdSync, scope, err)
-	if st >= 100 {
-		// Common statuses do not fit a collection or an item: 5 asks
-		// the client to retry, 4 tells it the request was wrong.
-		if st == eas.StatusInvalidWBXML || st == eas.StatusInvalidXML {
-			return eas.SyncStatusProtocolError
-		}
-		return eas.SyncStatusServerError
-	}
-	return eas.SyncStatus(st)
 }
 
 func (s *Server) plan(ctx context.Context, sess *Session, req *eas.SyncRequest, p *collPlan) error {
 	c := p.req
 	folder, err := s.state.FolderID(ctx, sess.Account, c.CollectionID)
 	if err != nil {
-		if errors.Is(err, statecache.ErrNotFound) {
-			return &eas.StatusError{Status: eas.Status(eas.SyncStatusFolderHierarchyChanged), Scope: eas.ScopeCollection}
-		}
 		return err
 	}
 	p.folder = sources.FolderID(folder)
@@ -525,7 +496,7 @@ func (s *Server) applyClient(ctx context.Context, sess *Session, p *collPlan, ec
 				window = append(window, statecache.Change{Op: statecache.OpClientAdd, ServerID: sids[0], ItemID: string(id), ClientID: a.ClientID})
 			}
 		}
-		res.Status = s.itemStatus(sess, "add", err)
+		res.Status = s.itemStatus(ctx, sess, "add", err)
 		resp().Add = append(resp().Add, res)
 	}
 	for _, ch := range cmds.Change {
@@ -534,7 +505,7 @@ func (s *Server) applyClient(ctx context.Context, sess *Session, p *collPlan, ec
 			echo[id] = true
 		}
 		if err != nil {
-			resp().Change = append(resp().Change, eas.SyncChangeResult{Class: ch.Class, ServerID: ch.ServerID, Status: s.itemStatus(sess, "change", err)})
+			resp().Change = append(resp().Change, eas.SyncChangeResult{Class: ch.Class, ServerID: ch.ServerID, Status: s.itemStatus(ctx, sess, "change", err)})
 		}
 	}
 	for _, d := range cmds.Delete {
@@ -543,30 +514,26 @@ func (s *Server) applyClient(ctx context.Context, sess *Session, p *collPlan, ec
 			echo[id] = true
 		}
 		if err != nil {
-			resp().Delete = append(resp().Delete, eas.SyncDeleteResult{ServerID: d.ServerID, Status: s.itemStatus(sess, "delete", err)})
+			resp().Delete = append(resp().Delete, eas.SyncDeleteResult{ServerID: d.ServerID, Status: s.itemStatus(ctx, sess, "delete", err)})
 		}
 	}
 	for _, f := range cmds.Fetch {
 		res := eas.SyncFetchResult{ServerID: f.ServerID}
 		raw, err := s.clientFetch(ctx, sess, p, f.ServerID)
 		res.ApplicationData = raw
-		res.Status = s.itemStatus(sess, "fetch", err)
+		res.Status = s.itemStatus(ctx, sess, "fetch", err)
 		resp().Fetch = append(resp().Fetch, res)
 	}
 	return window
 }
 
-// itemStatus maps an item operation's outcome to its Sync status and logs
-// server errors.
-func (s *Server) itemStatus(sess *Session, op string, err error) eas.SyncStatus {
+// itemStatus is the Sync status of one client operation op: 1, or that of
+// its error.
+func (s *Server) itemStatus(ctx context.Context, sess *Session, op string, err error) eas.SyncStatus {
 	if err == nil {
 		return eas.SyncStatusSuccess
 	}
-	st := syncStatusOf(err, eas.ScopeItem)
-	if st == eas.SyncStatusServerError {
-		s.log.Error("sync item failed", "op", op, "user", sess.User, "device_id", sess.Account.Device, "err", err)
-	}
-	return st
+	return eas.SyncStatus(s.statusOf(ctx, sess, eas.ScopeItem, fmt.Errorf("gateway: client %s: %w", op, err)))
 }
 
 func (s *Server) clientAdd(ctx context.Context, sess *Session, p *collPlan, a *eas.SyncAdd, wr sources.Writer, canWrite bool) (sources.ItemID, error) {
@@ -586,7 +553,7 @@ func (s *Server) clientAdd(ctx context.Context, sess *Session, p *collPlan, a *e
 func (s *Server) clientChange(ctx context.Context, sess *Session, p *collPlan, ch *eas.SyncChange, v eas.ProtocolVersion, wr sources.Writer, canWrite bool) (sources.ItemID, error) {
 	idStr, err := s.state.MapID(ctx, p.ck, ch.ServerID)
 	if err != nil {
-		return "", notFound(err)
+		return "", fmt.Errorf("gateway: ServerId: %w", err)
 	}
 	id := sources.ItemID(idStr)
 	olds, err := sess.Source.Get(ctx, p.folder, []sources.ItemID{id}, &sources.GetOptions{Text: true, HTML: true})
@@ -656,7 +623,7 @@ func followUpEqual(a, b *sources.FollowUp) bool {
 func (s *Server) clientDelete(ctx context.Context, sess *Session, p *collPlan, serverID string, wr sources.Writer, canWrite bool) (sources.ItemID, error) {
 	idStr, err := s.state.MapID(ctx, p.ck, serverID)
 	if err != nil {
-		return "", notFound(err)
+		return "", fmt.Errorf("gateway: ServerId: %w", err)
 	}
 	id := sources.ItemID(idStr)
 	asMove := p.req.DeletesAsMoves == nil || *p.req.DeletesAsMoves
@@ -678,7 +645,7 @@ func (s *Server) clientDelete(ctx context.Context, sess *Session, p *collPlan, s
 func (s *Server) clientFetch(ctx context.Context, sess *Session, p *collPlan, serverID string) (eas.Raw, error) {
 	idStr, err := s.state.MapID(ctx, p.ck, serverID)
 	if err != nil {
-		return eas.Raw{}, notFound(err)
+		return eas.Raw{}, fmt.Errorf("gateway: ServerId: %w", err)
 	}
 	its, err := sess.Source.Get(ctx, p.folder, []sources.ItemID{sources.ItemID(idStr)}, p.prefs.getOptions())
 	if err != nil {
@@ -688,15 +655,6 @@ func (s *Server) clientFetch(ctx context.Context, sess *Session, p *collPlan, se
 		return eas.Raw{}, fmt.Errorf("gateway: fetch of %s: %w", serverID, sources.ErrNotFound)
 	}
 	return toEAS(ctx, &its[0], sess.Version(), p.prefs)
-}
-
-// notFound turns statecache's ErrNotFound (an unknown ServerId) into the
-// store's, which statusFor answers.
-func notFound(err error) error {
-	if errors.Is(err, statecache.ErrNotFound) {
-		return fmt.Errorf("gateway: unknown ServerId: %w", sources.ErrNotFound)
-	}
-	return err
 }
 
 // serverChanges pages through the store's change feed from state until it
