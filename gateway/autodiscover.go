@@ -188,7 +188,7 @@ func (s *Server) autodiscoverV1(w http.ResponseWriter, r *http.Request) (outcome
 		_, authErr = s.backend.Login(r.Context(), user, pass)
 	}
 	if authErr != nil {
-		if st, _ := statusFor(0, eas.ScopeCommand, authErr); st == eas.StatusServerErrorRetryLater {
+		if loginStatus(authErr) == http.StatusServiceUnavailable {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return "unavailable", http.StatusServiceUnavailable
 		}

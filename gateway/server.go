@@ -335,8 +335,8 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	if authErr != nil {
 		// A store that is down must not make the device ask for a new
 		// password.
-		if _, code := statusFor(0, eas.ScopeCommand, 0, authErr); code == http.StatusServiceUnavailable {
-			x.w.WriteHeader(code)
+		if loginStatus(authErr) == http.StatusServiceUnavailable {
+			x.w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
 		x.w.Header().Set("WWW-Authenticate", `Basic realm="easgate", charset="UTF-8"`)

@@ -514,6 +514,16 @@ func httpStatus(st eas.Status) int {
 	return http.StatusInternalServerError
 }
 
+// loginStatus is the HTTP status that refuses a failed login: 503 when the
+// store could not be asked (a retry may succeed), so that a store that is
+// down does not make the device ask for a new password; 401 otherwise.
+func loginStatus(err error) int {
+	if faultOf(err) == faultTemporary {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusUnauthorized
+}
+
 // statusOf is statusFor for a request of sess. It logs, with the request's
 // user and device, the failures no rule names (and a submission the store
 // refused without saying why): the one place they are logged.

@@ -296,3 +296,19 @@ func TestStatusTable(t *testing.T) {
 		}
 	}
 }
+
+func TestLoginStatus(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want int
+	}{
+		{fmt.Errorf("jmap: %w", sources.ErrAuth), http.StatusUnauthorized},
+		{errNoCredentials, http.StatusUnauthorized},
+		{sources.MarkTemporary(errors.New("connection refused")), http.StatusServiceUnavailable},
+		{fmt.Errorf("login: %w", context.DeadlineExceeded), http.StatusServiceUnavailable},
+	} {
+		if got := loginStatus(tt.err); got != tt.want {
+			t.Errorf("loginStatus(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
