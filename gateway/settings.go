@@ -120,7 +120,7 @@ func (s *Server) settingsOof(ctx context.Context, sess *Session, req *eas.OofReq
 		return nil, fmt.Errorf("gateway: reading automatic replies: %w", err)
 	}
 	if req.Get != nil {
-		return &eas.OofResponse{Status: eas.SettingsSuccess, Get: oofToEAS(cur)}, nil
+		return &eas.OofResponse{Status: eas.SettingsSuccess, Get: oofToEAS(cur, strings.EqualFold(req.Get.BodyType, eas.OofBodyHTML))}, nil
 	}
 	set := req.Set
 	if set.OofState != nil {
@@ -166,9 +166,11 @@ func oofReply(o *sources.Oof, m eas.OofMessage) *sources.OofReply {
 	return &o.ExternalUnknown
 }
 
-// oofToEAS returns o as an Oof Get answer, MS-ASCMD 2.2.3.76. Each reply
-// keeps its own body type.
-func oofToEAS(o sources.Oof) *eas.OofSettings {
+// oofToEAS returns o as an Oof Get answer, MS-ASCMD 2.2.3.76, with every
+// reply in the body type the client asked for (MS-ASCMD 2.2.3.17: with
+// HTML the messages are sent as HTML, with Text as plain text): a reply
+// stored in the other form is converted.
+func oofToEAS(o sources.Oof, asHTML bool) *eas.OofSettings {
 	st := eas.OofState(o.State)
 	out := &eas.OofSettings{OofState: &st}
 	if o.State == sources.OofScheduled {
@@ -184,7 +186,13 @@ func oofToEAS(o sources.Oof) *eas.OofSettings {
 		{o.ExternalUnknown, false, false, true},
 	} {
 		text, body := r.reply.Text, eas.OofBodyText
-		if r.reply.HTML {
+		switch {
+		case asHTML && !r.reply.HTML && text != "":
+			text = textToHTML(text)
+		case !asHTML && r.reply.HTML:
+			text = htmlToText(text)
+		}
+		if asHTML {
 			body = eas.OofBodyHTML
 		}
 		out.OofMessage = append(out.OofMessage, eas.OofMessage{

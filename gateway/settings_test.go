@@ -125,6 +125,51 @@ func TestSettingsOof(t *testing.T) {
 	}
 }
 
+// TestSettingsOofBodyType: Oof Get sends every reply in the BodyType it
+// asks for (issue 10: the stored form came back whatever was asked).
+func TestSettingsOofBodyType(t *testing.T) {
+	p := provisionTestServer(t, Options{})
+	on := eas.OofGlobal
+	htmlMsg, textMsg := "<p>Away &amp; <b>back</b> Monday</p>", "Ask Bob <bob@example.com> & co"
+	set := &eas.SettingsRequest{Oof: &eas.OofRequest{Set: &eas.OofSettings{OofState: &on, OofMessage: []eas.OofMessage{
+		{AppliesToInternal: true, Enabled: new(true), ReplyMessage: &htmlMsg, BodyType: "HTML"},
+		{AppliesToExternalKnown: true, Enabled: new(true), ReplyMessage: &textMsg, BodyType: "Text"},
+	}}}}
+	if resp := p.settings(eas.V141, set); resp.Oof == nil || resp.Oof.Status != eas.SettingsSuccess {
+		t.Fatalf("Oof Set = %+v", resp.Oof)
+	}
+	for _, c := range []struct {
+		bodyType           string
+		internal, external string
+	}{
+		{"Text", "Away & back Monday", textMsg},
+		{"TEXT", "Away & back Monday", textMsg},
+		{"HTML", htmlMsg, "<html><body><pre>Ask Bob &lt;bob@example.com&gt; &amp; co</pre></body></html>"},
+	} {
+		resp := p.settings(eas.V141, &eas.SettingsRequest{Oof: &eas.OofRequest{Get: &eas.OofGet{BodyType: c.bodyType}}})
+		if resp.Oof == nil || resp.Oof.Get == nil || len(resp.Oof.Get.OofMessage) != 3 {
+			t.Fatalf("Oof Get %s = %+v", c.bodyType, resp.Oof)
+		}
+		wantType := eas.OofBodyText
+		if c.bodyType == "HTML" {
+			wantType = eas.OofBodyHTML
+		}
+		for i, want := range []string{c.internal, c.external, ""} {
+			m := resp.Oof.Get.OofMessage[i]
+			if m.ReplyMessage == nil || *m.ReplyMessage != want || m.BodyType != wantType {
+				t.Errorf("Oof Get %s: message %d = %q as %s, want %q as %s", c.bodyType, i, deref(m.ReplyMessage), m.BodyType, want, wantType)
+			}
+		}
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
+
 // noOofSource is a store without automatic replies.
 type noOofSource struct{ sources.Source }
 
