@@ -99,6 +99,7 @@ func (s *Server) wait(ctx context.Context, w http.ResponseWriter, sess *Session,
 		return errors.New("gateway: wait needs the route's own ResponseWriter, unwritten")
 	}
 	x := rec.x
+	fn = s.countWait(x.q.Command, fn)
 	if x.r.ProtoMajor == 1 && s.park(x, sess, d, fn) {
 		return nil
 	}

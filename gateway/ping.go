@@ -149,6 +149,7 @@ func (s *Server) pingWait(ctx context.Context, sess *Session, folders []pingFold
 	}
 	for {
 		werr := s.pingWatch(ctx, watcher, sess, folders, ids)
+		woke := time.Now()
 		if ctx.Err() != nil {
 			break
 		}
@@ -160,6 +161,7 @@ func (s *Server) pingWait(ctx context.Context, sess *Session, folders []pingFold
 		case err != nil:
 			return nil, err
 		case len(changed) > 0:
+			s.metrics.PushWake(time.Since(woke))
 			return pingChanged(changed), nil
 		case werr != nil:
 			return nil, fmt.Errorf("gateway: Ping watch: %w", werr)

@@ -83,6 +83,7 @@ func (s *Server) handleProvision(ctx context.Context, sess *Session, req *provis
 		resp.AccountOnlyRemoteWipe = kind == statecache.WipeAccountOnly
 		s.log.InfoContext(ctx, "remote wipe sent", "user", sess.User, "device_id", sess.Request.DeviceID,
 			"account_only", resp.AccountOnlyRemoteWipe)
+		s.metrics.Wipe("sent")
 		return resp, nil
 	}
 	if req.Policies == nil {
@@ -183,6 +184,7 @@ func (s *Server) acknowledgeWipe(ctx context.Context, sess *Session, info *state
 		return nil, fmt.Errorf("gateway: provision: recording the wipe: %w", err)
 	}
 	log.InfoContext(ctx, "remote wipe acknowledged")
+	s.metrics.Wipe("done")
 	return resp, nil
 }
 

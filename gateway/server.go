@@ -189,6 +189,7 @@ func New(o *Options) (*Server, error) {
 	}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.metrics = metrics.New(s.reg)
+	s.instrument() // opsmetrics.go
 	s.mux.HandleFunc("POST "+Path, s.servePost)
 	s.mux.HandleFunc("OPTIONS "+Path, s.serveOptions)
 	s.admin = s.newAdminMux()

@@ -476,6 +476,7 @@ func (p *collPlan) addResponse(r eas.SyncAddResult) {
 func (s *Server) applyClient(ctx context.Context, sess *Session, p *collPlan, echo map[sources.ItemID]bool) []statecache.Change {
 	cmds := p.req.Commands
 	v := sess.Version()
+	s.metrics.Items(p.class, "from_device", len(cmds.Add)+len(cmds.Change)+len(cmds.Delete))
 	var window []statecache.Change
 	resp := func() *eas.SyncResponses {
 		if p.responses == nil {
@@ -871,7 +872,8 @@ func (s *Server) encodeCollection(ctx context.Context, sess *Session, e *eas.Enc
 	// converted writes nothing, and an empty Commands is undefined
 	// (MS-ASCMD 2.2.3.32).
 	tag := eas.Tag{Page: eas.PageAirSync, Name: "Commands"}
-	open := false
+	open, sent := false, 0
+	defer func() { s.metrics.Items(p.class, "to_device", sent) }()
 	for _, ch := range p.window {
 		elem, err := s.changeElement(ctx, sess, p, ch)
 		if err != nil {
@@ -887,6 +889,7 @@ func (s *Server) encodeCollection(ctx context.Context, sess *Session, e *eas.Enc
 		if err := e.EncodeElement(elem.v, elem.start); err != nil {
 			return err
 		}
+		sent++
 		if err := between(); err != nil {
 			return err
 		}

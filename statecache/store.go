@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -67,8 +68,9 @@ type Options struct {
 // Store is the device state database. Its methods are safe for concurrent
 // use.
 type Store struct {
-	db  *badger.DB
-	log *slog.Logger
+	db      *badger.DB
+	log     *slog.Logger
+	observe atomic.Pointer[func(op string, d time.Duration)] // observe.go
 }
 
 // Open opens or creates the store in dir.
@@ -147,6 +149,7 @@ func (s *Store) Close() error {
 // wrote. fn must not keep side effects outside the transaction between
 // attempts.
 func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) error {
+	defer s.observed("write", time.Now())
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -168,6 +171,7 @@ func (s *Store) view(ctx context.Context, fn func(txn *badger.Txn) error) error 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	defer s.observed("read", time.Now())
 	return s.wrap(s.db.View(fn))
 }
 
