@@ -19,7 +19,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 )
 
@@ -32,7 +31,7 @@ commands:
   device          list, show and wipe devices (easgate device -h)
   user            issue and revoke device passwords for the Graph store (easgate user -h)
   graph-emulator  serve an in-memory Microsoft Graph to try the Graph store (easgate graph-emulator -h)
-  version         print the version
+  version         print the version and build information
 `
 
 func main() {
@@ -70,20 +69,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "graph-emulator":
 		return runGraphEmulator(ctx, args[1:], stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "easgate", version())
-		return nil
+		return runVersion(stdout) // version.go
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
 	return &exitError{2, fmt.Errorf("unknown command %q", args[0])}
-}
-
-// version is the module version the binary was built from, or "devel".
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
 }

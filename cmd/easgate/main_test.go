@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +26,7 @@ func TestRun(t *testing.T) {
 		{"no-command", nil, 2, ""},
 		{"unknown-command", []string{"frob"}, 2, ""},
 		{"help", []string{"help"}, 0, usage},
-		{"version", []string{"version"}, 0, "easgate devel\n"},
+		{"version", []string{"version"}, 0, "easgate devel\ngo " + runtime.Version() + "\n"},
 		{"serve-bad-flag", []string{"serve", "-nope"}, 2, ""},
 		{"serve-extra-argument", []string{"serve", "extra"}, 2, ""},
 		{"wbxml-no-mode", []string{"wbxml"}, 2, ""},
