@@ -158,7 +158,9 @@ func graphE2EMail(subject, text string) []byte {
 // TestGraphConversation holds one phone's conversation at 14.1, 16.1 and
 // 12.1 with the Graph emulator behind the gateway.
 func TestGraphConversation(t *testing.T) {
-	e := graphE2EServer(t, graphemu.Options{}, graph.Options{})
+	// The series of imapE2ECheckSeries is in March 2026: the calendar
+	// window reaches back past it.
+	e := graphE2EServer(t, graphemu.Options{}, graph.Options{CalendarPast: 400 * 24 * time.Hour})
 	for _, v := range []eas.ProtocolVersion{eas.V141, eas.V161, eas.V121} {
 		t.Run(v.String(), func(t *testing.T) { graphE2EConversation(t, e, v) })
 	}
@@ -172,10 +174,37 @@ func graphE2EConversation(t *testing.T, e *graphE2EEnv, v eas.ProtocolVersion) {
 		t.Fatal(err)
 	}
 
+	// A contact, a task and imapE2ECheckSeries' weekly series in Berlin
+	// time with its moved instance, made by another client.
+	if _, err := e.g.Emu.AddContact(e.upn, "", map[string]any{"givenName": "Dora", "surname": "Card" + tag,
+		"emailAddresses": []any{map[string]any{"address": "dora" + tag + "@example.org"}}, "mobilePhone": "+49 170 555" + tag}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.g.Emu.AddTask(e.upn, "", map[string]any{"title": "Errand " + tag, "status": "notStarted",
+		"importance": "high"}); err != nil {
+		t.Fatal(err)
+	}
+	weekly := "Weekly " + tag
+	series, err := e.g.Emu.AddEvent(e.upn, "", map[string]any{"subject": weekly,
+		"start": map[string]any{"dateTime": "2026-03-02T09:00:00.0000000", "timeZone": "W. Europe Standard Time"},
+		"end":   map[string]any{"dateTime": "2026-03-02T10:00:00.0000000", "timeZone": "W. Europe Standard Time"},
+		"recurrence": map[string]any{
+			"pattern": map[string]any{"type": "weekly", "interval": 1, "daysOfWeek": []any{"monday"}, "firstDayOfWeek": "monday"},
+			"range":   map[string]any{"type": "numbered", "startDate": "2026-03-02", "numberOfOccurrences": 12}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.g.Emu.UpdateItem(e.upn, series+"_20260330T070000", map[string]any{"subject": weekly + " moved",
+		"start": map[string]any{"dateTime": "2026-03-30T11:00:00.0000000", "timeZone": "W. Europe Standard Time"},
+		"end":   map[string]any{"dateTime": "2026-03-30T12:00:00.0000000", "timeZone": "W. Europe Standard Time"}}); err != nil {
+		t.Fatal(err)
+	}
+
 	byType := graphE2EFolders(t, e, d, eas.FolderTypeInbox, eas.FolderTypeDrafts, eas.FolderTypeDeletedItems,
-		eas.FolderTypeSentItems, eas.FolderTypeOutbox, 0)
+		eas.FolderTypeSentItems, eas.FolderTypeOutbox, eas.FolderTypeCalendar, eas.FolderTypeContacts, eas.FolderTypeTasks, 0)
 	inbox, archive, sent := byType[eas.FolderTypeInbox], byType[0], byType[eas.FolderTypeSentItems]
-	folders := []*convFolder{inbox, archive}
+	calendar, contacts, tasks := byType[eas.FolderTypeCalendar], byType[eas.FolderTypeContacts], byType[eas.FolderTypeTasks]
+	folders := []*convFolder{inbox, archive, calendar, contacts, tasks}
 	imapE2ESyncStart(t, d, folders...)
 	for _, f := range folders {
 		if want := len(graphE2EItems(t, e, f.id)); len(f.items) != want {
@@ -185,6 +214,42 @@ func graphE2EConversation(t *testing.T, e *graphE2EEnv, v eas.ProtocolVersion) {
 	if sid, _ := imapE2EFind(inbox, welcome, imapE2EMailSubject); sid == "" {
 		t.Errorf("the Inbox lacks the delivered mail %q", welcome)
 	}
+	if sid, c := imapE2EFind(contacts, "Card"+tag, func(c *eas.Contact) string { return c.LastName }); sid == "" || c.Email1Address == "" || c.MobilePhoneNumber == "" {
+		t.Errorf("Contacts lack Dora Card%s with her mail and mobile: %+v", tag, c)
+	}
+	if sid, _ := imapE2EFind(tasks, "Errand "+tag, func(c *eas.Task) string { return c.Subject }); sid == "" {
+		t.Errorf("Tasks lack the To Do task Errand %s", tag)
+	}
+	event, ev := imapE2EFind(calendar, weekly, imapE2EEventSubject)
+	if ev == nil {
+		t.Fatalf("the Calendar lacks the series %q", weekly)
+	}
+	imapE2ECheckSeries(t, ev, weekly)
+
+	// The phone renames the series: Graph's master has the new subject,
+	// the moved instance stays an exception.
+	renamed := "Renamed " + tag
+	change := *ev
+	change.Subject = renamed
+	change.Body, change.Body25, change.BodyTruncated25, change.Rtf25, change.NativeBodyType = nil, nil, nil, "", nil
+	res := d.sync(eas.SyncCollection{SyncKey: calendar.key, CollectionID: calendar.cid, Commands: &eas.SyncCommands{
+		Change: []eas.SyncChange{{ServerID: event, ApplicationData: eas.RawValue(&change)}}}})
+	if c := res[calendar.cid]; c.Status != eas.SyncStatusSuccess || c.Responses != nil && len(c.Responses.Change) != 0 {
+		t.Fatalf("Sync of the renamed series = %+v, want status 1", c)
+	} else {
+		calendar.key = c.SyncKey
+	}
+	calendar.items[event] = eas.RawValue(&change)
+	if it := e2eItem(t, e.state, e.src, d, calendar, event); it == nil || it.Event == nil || it.Event.Summary != renamed ||
+		len(it.Event.Exceptions) != 1 || it.Event.Exceptions[0].Override == nil || it.Event.Exceptions[0].Override.Summary != weekly+" moved" {
+		t.Errorf("the series in the emulator after the phone renamed it: %+v", it)
+	}
+	convSyncAll(t, d, calendar)
+	if _, again := imapE2EFind(calendar, renamed, imapE2EEventSubject); again == nil {
+		t.Errorf("the phone lost the renamed series")
+	} else {
+		imapE2ECheckSeries(t, again, weekly)
+	}
 
 	// Push: a delivery wakes the Ping through the mailbox's poller.
 	pinged := "Pinged by delivery " + tag
@@ -192,7 +257,7 @@ func graphE2EConversation(t *testing.T, e *graphE2EEnv, v eas.ProtocolVersion) {
 		if _, err := e.g.Emu.DeliverMail(e.upn, "inbox", graphE2EMail(pinged, "Delivered.")); err != nil {
 			t.Error(err)
 		}
-	}, inbox, archive)
+	}, inbox, archive, calendar, contacts, tasks)
 	if !slices.Equal(got, []string{inbox.cid}) {
 		t.Errorf("Ping after the delivery names %v, want [%s]", got, inbox.cid)
 	}
@@ -203,7 +268,7 @@ func graphE2EConversation(t *testing.T, e *graphE2EEnv, v eas.ProtocolVersion) {
 
 	// Client edit: mark the welcome mail read (PATCH isRead).
 	read, _ := imapE2EFind(inbox, welcome, imapE2EMailSubject)
-	res := d.sync(eas.SyncCollection{SyncKey: inbox.key, CollectionID: inbox.cid, Commands: &eas.SyncCommands{
+	res = d.sync(eas.SyncCollection{SyncKey: inbox.key, CollectionID: inbox.cid, Commands: &eas.SyncCommands{
 		Change: []eas.SyncChange{{ServerID: read, ApplicationData: eas.RawValue(&eas.Email{Read: ptr(true)})}}}})
 	if c := res[inbox.cid]; c.Status != eas.SyncStatusSuccess || c.Responses != nil && len(c.Responses.Change) != 0 {
 		t.Fatalf("Sync of the read flag = %+v, want status 1", c)

@@ -137,7 +137,8 @@ func (s *Server) serveDelta(c *call, d deltaSpec) *graphError {
 					"@removed": map[string]any{"reason": "deleted"}})
 				continue
 			}
-			full := cur.initial || e.added > cur.since
+			// [D] api/event-delta: calendar view rows carry every property.
+			full := cur.initial || e.added > cur.since || d.window
 			rows = append(rows, s.deltaRow(c, d, e, full, cur.since))
 		}
 		if more = i < len(es); !more {

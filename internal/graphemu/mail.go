@@ -303,9 +303,10 @@ func (s *Server) UpdateItem(user, id string, props map[string]any) error {
 		s.mu.Unlock()
 		return fmt.Errorf("graphemu: no item %q in %q", id, user)
 	}
-	m.touch(o, containerOf(o), props)
 	if o.kind == kindEvent {
-		s.expandLocked(m, o)
+		s.patchEventLocked(&call{mb: m}, o, props)
+	} else {
+		m.touch(o, containerOf(o), props)
 	}
 	s.mu.Unlock()
 	s.notify(m, "updated", o)
@@ -339,15 +340,18 @@ func containerOf(o *object) string {
 		return hierContacts
 	case kindTaskList:
 		return hierTodo
+	case kindEvent:
+		return eventsC(o.parent)
 	}
 	return o.parent
 }
 
 func (s *Server) deleteObjectLocked(m *mailbox, o *object) {
-	m.remove(o, containerOf(o))
 	if o.kind == kindEvent {
-		s.expandLocked(m, o)
+		s.deleteEventLocked(m, o)
+		return
 	}
+	m.remove(o, containerOf(o))
 }
 
 // newMessage parses raw into a message object, read from its headers and

@@ -43,6 +43,8 @@ type object struct {
 	created uint64
 	change  int // changeKey counter, bumped on every change (§4.5)
 
+	fp string // events: the rendered properties at the last expansion
+
 	mime        []byte        // messages only
 	attachments []*attachment // messages only
 }
@@ -126,6 +128,7 @@ type mailbox struct {
 	containers map[string]*container
 	wellKnown  map[string]string // "inbox" → folder id
 	syncStates map[string]*syncState
+	instances  map[string]map[string]*object // series master id → its instances
 	oof        map[string]any
 
 	active int       // requests in flight (§5.1 concurrency)

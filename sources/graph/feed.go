@@ -41,11 +41,12 @@ type feed struct {
 	folder sources.FolderID
 	kind   content
 
-	mu      sync.Mutex
-	link    string // Graph's delta link; "" before the first round
-	seq     uint64
-	entries map[sources.ItemID]*jentry
-	masters map[string]string // calendar instance id → series master id
+	mu       sync.Mutex
+	link     string // Graph's delta link; "" before the first round
+	seq      uint64
+	entries  map[sources.ItemID]*jentry
+	masters  map[string]string // calendar instance id → series master id
+	instTags map[string]string // calendar instance id → its last changeKey
 
 	// Poll scheduling, guarded by the poller's lock.
 	next     time.Time
@@ -59,7 +60,8 @@ type jentry struct {
 }
 
 func newFeed(s *Source, f sources.FolderID, k content) *feed {
-	return &feed{s: s, folder: f, kind: k, entries: make(map[sources.ItemID]*jentry), masters: make(map[string]string)}
+	return &feed{s: s, folder: f, kind: k, entries: make(map[sources.ItemID]*jentry),
+		masters: make(map[string]string), instTags: make(map[string]string)}
 }
 
 // record notes that id exists with tag; it is a change when the id is new,

@@ -83,7 +83,7 @@ func (s *Source) Get(ctx context.Context, fid sources.FolderID, ids []sources.It
 	}
 	items := make([]*batchItem, len(ids))
 	for i, id := range ids {
-		items[i] = s.getRequest(f.kind, id, o)
+		items[i] = s.getRequest(f, id, o)
 	}
 	if err := s.c.batchGET(ctx, s.id, items); err != nil {
 		return nil, fmt.Errorf("graph: get from %s: %w", fid, err)
@@ -107,17 +107,12 @@ func (s *Source) Get(ctx context.Context, fid sources.FolderID, ids []sources.It
 	return out, nil
 }
 
-// getRequest is the GET of one item of a feed of kind k.
-func (s *Source) getRequest(k content, id sources.ItemID, o *sources.GetOptions) *batchItem {
-	esc := url.PathEscape(string(id))
-	switch k {
-	case contentContacts:
-		return &batchItem{path: s.path + "/contacts/" + esc}
-	case contentEvents:
-		return &batchItem{path: s.path + "/events/" + esc}
-	case contentTasks:
-		return &batchItem{path: "" /* set by the caller */}
+// getRequest is the GET of one item of feed f.
+func (s *Source) getRequest(f *feed, id sources.ItemID, o *sources.GetOptions) *batchItem {
+	if f.kind != contentMail {
+		return &batchItem{path: s.itemPath(f, id)}
 	}
+	esc := url.PathEscape(string(id))
 	sel := messageFields
 	var prefer []string
 	if o.Text || o.HTML {
