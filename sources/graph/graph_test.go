@@ -126,7 +126,9 @@ func TestSourcetestPIM(t *testing.T) {
 			func(g *testserver.Graph, f string, n int) (string, error) {
 				return g.Emu.AddTask(user, f, map[string]any{"title": fmt.Sprint("Errand ", n), "status": "notStarted"})
 			}, map[string]any{"status": "completed"},
-			func(n int) *sources.Item { return &sources.Item{Task: &sources.Task{Subject: fmt.Sprint("Put task ", n)}} }},
+			func(n int) *sources.Item {
+				return &sources.Item{Task: &sources.Task{Subject: fmt.Sprint("Put task ", n)}}
+			}},
 		{"calendar", func(g *testserver.Graph, name string) (string, error) { return g.Emu.CreateCalendar(user, name) }, prefixCalendar,
 			func(g *testserver.Graph, f string, n int) (string, error) {
 				start := time.Now().UTC().Truncate(time.Hour).Add(time.Duration(24+n) * time.Hour)
