@@ -50,6 +50,10 @@ func (s *Server) checkAccess(ctx context.Context, sess *Session) error {
 // answers what the device must do next instead of "nothing changed".
 var errAdminAction = errors.New("gateway: device state changed by an administrator")
 
+// errFoldersChosen is the cause of a wait ended because the user changed
+// which folders sync: the Ping answers that the hierarchy changed.
+var errFoldersChosen = errors.New("gateway: the user chose other folders to sync")
+
 // wake ends the waiting requests (Ping, hanging Sync) of every user of
 // device dev, so that the device sees an action at once.
 func (s *Server) wake(ctx context.Context, dev string) {
@@ -105,6 +109,9 @@ func (s *Server) pingResync(ctx context.Context, sess *Session, folders []pingFo
 // ended: with what admit now says (a wipe, a block), a forced resync, or
 // status 1, after which the device pings again and meets the new state.
 func (s *Server) pingAfterAdmin(ctx context.Context, sess *Session, folders []pingFolder) (*eas.PingResponse, error) {
+	if context.Cause(ctx) == errFoldersChosen {
+		return &eas.PingResponse{Status: eas.PingStatusFolderHierarchyChanged}, nil
+	}
 	ctx = context.WithoutCancel(ctx)
 	if err := s.admit(ctx, sess); err != nil {
 		return nil, err

@@ -92,6 +92,10 @@ type hierarchyState struct {
 	Store sources.State                    `json:"s,omitempty"`
 	Known map[sources.FolderID]knownFolder `json:"k,omitempty"`
 
+	// Hidden is the user's choice of folders kept off the phones
+	// (statecache.UserPrefs) that Known reflects (folderprefs.go).
+	Hidden []string `json:"h,omitempty"`
+
 	// Confirm says the key's window holds Deletes. The statecache drops
 	// their CollectionIds and collection states when the device moves
 	// past the key, so the next FolderSync stores a new key even when
@@ -236,7 +240,13 @@ func hierarchyDelta(ctx context.Context, src sources.Source, h *hierarchyState) 
 	if !errors.Is(err, sources.ErrStateExpired) || h.Store == "" {
 		return d, err
 	}
-	d, err = src.Folders(ctx, "")
+	return fullDelta(ctx, src, h)
+}
+
+// fullDelta lists every folder and counts the known folders missing from
+// the list as removed.
+func fullDelta(ctx context.Context, src sources.Source, h *hierarchyState) (sources.FolderDelta, error) {
+	d, err := src.Folders(ctx, "")
 	if err != nil {
 		return d, err
 	}

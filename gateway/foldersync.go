@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/sources"
@@ -34,13 +35,14 @@ func (s *Server) handleFolderSync(ctx context.Context, sess *Session, req *eas.F
 	if pos.Retry {
 		return s.folderSyncResend(ctx, a, pos.Key, h, pos.Window)
 	}
-	d, err := hierarchyDelta(ctx, sess.Source, h)
+	hiddenBefore := h.Hidden
+	d, err := s.folderDelta(ctx, sess, h)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: folder changes: %w", err)
 	}
 	before := h.Store
 	ops := h.apply(d)
-	if len(ops) == 0 && h.Store == before && !h.Confirm {
+	if len(ops) == 0 && h.Store == before && !h.Confirm && slices.Equal(h.Hidden, hiddenBefore) {
 		// Nothing to store: the device keeps its key.
 		return &eas.FolderSyncResponse{Status: eas.FolderSyncStatusSuccess, SyncKey: req.SyncKey, Changes: &eas.FolderChanges{}}, nil
 	}
@@ -68,11 +70,11 @@ func (s *Server) handleFolderSync(ctx context.Context, sess *Session, req *eas.F
 // folderSyncReset answers SyncKey "0": every folder is an Add. Folders keep
 // the CollectionIds they had before, MS-ASCMD 3.1.5.3.
 func (s *Server) folderSyncReset(ctx context.Context, sess *Session) (*eas.FolderSyncResponse, error) {
-	d, err := sess.Source.Folders(ctx, "")
+	h := &hierarchyState{Known: make(map[sources.FolderID]knownFolder)}
+	d, err := s.folderDelta(ctx, sess, h)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: listing folders: %w", err)
 	}
-	h := &hierarchyState{Known: make(map[sources.FolderID]knownFolder)}
 	ops := h.apply(d)
 	// The reset comes first: it creates the record that CollectionIds
 	// are minted from. Its window stays empty, since no earlier key can

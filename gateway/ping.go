@@ -167,7 +167,7 @@ func (s *Server) pingWait(ctx context.Context, sess *Session, folders []pingFold
 			return nil, fmt.Errorf("gateway: Ping watch: %w", werr)
 		}
 	}
-	if context.Cause(ctx) == errAdminAction {
+	if c := context.Cause(ctx); c == errAdminAction || c == errFoldersChosen {
 		return s.pingAfterAdmin(ctx, sess, folders)
 	}
 	if context.Cause(ctx) == errHeartbeat {
