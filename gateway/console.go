@@ -157,7 +157,7 @@ type console struct {
 }
 
 func (s *Server) newConsole(o ConsoleOptions, base, cookie string, admin bool) *console {
-	return &console{s: s, o: o, base: base, cookie: cookie, admin: admin, ss: newSessions(o.SessionTimeout, s.now),
+	return &console{s: s, o: o, base: base, cookie: cookie, admin: admin, ss: newSessions(o.SessionTimeout, func() time.Time { return s.now() }),
 		loginCookie: cookie + "_login"}
 }
 
@@ -168,7 +168,7 @@ func (c *console) secure(r *http.Request) bool {
 
 func (c *console) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
-		Name: name, Value: value, Path: c.base + "/", MaxAge: maxAge,
+		Name: name, Value: value, Path: c.base, MaxAge: maxAge,
 		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteStrictMode,
 	})
 }

@@ -20,7 +20,7 @@ const AdminConsolePrefix = "/admin/"
 // the access rules, and trace downloads. The login asks for o.Token.
 func (s *Server) AdminConsole(o ConsoleOptions) http.Handler {
 	c := s.newConsole(o, "/admin", "easgate_admin", true)
-	lim := &tokenLimiter{now: s.now}
+	lim := &tokenLimiter{now: func() time.Time { return s.now() }}
 	m := http.NewServeMux()
 	m.HandleFunc("GET /admin/style.css", c.serveCSS)
 	m.HandleFunc("GET /admin/login", func(w http.ResponseWriter, r *http.Request) { c.loginPage(w, r, http.StatusOK, "") })

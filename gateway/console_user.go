@@ -25,7 +25,7 @@ const UserConsolePath = "/devices"
 // the phones. Call it before serving.
 func (s *Server) EnableUserConsole(o ConsoleOptions) {
 	c := s.newConsole(o, UserConsolePath, "easgate_session", false)
-	lim := &tokenLimiter{now: s.now}
+	lim := &tokenLimiter{now: func() time.Time { return s.now() }}
 	p := UserConsolePath
 	s.mux.HandleFunc("GET "+p+"/style.css", c.serveCSS)
 	s.mux.HandleFunc("GET "+p, func(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,144 @@
+package gateway
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/easgate/easgate/eas"
+)
+
+// chromiumPath finds Debian's chromium: the real binary, skipping the
+// /usr/bin shell wrapper (/work/shared/recipes/browser-tests.md).
+func chromiumPath() string {
+	if _, err := os.Stat("/usr/lib/chromium/chromium"); err == nil {
+		return "/usr/lib/chromium/chromium"
+	}
+	p, _ := exec.LookPath("chromium")
+	return p
+}
+
+// startBrowser starts one headless chromium for the test; a missing
+// chromium skips the test, or fails it when CI=true.
+func startBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := chromiumPath()
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium is not installed (scripts/test.sh installs it)")
+		}
+		t.Skip("chromium is not installed")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelA)
+	bctx, cancelB := chromedp.NewContext(actx)
+	t.Cleanup(cancelB)
+	// No timeout on this context: it owns the browser.
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return bctx
+}
+
+// tab opens a new tab with a time limit.
+func tab(t *testing.T, browser context.Context) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	ctx, cancelT := context.WithTimeout(ctx, 30*time.Second)
+	t.Cleanup(cancelT)
+	return ctx
+}
+
+// TestConsoleBrowser drives both consoles in a real browser: an
+// administrator logs in with the token and wipes a phone, and a user logs
+// in with the phone's password and wipes their own; each phone, waiting
+// in Ping, is told at once and receives the wipe at its Provision.
+func TestConsoleBrowser(t *testing.T) {
+	browser := startBrowser(t)
+	e := newAdminEnv(t, Options{})
+	e.srv.Admin().Handle(AdminPrefix, e.srv.AdminAPI(AdminOptions{Token: adminTestToken}))
+	e.srv.Admin().Handle(AdminConsolePrefix, e.srv.AdminConsole(ConsoleOptions{Token: adminTestToken}))
+	e.srv.EnableUserConsole(ConsoleOptions{})
+	admin := httptest.NewServer(e.srv.Admin())
+	t.Cleanup(admin.Close)
+
+	wiped := func(t *testing.T, d *convDevice, ping <-chan []byte) {
+		t.Helper()
+		if _, st := decodeStatus(t, receive(t, ping)); st != int(eas.StatusRemoteWipeRequested) {
+			t.Fatalf("waiting Ping after the wipe: status %d, want 140", st)
+		}
+		var resp eas.ProvisionResponse
+		d.do("Provision", &eas.ProvisionRequest{Policies: &eas.ProvisionPolicies{Policy: &eas.ProvisionPolicy{PolicyType: eas.PolicyTypeFor(d.v)}}}, &resp)
+		if !resp.RemoteWipe {
+			t.Fatalf("Provision after the wipe = %+v, want RemoteWipe", resp)
+		}
+	}
+
+	t.Run("admin", func(t *testing.T) {
+		d := e.device("stolen-phone", "iPhone", eas.V141)
+		inbox, _ := e.setUp(d, 1)
+		ping := d.ping(inbox)
+		e.waiting(1)
+		ctx := tab(t, browser)
+		err := chromedp.Do(ctx,
+			chromedp.Navigate(admin.URL+"/admin/"), // redirected to the login
+			chromedp.WaitVisible(chromedp.ID("token")),
+			chromedp.SendKeys(chromedp.ID("token"), adminTestToken),
+			chromedp.Click(chromedp.ID("login")),
+			chromedp.WaitVisible(chromedp.ID("devices")),
+			chromedp.SendKeys(chromedp.ID("q"), "stolen"),
+			chromedp.Click(chromedp.ID("search")),
+			chromedp.WaitVisible(chromedp.CSS(`a.device`)),
+			chromedp.Click(chromedp.CSS(`a.device`)),
+			chromedp.WaitVisible(chromedp.ID("act-wipe-"+convUser)),
+			chromedp.Click(chromedp.ID("act-wipe-"+convUser)),
+			chromedp.WaitVisible(chromedp.ID("confirm")), // destructive: asked first
+			chromedp.Click(chromedp.ID("confirm")),
+			chromedp.WaitVisible(chromedp.ID("flash")),
+		)
+		if err != nil {
+			t.Fatalf("browser: %v", err)
+		}
+		flash, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
+		if err != nil || !strings.Contains(flash, "wipe of stolen-phone requested") {
+			t.Errorf("the page says %q, %v", flash, err)
+		}
+		state, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".wipe-state")))
+		if err != nil || state != "pending" {
+			t.Errorf("wipe state on the page = %q, %v; want pending", state, err)
+		}
+		wiped(t, d, ping)
+	})
+
+	t.Run("user", func(t *testing.T) {
+		d := e.device("lost-phone", "Android", eas.V161)
+		inbox, _ := e.setUp(d, 0)
+		ping := d.ping(inbox)
+		e.waiting(1)
+		ctx := tab(t, browser)
+		err := chromedp.Do(ctx,
+			chromedp.Navigate(e.ts.URL+UserConsolePath),
+			chromedp.WaitVisible(chromedp.ID("user")),
+			chromedp.SendKeys(chromedp.ID("user"), convUser),
+			chromedp.SendKeys(chromedp.ID("password"), convPassword),
+			chromedp.Click(chromedp.ID("login")),
+			chromedp.WaitVisible(chromedp.ID("wipe-lost-phone")),
+			chromedp.Click(chromedp.ID("wipe-lost-phone")),
+			chromedp.WaitVisible(chromedp.ID("confirm")),
+			chromedp.Click(chromedp.ID("confirm")),
+			chromedp.WaitVisible(chromedp.ID("cancel-lost-phone")), // now pending, cancellable
+		)
+		if err != nil {
+			t.Fatalf("browser: %v", err)
+		}
+		wiped(t, d, ping)
+	})
+}
