@@ -34,8 +34,12 @@ var consolePages = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	},
-	"act":  func(p *page, dev, action, coll, label string) actButton { return p.button(dev, action, "", coll, label) },
-	"actu": func(p *page, dev, action, user, label string) actButton { return p.button(dev, action, user, "", label) },
+	"act": func(p *page, dev, action, coll, label string) actButton {
+		return p.button(dev, action, "", coll, label)
+	},
+	"actu": func(p *page, dev, action, user, label string) actButton {
+		return p.button(dev, action, user, "", label)
+	},
 }).ParseFS(consoleFiles, "console/*.html"))
 
 // ConsoleOptions configure the web consoles.

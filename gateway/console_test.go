@@ -213,4 +213,3 @@ func TestUserConsole(t *testing.T) {
 		t.Errorf("after the idle timeout: %d, want the login page", code)
 	}
 }
-
