@@ -55,7 +55,7 @@ func (s *Server) EnableUserConsole(o ConsoleOptions) {
 		}
 		src, err := s.backend.Login(r.Context(), user, pass)
 		if err != nil {
-			if st, _ := statusFor(0, eas.ScopeCommand, err); st == eas.StatusServerErrorRetryLater {
+			if st, _ := statusFor(0, eas.ScopeCommand, eas.V161, err); st == eas.StatusServerErrorRetryLater {
 				c.loginPage(w, r, http.StatusServiceUnavailable, "The mail server is not answering; try again later.")
 				return
 			}
