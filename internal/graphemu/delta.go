@@ -28,6 +28,7 @@ type cursor struct {
 	initial      bool
 	size         int
 	window       [2]time.Time // calendarView only
+	sel          string       // $select of the initial request, frozen into its tokens (§2.1)
 }
 
 // deltaSpec describes one delta endpoint.
@@ -73,7 +74,7 @@ func (s *Server) serveDelta(c *call, d deltaSpec) *graphError {
 		if size <= 0 {
 			size = atoiDefault(c.q.Get("$top"), s.o.PageSize)
 		}
-		cur = &cursor{initial: true, size: size}
+		cur = &cursor{initial: true, size: size, sel: d.sel}
 		if d.window {
 			var err1, err2 error
 			cur.window[0], err1 = parseQueryTime(c.q.Get("startDateTime"))
@@ -110,7 +111,8 @@ func (s *Server) serveDelta(c *call, d deltaSpec) *graphError {
 			}
 			return errf(410, "SyncStateNotFound", "The sync state generation is not found; generation=%d;[highest=%d].", gen, highest)
 		}
-		cur = &cursor{since: cur.since, after: cur.after, roundSince: cur.roundSince, initial: cur.initial, size: cur.size, window: cur.window}
+		c := *cur
+		cur = &c
 	}
 	if !cur.initial && cur.after == 0 {
 		cur.roundSince = cur.since
@@ -139,12 +141,12 @@ func (s *Server) serveDelta(c *call, d deltaSpec) *graphError {
 			}
 			// [D] api/event-delta: calendar view rows carry every property.
 			full := cur.initial || e.added > cur.since || d.window
-			rows = append(rows, s.deltaRow(c, d, e, full, cur.since))
+			rows = append(rows, s.deltaRow(c, d, e, full, cur.since, cur.sel))
 		}
 		if more = i < len(es); !more {
 			// The round is over: the deltaLink picks up after every change
 			// made so far.
-			next = cursor{since: m.seq, size: cur.size, window: cur.window}
+			next = cursor{since: m.seq, size: cur.size, window: cur.window, sel: cur.sel}
 			if s.replay {
 				s.replay = false
 				next.since = cur.roundSince
@@ -168,7 +170,7 @@ func (s *Server) serveDelta(c *call, d deltaSpec) *graphError {
 // deltaRow renders a changed entry: in full when new to the caller,
 // otherwise its id and the properties changed since (§2.1: "at least the
 // changed properties").
-func (s *Server) deltaRow(c *call, d deltaSpec, e *entry, full bool, since uint64) map[string]any {
+func (s *Server) deltaRow(c *call, d deltaSpec, e *entry, full bool, since uint64, sel string) map[string]any {
 	p := d.render(e.obj)
 	if !full {
 		part := map[string]any{"id": p["id"], "@odata.type": d.odataType}
@@ -180,7 +182,7 @@ func (s *Server) deltaRow(c *call, d deltaSpec, e *entry, full bool, since uint6
 		p = part
 	}
 	p["@odata.type"] = d.odataType
-	return selectProps(p, d.sel)
+	return selectProps(p, sel)
 }
 
 // outID is the id an object has in this call: immutable with the

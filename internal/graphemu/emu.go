@@ -100,6 +100,7 @@ type Server struct {
 	requests  int // Graph requests answered, for figures
 	emptyNext int // delta pages still to be answered empty (§7 row 2)
 	replay    bool
+	stall     chan struct{} // while set, admitted requests wait for it to close
 
 	// baseURL is the scheme and host links are built on; set from the
 	// first request when empty.
@@ -412,6 +413,11 @@ func (s *Server) admit(app *App, m *mailbox) (done func(), gerr *graphError) {
 	}
 	m.spent++
 	m.active++
+	if st := s.stall; st != nil {
+		s.mu.Unlock()
+		<-st
+		s.mu.Lock()
+	}
 	return func() {
 		s.mu.Lock()
 		m.active--
@@ -434,6 +440,33 @@ func (s *Server) InjectFailure(n, status int) {
 	s.mu.Lock()
 	s.faults = append(s.faults, fault{n: n, status: status})
 	s.mu.Unlock()
+}
+
+// Stall holds every admitted mailbox request until release is called,
+// so that tests can have requests in flight at will (§7 row 13).
+func (s *Server) Stall() (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.stall = ch
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		if s.stall == ch {
+			s.stall = nil
+		}
+		s.mu.Unlock()
+		close(ch)
+	}
+}
+
+// Active returns the number of requests in flight on mailbox user.
+func (s *Server) Active(user string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.findLocked(user); m != nil {
+		return m.active
+	}
+	return 0
 }
 
 // EmptyPages makes the next n delta pages come back empty with a

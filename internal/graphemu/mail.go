@@ -369,6 +369,9 @@ func newMessage(raw []byte, now time.Time) (*object, error) {
 		date = now
 	}
 	msgID, _ := h.MessageID()
+	if msgID == "" {
+		msgID = newID("") + "@graphemu"
+	}
 	addrs := func(k string) []any {
 		list, _ := h.AddressList(k)
 		out := []any{}
