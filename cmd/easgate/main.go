@@ -9,6 +9,7 @@
 //	easgate device list|show|wipe|cancel-wipe -state DIR ...
 //	easgate user password|revoke -state DIR USER
 //	easgate graph-emulator [-listen ADDR]
+//	easgate check [-user U] [-ca FILE] URL|ADDRESS
 //	easgate version
 package main
 
@@ -31,6 +32,7 @@ commands:
   device          list, show and wipe devices (easgate device -h)
   user            issue and revoke device passwords for the Graph store (easgate user -h)
   graph-emulator  serve an in-memory Microsoft Graph to try the Graph store (easgate graph-emulator -h)
+  check           check a server as a phone would (easgate check -h)
   version         print the version and build information
 `
 
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runGraphEmulator(ctx, args[1:], stdout, stderr)
 	case "version":
 		return runVersion(stdout) // version.go
+	case "check":
+		return runCheck(ctx, args[1:], stdin, stdout, stderr) // check.go
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
