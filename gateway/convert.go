@@ -41,6 +41,14 @@ type bodyPrefs struct {
 	// zone is the user's time zone: birthdays, task dates and flag dates
 	// are wall-clock dates in it. Nil means UTC.
 	zone *time.Location
+
+	// src is the user's store, which reads the calendar part of an
+	// invitation its adapter left unread (meetingOf); nil skips that.
+	src sources.Source
+
+	// self is the user's address, which finds the user among a meeting's
+	// attendees; "" leaves the user's answer out.
+	self string
 }
 
 // newBodyPrefs reads the Options of a Sync, ItemOperations or Search for

@@ -53,6 +53,7 @@ func eventToEAS(ev *sources.Event, v eas.ProtocolVersion, p bodyPrefs) *eas.Cale
 	}
 	if v >= eas.V140 && ev.MeetingStatus != sources.Appointment {
 		c.ResponseRequested = ptr(ev.ResponseRequested)
+		c.ResponseType = responseType(ev, p.self)
 	}
 	if ev.Recurrence != nil {
 		c.Recurrence = recurrenceToEAS(ev.Recurrence, ev.Start.In(loc), v)
@@ -64,6 +65,30 @@ func eventToEAS(ev *sources.Event, v eas.ProtocolVersion, p bodyPrefs) *eas.Cale
 		}
 	}
 	return c
+}
+
+// responseType is the user's answer to a meeting, MS-ASCAL 2.2.2.40: the
+// status of the attendee with the user's address self. Nil when the user
+// is not found among the attendees.
+func responseType(ev *sources.Event, self string) *eas.ResponseType {
+	if ev.MeetingStatus == sources.MeetingOrganized || ev.MeetingStatus == sources.MeetingCanceled {
+		return ptr(eas.ResponseOrganizer)
+	}
+	for _, a := range ev.Attendees {
+		if self == "" || !strings.EqualFold(a.Email, self) {
+			continue
+		}
+		switch a.Status {
+		case sources.StatusAccepted:
+			return ptr(eas.ResponseAccepted)
+		case sources.StatusTentative:
+			return ptr(eas.ResponseTentative)
+		case sources.StatusDeclined:
+			return ptr(eas.ResponseDeclined)
+		}
+		return ptr(eas.ResponseNotResponded)
+	}
+	return nil
 }
 
 // exceptionToEAS converts one changed or deleted occurrence. A changed

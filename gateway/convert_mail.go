@@ -11,11 +11,15 @@ import (
 
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/sources"
+	"github.com/easgate/easgate/sources/itip"
 )
 
 // mailToEAS converts a message. MS-ASEMAIL 2.2.2.
 func mailToEAS(ctx context.Context, it *sources.Item, v eas.ProtocolVersion, p bodyPrefs) (*eas.Email, error) {
 	m := it.Mail
+	if m.Meeting == nil {
+		m.Meeting = meetingOf(ctx, p.src, it)
+	}
 	e := &eas.Email{
 		To:           addressList(m.To),
 		Cc:           addressList(m.Cc),
@@ -79,6 +83,9 @@ func mailToEAS(ctx context.Context, it *sources.Item, v eas.ProtocolVersion, p b
 		if len(m.Attachments) > 0 {
 			e.Attachments = &eas.Attachments{}
 			for _, a := range m.Attachments {
+				if m.Meeting != nil && a.Name == "" && itip.IsCalendar(a.ContentType) {
+					continue // the invitation itself, shown as MeetingRequest
+				}
 				method := eas.AttachByValue
 				if a.ContentType == "message/rfc822" {
 					method = eas.AttachEmbeddedMsg
@@ -319,6 +326,32 @@ func conversationIndex(date time.Time) []byte {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], ft)
 	return b[:5]
+}
+
+// meetingOf returns the meeting a message carries when its store did not
+// read it: the first iCalendar part with a METHOD (package itip), read
+// through the store's Attachments. A part that is not a scheduling message
+// leaves the message an ordinary one.
+func meetingOf(ctx context.Context, src sources.Source, it *sources.Item) *sources.MeetingRequest {
+	att, ok := src.(sources.Attachments)
+	if !ok || it.Mail == nil {
+		return nil
+	}
+	for _, a := range it.Mail.Attachments {
+		if !itip.IsCalendar(a.ContentType) {
+			continue
+		}
+		_, rc, err := att.OpenAttachment(ctx, sources.AttachmentRef{Folder: it.Folder, Item: it.ID, ID: a.ID})
+		if err != nil {
+			continue
+		}
+		mr, err := itip.Parse(rc)
+		rc.Close()
+		if err == nil {
+			return mr
+		}
+	}
+	return nil
 }
 
 // messageClass names the kind of message, MS-ASEMAIL 2.2.2.49.

@@ -63,7 +63,7 @@ var routes = []route{
 	{cmd: eas.CmdFolderUpdate, newRequest: newRequest[eas.FolderUpdateRequest], handle: handler((*Server).handleFolderUpdate)},
 	{cmd: eas.CmdMoveItems, newRequest: newRequest[eas.MoveItemsRequest], handle: handler((*Server).handleMoveItems)},
 	{cmd: eas.CmdGetItemEstimate, newRequest: newRequest[eas.GetItemEstimateRequest], handle: handler((*Server).handleGetItemEstimate)},
-	{cmd: eas.CmdMeetingResponse, newRequest: newRequest[eas.MeetingResponseRequest]},
+	{cmd: eas.CmdMeetingResponse, newRequest: newRequest[eas.MeetingResponseRequest], handle: handler((*Server).handleMeetingResponse)},
 	{cmd: eas.CmdSearch, newRequest: newRequest[eas.SearchRequest], handle: handler((*Server).handleSearch)},
 	{cmd: eas.CmdSettings, newRequest: newRequest[eas.SettingsRequest], handle: handler((*Server).handleSettings)},
 	{cmd: eas.CmdPing, body: bodyOptional, newRequest: newRequest[eas.PingRequest], stream: (*Server).servePing},

@@ -310,6 +310,7 @@ func (s *Server) fetchItem(ctx context.Context, sess *Session, ref sources.ItemR
 	// Mail is the only kind whose parts are fetched selectively; the other
 	// kinds come whole whatever the class says.
 	p := newBodyPrefs(v, classEmail, so)
+	p.src, p.self = sess.Source, s.primaryAddress(sess.User)
 	items, err := sess.Source.Get(ctx, ref.Folder, []sources.ItemID{ref.ID}, p.getOptions())
 	if err != nil {
 		return err

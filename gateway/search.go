@@ -262,6 +262,7 @@ func (s *Server) searchResults(ctx context.Context, sess *Session, hits []source
 	}
 	v := sess.Version()
 	p := newBodyPrefs(v, classEmail, &eas.SyncOptions{BodyPreference: o.BodyPreference, MIMESupport: o.MIMESupport})
+	p.src, p.self = sess.Source, s.primaryAddress(sess.User)
 	var folders []string
 	byFolder := map[sources.FolderID][]sources.ItemID{}
 	for _, h := range hits {

@@ -367,8 +367,19 @@ var statusTable = map[eas.Command]*commandStatuses{
 	// No Status element: failures are HTTP statuses.
 	eas.CmdGetAttachment: {},
 	eas.CmdGetHierarchy:  {},
-	// MS-ASCMD 2.2.3.177.9: per request item.
-	eas.CmdMeetingResponse: {request: eas.Status(eas.MeetingResponseStatusInvalidRequest), server: eas.Status(eas.MeetingResponseStatusServerError)},
+	// MS-ASCMD 2.2.3.177.9: per request item. What is no invitation to
+	// the user is 2; a store that cannot write its calendar or send the
+	// answer is 3, an error of the mailbox.
+	eas.CmdMeetingResponse: {
+		item: map[fault]eas.Status{
+			faultNotFound:    eas.Status(eas.MeetingResponseStatusInvalidRequest),
+			faultUnknownID:   eas.Status(eas.MeetingResponseStatusInvalidRequest),
+			faultTooLarge:    eas.Status(eas.MeetingResponseStatusInvalidRequest),
+			faultUnsupported: eas.Status(eas.MeetingResponseStatusMailboxError),
+			faultConflict:    eas.Status(eas.MeetingResponseStatusServerError),
+		},
+		request: eas.Status(eas.MeetingResponseStatusInvalidRequest), server: eas.Status(eas.MeetingResponseStatusServerError),
+	},
 }
 
 // composeStatuses answer the ComposeMail commands (MS-ASCMD 2.2.2): a

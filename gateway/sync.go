@@ -384,6 +384,7 @@ func (s *Server) plan(ctx context.Context, sess *Session, req *eas.SyncRequest, 
 		}
 	}
 	p.prefs = newBodyPrefs(sess.Version(), p.class, opts)
+	p.prefs.src, p.prefs.self = sess.Source, s.primaryAddress(sess.User)
 
 	pos, err := s.state.Position(ctx, p.ck, statecache.SyncKey(c.SyncKey))
 	if err != nil {

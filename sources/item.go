@@ -138,5 +138,6 @@ type MeetingRequest struct {
 	RecurrenceID time.Time
 
 	Stamp             time.Time // iCalendar DTSTAMP
+	Sequence          int       // iCalendar SEQUENCE: which revision of the meeting this is
 	ResponseRequested bool
 }

@@ -194,6 +194,37 @@ type AttachmentRef struct {
 	ID     string // Attachment.ID
 }
 
+// Responder is a Source that answers meeting invitations itself, as
+// Microsoft Graph does (event accept, tentativelyAccept and decline).
+// Without it, a gateway answers from the other abilities: it reads the
+// invitation (Message.Meeting or its text/calendar part, package itip),
+// sets the attendee's status on the calendar event with Writer.Put, and
+// mails the organizer an iTIP REPLY with Sender.
+type Responder interface {
+	// Respond answers the invitation at ref: a meeting request message or
+	// a calendar event the user is invited to. It records a.Status on the
+	// user's calendar (creating the event from an invitation the calendar
+	// does not hold yet; an event declined may be removed) and returns the
+	// calendar event's ref, or the zero ItemRef when declined. A ref that
+	// is no invitation to the user yields ErrNotFound.
+	Respond(ctx context.Context, ref ItemRef, a MeetingAnswer) (ItemRef, error)
+}
+
+// MeetingAnswer is an attendee's answer to an invitation.
+type MeetingAnswer struct {
+	Status AttendeeStatus // StatusAccepted, StatusTentative or StatusDeclined
+
+	// Occurrence is the original start of the one occurrence answered;
+	// zero answers the whole meeting.
+	Occurrence time.Time
+
+	// Send mails the answer to the organizer, with Comment as its text
+	// and, when tentative or declining, a new time proposed.
+	Send                       bool
+	Comment                    string
+	ProposedStart, ProposedEnd time.Time
+}
+
 // Stater is a Source that can tell a folder's current State without
 // listing its items. PollWatcher uses it to take its starting point;
 // without it, PollWatcher pages through the whole folder once.
