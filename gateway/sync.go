@@ -404,7 +404,10 @@ func (s *Server) plan(ctx context.Context, sess *Session, req *eas.SyncRequest, 
 	}
 
 	var window []statecache.Change
-	echo := map[sources.ItemID]bool{} // the client's own changes: not sent back
+	// The client's own writes are not sent back to it: those of this
+	// request, and those of earlier requests that the feed has not been
+	// read past yet (made while paging).
+	echo := newEchoes(pos.Echo)
 	if c.Commands != nil {
 		window = s.applyClient(ctx, sess, p, echo)
 	}
@@ -431,7 +434,11 @@ func (s *Server) plan(ctx context.Context, sess *Session, req *eas.SyncRequest, 
 		// Nothing to tell and nothing learnt: the key stays.
 		return nil
 	}
-	key, err := s.state.Advance(ctx, p.ck, pos.Key, statecache.SyncState{State: string(state), Window: window, More: more})
+	// The client's writes the feed did not report come in a later page,
+	// or, from a store that hands out the position where its paging
+	// began (DAV), in the next listing.
+	pending := echo.pending(get && !more)
+	key, err := s.state.Advance(ctx, p.ck, pos.Key, statecache.SyncState{State: string(state), Window: window, More: more, Echo: pending})
 	var re *statecache.RetryError
 	if errors.As(err, &re) {
 		// A concurrent request with the same key won: answer as it did.
@@ -474,7 +481,7 @@ func (p *collPlan) addResponse(r eas.SyncAddResult) {
 // applyClient runs the client's commands against the store and returns
 // the window entries that record them. Every store item it touches goes in
 // echo, so that the change feed does not send it back.
-func (s *Server) applyClient(ctx context.Context, sess *Session, p *collPlan, echo map[sources.ItemID]bool) []statecache.Change {
+func (s *Server) applyClient(ctx context.Context, sess *Session, p *collPlan, echo *echoes) []statecache.Change {
 	cmds := p.req.Commands
 	v := sess.Version()
 	s.metrics.Items(p.class, "from_device", len(cmds.Add)+len(cmds.Change)+len(cmds.Delete))
@@ -488,13 +495,13 @@ func (s *Server) applyClient(ctx context.Context, sess *Session, p *collPlan, ec
 	wr, canWrite := sess.Source.(sources.Writer)
 	for _, a := range cmds.Add {
 		res := eas.SyncAddResult{Class: a.Class, ClientID: a.ClientID}
-		id, err := s.clientAdd(ctx, sess, p, &a, wr, canWrite)
+		id, etag, err := s.clientAdd(ctx, sess, p, &a, wr, canWrite)
 		if err == nil {
 			var sids []string
 			sids, err = s.state.ServerIDs(ctx, p.ck, []string{string(id)})
 			if err == nil {
 				res.ServerID = sids[0]
-				echo[id] = true
+				echo.wrote(id, etag)
 				window = append(window, statecache.Change{Op: statecache.OpClientAdd, ServerID: sids[0], ItemID: string(id), ClientID: a.ClientID})
 			}
 		}
@@ -502,9 +509,9 @@ func (s *Server) applyClient(ctx context.Context, sess *Session, p *collPlan, ec
 		resp().Add = append(resp().Add, res)
 	}
 	for _, ch := range cmds.Change {
-		id, err := s.clientChange(ctx, sess, p, &ch, v, wr, canWrite)
+		id, etag, err := s.clientChange(ctx, sess, p, &ch, v, wr, canWrite)
 		if id != "" {
-			echo[id] = true
+			echo.wrote(id, etag)
 		}
 		if err != nil {
 			resp().Change = append(resp().Change, eas.SyncChangeResult{Class: ch.Class, ServerID: ch.ServerID, Status: s.itemStatus(ctx, sess, "change", err)})
@@ -513,7 +520,7 @@ func (s *Server) applyClient(ctx context.Context, sess *Session, p *collPlan, ec
 	for _, d := range cmds.Delete {
 		id, err := s.clientDelete(ctx, sess, p, d.ServerID, wr, canWrite)
 		if id != "" {
-			echo[id] = true
+			echo.wrote(id, "")
 		}
 		if err != nil {
 			resp().Delete = append(resp().Delete, eas.SyncDeleteResult{ServerID: d.ServerID, Status: s.itemStatus(ctx, sess, "delete", err)})
@@ -538,53 +545,55 @@ func (s *Server) itemStatus(ctx context.Context, sess *Session, op string, err e
 	return eas.SyncStatus(s.statusOf(ctx, sess, eas.ScopeItem, fmt.Errorf("gateway: client %s: %w", op, err)))
 }
 
-func (s *Server) clientAdd(ctx context.Context, sess *Session, p *collPlan, a *eas.SyncAdd, wr sources.Writer, canWrite bool) (sources.ItemID, error) {
+// clientAdd stores a client's new item and returns its id and ETag.
+func (s *Server) clientAdd(ctx context.Context, sess *Session, p *collPlan, a *eas.SyncAdd, wr sources.Writer, canWrite bool) (sources.ItemID, string, error) {
 	if !canWrite || p.class == classEmail {
 		// MS-ASEMAIL: clients add mail through SendMail, and drafts
 		// (16.x) need a store that files them; neither goes through here.
-		return "", fmt.Errorf("gateway: adding %s items: %w", p.class, sources.ErrUnsupported)
+		return "", "", fmt.Errorf("gateway: adding %s items: %w", p.class, sources.ErrUnsupported)
 	}
 	it, err := fromEAS(p.class, a.ApplicationData, sess.Version(), nil)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	id, _, err := wr.Put(ctx, p.folder, it, "")
-	return id, err
+	return wr.Put(ctx, p.folder, it, "")
 }
 
-func (s *Server) clientChange(ctx context.Context, sess *Session, p *collPlan, ch *eas.SyncChange, v eas.ProtocolVersion, wr sources.Writer, canWrite bool) (sources.ItemID, error) {
+// clientChange applies a client's change and returns the item's id and,
+// when the store gave one, its new ETag.
+func (s *Server) clientChange(ctx context.Context, sess *Session, p *collPlan, ch *eas.SyncChange, v eas.ProtocolVersion, wr sources.Writer, canWrite bool) (sources.ItemID, string, error) {
 	idStr, err := s.state.MapID(ctx, p.ck, ch.ServerID)
 	if err != nil {
-		return "", fmt.Errorf("gateway: ServerId: %w", err)
+		return "", "", fmt.Errorf("gateway: ServerId: %w", err)
 	}
 	id := sources.ItemID(idStr)
 	olds, err := sess.Source.Get(ctx, p.folder, []sources.ItemID{id}, &sources.GetOptions{Text: true, HTML: true})
 	if err != nil {
-		return id, err
+		return id, "", err
 	}
 	if len(olds) == 0 {
-		return id, fmt.Errorf("gateway: change of %s: %w", ch.ServerID, sources.ErrNotFound)
+		return id, "", fmt.Errorf("gateway: change of %s: %w", ch.ServerID, sources.ErrNotFound)
 	}
 	old := &olds[0]
 	it, err := fromEAS(p.class, ch.ApplicationData, v, old)
 	if err != nil {
-		return id, err
+		return id, "", err
 	}
 	if it.Mail != nil {
 		// Mail changes are flags (MS-ASEMAIL 2.2.2): cheap where the
 		// store can set them alone.
 		if fl, ok := sess.Source.(sources.Flagger); ok {
-			return id, fl.UpdateFlags(ctx, p.folder, id, flagUpdate(old.Mail, it.Mail))
+			return id, "", fl.UpdateFlags(ctx, p.folder, id, flagUpdate(old.Mail, it.Mail))
 		}
 	}
 	if !canWrite {
-		return id, fmt.Errorf("gateway: changing %s items: %w", p.class, sources.ErrUnsupported)
+		return id, "", fmt.Errorf("gateway: changing %s items: %w", p.class, sources.ErrUnsupported)
 	}
-	_, _, err = wr.Put(ctx, p.folder, it, old.ETag)
+	_, etag, err := wr.Put(ctx, p.folder, it, old.ETag)
 	if errors.Is(err, sources.ErrConflict) && clientWins(p.req) {
-		_, _, err = wr.Put(ctx, p.folder, it, "")
+		_, etag, err = wr.Put(ctx, p.folder, it, "")
 	}
-	return id, err
+	return id, etag, err
 }
 
 // clientWins reads the Conflict option: 0 means the client's change wins
@@ -666,7 +675,7 @@ func (s *Server) clientFetch(ctx context.Context, sess *Session, p *collPlan, se
 // consumed without being sent. New items get their ServerIds from Advance,
 // when the window is stored.
 func (s *Server) serverChanges(ctx context.Context, sess *Session, p *collPlan, state sources.State, size int,
-	echo map[sources.ItemID]bool, keep func(*sources.Item) bool) ([]statecache.Change, sources.State, bool, error) {
+	echo *echoes, keep func(*sources.Item) bool) ([]statecache.Change, sources.State, bool, error) {
 	w := windowBuilder{at: make(map[string]int)}
 	p.items = make(map[string]*sources.Item)
 	for w.n < size {
@@ -675,13 +684,18 @@ func (s *Server) serverChanges(ctx context.Context, sess *Session, p *collPlan, 
 			return nil, "", false, err
 		}
 		var changed, removed []string
+		check := map[string]string{} // item → the ETag of the client's own write
 		for _, id := range d.Changed {
-			if !echo[id] {
+			switch mine, etag := echo.seen(id); {
+			case !mine:
 				changed = append(changed, string(id))
+			case etag != "":
+				changed = append(changed, string(id))
+				check[string(id)] = etag
 			}
 		}
 		for _, id := range d.Removed {
-			if !echo[id] {
+			if mine, _ := echo.seen(id); !mine {
 				removed = append(removed, string(id))
 			}
 		}
@@ -695,7 +709,7 @@ func (s *Server) serverChanges(ctx context.Context, sess *Session, p *collPlan, 
 			}
 		}
 		if len(changed) > 0 {
-			if err := s.changedItems(ctx, sess, p, changed, keep, &w); err != nil {
+			if err := s.changedItems(ctx, sess, p, changed, check, keep, &w); err != nil {
 				return nil, "", false, err
 			}
 		}
@@ -705,6 +719,74 @@ func (s *Server) serverChanges(ctx context.Context, sess *Session, p *collPlan, 
 		}
 	}
 	return w.window(), state, true, nil
+}
+
+// maxEchoes bounds the client's writes remembered from one Sync to the
+// next while the server pages (statecache.SyncState.Echo). Beyond it the
+// oldest are forgotten: they may come back to the client as changes,
+// which it takes as it takes any change.
+const maxEchoes = 1000
+
+// echoes are the client's own writes that the store's change feed has not
+// reported yet: the feed reports them like anyone's, and they are not
+// news to the client. Those of the current request are left out whatever
+// the store says; those carried from an earlier request (written while
+// the server was paging) only while the item keeps the ETag the write
+// gave it, so that a change made elsewhere meanwhile still goes out.
+type echoes struct {
+	tags  map[sources.ItemID]string // item → ETag after the write; "" unknown
+	fresh map[sources.ItemID]bool   // written by this request
+	order []sources.ItemID          // oldest first, for the bound
+}
+
+func newEchoes(carried []statecache.Echo) *echoes {
+	e := &echoes{tags: make(map[sources.ItemID]string, len(carried)), fresh: make(map[sources.ItemID]bool)}
+	for _, c := range carried {
+		e.tags[sources.ItemID(c.ItemID)] = c.ETag
+		e.order = append(e.order, sources.ItemID(c.ItemID))
+	}
+	return e
+}
+
+// wrote records the client's write of item id, which left it at etag.
+func (e *echoes) wrote(id sources.ItemID, etag string) {
+	e.tags[id], e.fresh[id] = etag, true
+	e.order = append(e.order, id)
+}
+
+// seen is called when the feed reports id, and forgets its echo: mine
+// says whether it was the client's write. A non-empty etag is that of an
+// earlier request's write, which the item must still have to be left out.
+func (e *echoes) seen(id sources.ItemID) (mine bool, etag string) {
+	tag, ok := e.tags[id]
+	if !ok {
+		return false, ""
+	}
+	delete(e.tags, id)
+	if e.fresh[id] {
+		return true, ""
+	}
+	return true, tag
+}
+
+// pending returns the writes the feed has not reported, newest
+// maxEchoes at most, for the next request. Once the feed has been read to
+// its end (read), a write without an ETag is dropped: it cannot be told
+// from a later change by someone else, and most feeds have reported it by
+// then. One with an ETag stays until reported, since a store may report
+// writes made while paging in its next listing (sources/imapdav/dav).
+func (e *echoes) pending(read bool) []statecache.Echo {
+	var out []statecache.Echo
+	done := make(map[sources.ItemID]bool, len(e.tags))
+	for i := len(e.order) - 1; i >= 0 && len(out) < maxEchoes; i-- {
+		id := e.order[i]
+		if tag, ok := e.tags[id]; ok && !done[id] && (tag != "" || !read) {
+			done[id] = true
+			out = append(out, statecache.Echo{ItemID: string(id), ETag: tag})
+		}
+	}
+	slices.Reverse(out)
+	return out
 }
 
 // windowBuilder collects a window with at most one change per item. An
@@ -764,8 +846,9 @@ func (w *windowBuilder) window() []statecache.Change {
 
 // changedItems fetches changed items, keeps those in the client's filter
 // and puts them in the window as Adds (new to the client) and Changes. An
-// item that leaves the filter after the client got it is soft-deleted.
-func (s *Server) changedItems(ctx context.Context, sess *Session, p *collPlan, ids []string, keep func(*sources.Item) bool, w *windowBuilder) error {
+// item that leaves the filter after the client got it is soft-deleted. An
+// item still as the client wrote it (its ETag in mine) is left out.
+func (s *Server) changedItems(ctx context.Context, sess *Session, p *collPlan, ids []string, mine map[string]string, keep func(*sources.Item) bool, w *windowBuilder) error {
 	sids, err := s.state.KnownIDs(ctx, p.ck, ids)
 	if err != nil {
 		return err
@@ -783,6 +866,8 @@ func (s *Server) changedItems(ctx context.Context, sess *Session, p *collPlan, i
 		switch {
 		case it == nil:
 			// Gone since Changes: its removal is in a later page.
+		case mine[id] != "" && mine[id] == it.ETag:
+			// The client's own write, reported a window later.
 		case !keep(it):
 			w.put(statecache.Change{Op: statecache.OpSoftDelete, ServerID: sids[i], ItemID: id})
 		case sids[i] != "":

@@ -204,7 +204,8 @@ type syncRec struct {
 	Gen     uint64      `json:"gen,omitempty"`
 	NextID  uint64      `json:"next"`
 	State   string      `json:"state,omitempty"`
-	Pending []changeRec `json:"-"` // in its own record, windowKey: read only when needed
+	Echo    []Echo      `json:"echo,omitempty"` // short-lived: only while the feed is being paged
+	Pending []changeRec `json:"-"`              // in its own record, windowKey: read only when needed
 	More    bool        `json:"-"`
 }
 

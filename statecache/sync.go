@@ -64,6 +64,20 @@ type SyncState struct {
 	// More says that changes remained after the window (MoreAvailable); a
 	// resent window says it again.
 	More bool
+	// Echo lists the client's own writes that the store's change feed
+	// has not been read past yet: made while the server was still paging
+	// (or with GetChanges off), they show up in a later page, where they
+	// are the client's and not news to it. Position returns them with
+	// the key.
+	Echo []Echo
+}
+
+// Echo is an item the client itself wrote, with the ETag the store gave
+// it then ("" if the store gave none): a later report of the item with
+// another ETag is a change made by someone else.
+type Echo struct {
+	ItemID string `json:"i"`
+	ETag   string `json:"e,omitempty"`
 }
 
 // RetryError is returned by Advance when from is the previous key: the
@@ -99,6 +113,8 @@ type Position struct {
 	Retry  bool
 	Window []Change
 	More   bool
+	// Echo is SyncState.Echo of the key.
+	Echo []Echo
 }
 
 // The two kinds of sync state share their logic; they differ in what a
@@ -155,12 +171,12 @@ func (s *Store) position(ctx context.Context, sc syncScope, from SyncKey) (Posit
 		case !found:
 			return ErrSyncKeyMismatch
 		case from == r.current():
-			p = Position{Key: from, State: r.State}
+			p = Position{Key: from, State: r.State, Echo: r.Echo}
 		case from == r.Prev:
 			if err := loadWindow(txn, sc, &r); err != nil {
 				return err
 			}
-			p = Position{Key: r.current(), State: r.State, Retry: true, Window: fromRecs(r.Pending), More: r.More}
+			p = Position{Key: r.current(), State: r.State, Retry: true, Window: fromRecs(r.Pending), More: r.More, Echo: r.Echo}
 		default:
 			return ErrSyncKeyMismatch
 		}
@@ -245,7 +261,7 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 			if err := loadWindow(txn, sc, &r); err != nil {
 				return err
 			}
-			retry = &RetryError{Key: r.current(), Resend: SyncState{State: r.State, Window: fromRecs(r.Pending), More: r.More}}
+			retry = &RetryError{Key: r.current(), Resend: SyncState{State: r.State, Window: fromRecs(r.Pending), More: r.More, Echo: r.Echo}}
 			return nil
 		default:
 			return ErrSyncKeyMismatch
@@ -257,7 +273,7 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 				return err
 			}
 		}
-		r.State, r.Pending, r.More = next.State, toRecs(win), next.More
+		r.State, r.Pending, r.More, r.Echo = next.State, toRecs(win), next.More, next.Echo
 		out = r.current()
 		if err := setJSON(txn, sc.rec, &r); err != nil {
 			return err

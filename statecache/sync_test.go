@@ -491,3 +491,27 @@ func TestAdvanceAssignsServerIDs(t *testing.T) {
 		t.Errorf("re-added item got %q, want 7:1", again[0].ServerID)
 	}
 }
+
+// TestEchoKept: the client's own writes stored with a key come back with
+// its Position, and are gone once a later Advance stores none.
+func TestEchoKept(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	_, k2 := start(t, s)
+	echo := []Echo{{ItemID: "m9", ETag: `"e9"`}, {ItemID: "m8"}}
+	k3, err := s.Advance(ctx, inbox, k2, SyncState{State: "s3", More: true, Echo: echo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos, err := s.Position(ctx, inbox, k3)
+	if err != nil || !reflect.DeepEqual(pos.Echo, echo) {
+		t.Fatalf("Position(%s) = %+v, %v; want Echo %+v", k3, pos, err, echo)
+	}
+	k4, err := s.Advance(ctx, inbox, k3, SyncState{State: "s4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pos, err := s.Position(ctx, inbox, k4); err != nil || pos.Echo != nil {
+		t.Errorf("Position(%s) = %+v, %v; want no Echo", k4, pos, err)
+	}
+}
