@@ -36,7 +36,9 @@ func pagingEcho(t *testing.T, env *convEnv, wr sources.Writer, devID string) {
 			func(n int) *sources.Item {
 				return &sources.Item{Contact: &sources.Contact{UID: fmt.Sprintf("%s-c%d", devID, n), FirstName: "Paged", LastName: fmt.Sprintf("Contact%02d", n)}}
 			},
-			func() eas.Raw { return eas.RawValue(&eas.Contact{FirstName: "Added", LastName: "While Paging", FileAs: "While Paging, Added"}) },
+			func() eas.Raw {
+				return eas.RawValue(&eas.Contact{FirstName: "Added", LastName: "While Paging", FileAs: "While Paging, Added"})
+			},
 			func(it *sources.Item) { it.Contact.JobTitle = "Edited elsewhere" }},
 		{"Calendar", eas.FolderTypeCalendar,
 			func(n int) *sources.Item {
