@@ -227,6 +227,7 @@ func convConversation(t *testing.T, v eas.ProtocolVersion) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.SetBasicAuth(convUser, convPassword)
 	resp, err := http.DefaultClient.Do(r)
 	if err != nil {
 		t.Fatal(err)

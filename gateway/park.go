@@ -100,6 +100,7 @@ func (s *Server) wait(ctx context.Context, w http.ResponseWriter, sess *Session,
 	}
 	x := rec.x
 	fn = s.countWait(x.q.Command, fn)
+	releaseBody(x.r)
 	if x.r.ProtoMajor == 1 && s.park(x, sess, d, fn) {
 		return nil
 	}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"runtime/debug"
 	"slices"
@@ -86,6 +87,13 @@ type Options struct {
 	// Certificates configure ValidateCert; the zero value trusts the
 	// system's roots and does not check revocation.
 	Certificates CertOptions
+
+	// Login configures failed-login throttling, the cache of successful
+	// logins and the trusted proxies.
+	Login LoginOptions
+
+	// Conns bound connections (LimitConns) and slow request bodies.
+	Conns ConnOptions
 }
 
 // Server is the http.Handler of the EAS endpoint. Metrics and profiles are
@@ -118,7 +126,11 @@ type Server struct {
 
 	autodiscover *autodiscover // autodiscover.go
 	certs        CertOptions
-	crls         crlCache // crl.go
+	crls         crlCache    // crl.go
+	throttle     *Throttle   // login.go
+	logins       *loginCache // login.go
+	proxies      []netip.Prefix
+	conns        ConnOptions // conns.go
 }
 
 var errNoCredentials = errors.New("gateway: no Basic credentials")
@@ -184,6 +196,10 @@ func New(o *Options) (*Server, error) {
 		return nil, err
 	}
 	s.autodiscover = ad
+	s.throttle = NewThrottle(o.Login.Throttle, s.now)
+	s.logins = newLoginCache(o.Login.CacheTTL, o.Login.CacheSize)
+	s.proxies = o.Login.TrustedProxies
+	s.conns = o.Conns.withDefaults()
 	if err := s.policy.check(); err != nil {
 		return nil, err
 	}
@@ -239,10 +255,20 @@ func (s *Server) routed() []string {
 }
 
 // serveOptions answers the OPTIONS discovery request, MS-ASHTTP 2.2.3 and
-// 2.2.4: it needs no authentication.
+// 2.2.4. It needs the Authorization header (MS-ASHTTP 2.2.3.1.2), as
+// Exchange and Z-Push require: clients send OPTIONS first when an account
+// is set up, and a mistyped password is caught there.
 func (s *Server) serveOptions(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	done := s.metrics.Start()
+	user, _, err := s.login(r)
+	if err != nil {
+		code := refuseLogin(w, err)
+		done("OPTIONS", code)
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("cmd", "OPTIONS"), slog.String("user", user),
+			slog.Int("status", code), slog.Duration("dur", time.Since(start)))
+		return
+	}
 	vs := make([]string, len(s.versions))
 	for i, v := range s.versions {
 		vs[i] = v.String()
@@ -256,7 +282,7 @@ func (s *Server) serveOptions(w http.ResponseWriter, r *http.Request) {
 	h.Set("MS-ASProtocolCommands", strings.Join(s.routed(), ","))
 	w.WriteHeader(http.StatusOK)
 	done("OPTIONS", http.StatusOK)
-	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("cmd", "OPTIONS"),
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("cmd", "OPTIONS"), slog.String("user", user),
 		slog.Int("status", http.StatusOK), slog.Duration("dur", time.Since(start)))
 }
 
@@ -326,34 +352,25 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	q, qerr := parseRequest(r, s.versions)
 	x.q = q
 	s.traces.capture(x, r, s.now())
-	user, pass, ok := r.BasicAuth()
+	// Credentials first, before a byte of the body is read: a client
+	// without them is answered at once and its connection closed.
+	user, src, err := s.login(r)
 	x.user = user
-	authErr := errNoCredentials
-	var src sources.Source
-	if ok && s.backend != nil {
-		src, authErr = s.backend.Login(r.Context(), user, pass)
-	}
-	if authErr != nil {
-		// A store that is down must not make the device ask for a new
-		// password.
-		if loginStatus(authErr) == http.StatusServiceUnavailable {
-			x.w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		x.w.Header().Set("WWW-Authenticate", `Basic realm="easgate", charset="UTF-8"`)
-		x.w.WriteHeader(http.StatusUnauthorized)
+	if err != nil {
+		refuseLogin(x.w, err)
 		return
 	}
 	if qerr != nil {
 		s.log.Debug("bad request", "err", qerr)
-		x.w.WriteHeader(http.StatusBadRequest)
+		answerAndClose(x.w, http.StatusBadRequest, qerr.Error())
 		return
 	}
+	s.limitBody(w, r)
 	rt := s.route(q.Command)
 	if rt == nil || !rt.routed() || !q.Command.Supports(q.Version) {
 		// MS-ASHTTP 3.2.5.1: a command the server does not support is a
 		// bad request.
-		x.w.WriteHeader(http.StatusBadRequest)
+		answerAndClose(x.w, http.StatusBadRequest, fmt.Sprintf("gateway: bad request: command %s is not supported in protocol version %s", q.Command, q.Version))
 		return
 	}
 	sess := &Session{User: user, Request: q, Account: statecache.Account{User: user, Device: q.DeviceID}, Source: src}
@@ -464,7 +481,7 @@ func (s *Server) decode(r *http.Request, x *exchange, rt *route) (request, error
 func (s *Server) fail(ctx context.Context, x *exchange, err error) {
 	var re *RequestError
 	if errors.As(err, &re) {
-		x.w.WriteHeader(http.StatusBadRequest)
+		answerAndClose(x.w, http.StatusBadRequest, re.Error())
 		return
 	}
 	st, code := s.answerFor(ctx, x.q, x.user, eas.ScopeCommand, err)

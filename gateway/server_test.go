@@ -185,7 +185,9 @@ func TestOptions(t *testing.T) {
 				onlyRoutes(s, tt.handlers...)
 			}
 			w := httptest.NewRecorder()
-			s.ServeHTTP(w, httptest.NewRequest("OPTIONS", tt.path, nil))
+			r := httptest.NewRequest("OPTIONS", tt.path, nil)
+			r.SetBasicAuth(testUser, testPassword)
+			s.ServeHTTP(w, r)
 			if w.Code != http.StatusOK {
 				t.Fatalf("OPTIONS %s = %d, want 200", tt.path, w.Code)
 			}
@@ -264,21 +266,30 @@ func TestErrors(t *testing.T) {
 		body     []byte // default: a valid FolderSync
 		headers  []string
 		wantCode int
-		wantTag  eas.Tag // zero: no body expected
+		wantTag  eas.Tag // zero: no WBXML body expected
 		wantSt   int
+		wantText string // the plain-text body of a refusal; "" with wantTag zero: none
 	}{
 		{name: "no-auth", headers: []string{"Authorization", ""}, wantCode: 401},
 		{name: "wrong-password", headers: []string{"Authorization", "Basic " + basic(testUser, "nope")}, wantCode: 401},
 		{name: "auth-store-down", headers: []string{"Authorization", "Basic " + basic("busy", "x")}, wantCode: 503},
-		{name: "no-query", target: Path, wantCode: 400},
-		{name: "unknown-command", target: Path + plainQuery + "Frobnicate", wantCode: 400},
-		{name: "unrouted-command", target: Path + plainQuery + unroutedCommand(), wantCode: 400},
-		{name: "command-not-in-version", target: Path + plainQuery + "GetHierarchy", wantCode: 400},
-		{name: "no-version", headers: []string{"MS-ASProtocolVersion", ""}, wantCode: 400},
-		{name: "unsupported-version", headers: []string{"MS-ASProtocolVersion", "13.0"}, wantCode: 400},
-		{name: "bad-policy-key", headers: []string{"X-MS-PolicyKey", "key"}, wantCode: 400},
-		{name: "bad-content-type", headers: []string{"Content-Type", "text/plain"}, wantCode: 400},
-		{name: "bad-base64", target: Path + "?" + b64(head(141, 9), []byte{200}), wantCode: 400},
+		{name: "no-query", target: Path, wantCode: 400, wantText: "gateway: bad request: no query\n"},
+		{name: "unknown-command", target: Path + plainQuery + "Frobnicate", wantCode: 400,
+			wantText: "gateway: bad request: unknown command \"Frobnicate\"\n"},
+		{name: "unrouted-command", target: Path + plainQuery + unroutedCommand(), wantCode: 400,
+			wantText: "gateway: bad request: command " + unroutedCommand() + " is not supported in protocol version 14.1\n"},
+		{name: "command-not-in-version", target: Path + plainQuery + "GetHierarchy", wantCode: 400,
+			wantText: "gateway: bad request: command GetHierarchy is not supported in protocol version 14.1\n"},
+		{name: "no-version", headers: []string{"MS-ASProtocolVersion", ""}, wantCode: 400,
+			wantText: "gateway: bad request: no MS-ASProtocolVersion header\n"},
+		{name: "unsupported-version", headers: []string{"MS-ASProtocolVersion", "13.0"}, wantCode: 400,
+			wantText: "gateway: bad request: MS-ASProtocolVersion \"13.0\" is not a supported version\n"},
+		{name: "bad-policy-key", headers: []string{"X-MS-PolicyKey", "key"}, wantCode: 400,
+			wantText: "gateway: bad request: X-MS-PolicyKey \"key\" is not a 32-bit unsigned integer\n"},
+		{name: "bad-content-type", headers: []string{"Content-Type", "text/plain"}, wantCode: 400,
+			wantText: "gateway: bad request: Content-Type \"text/plain\" is not allowed for FolderSync in 14.1\n"},
+		{name: "bad-base64", target: Path + "?" + b64(head(141, 9), []byte{200}), wantCode: 400,
+			wantText: "gateway: bad request: base64 query: field of 200 bytes past the end\n"},
 		{name: "invalid-wbxml", body: []byte{3, 1, 0x6a, 0, 0, 7, 0x56}, wantCode: 200, // FolderSync, cut short
 			wantTag: eas.Tag{Page: eas.PageFolderHierarchy, Name: "FolderSync"}, wantSt: 102},
 		{name: "invalid-xml", body: badSchema, wantCode: 200,
@@ -296,7 +307,7 @@ func TestErrors(t *testing.T) {
 			wantTag: eas.Tag{Page: eas.PageFolderHierarchy, Name: "FolderSync"}, wantSt: 9},
 		{name: "no-status-element", target: Path + plainQuery + "MoveItems", body: moveItems, err: errors.New("x"), wantCode: 500},
 		{name: "no-status-element-syntax", target: Path + plainQuery + "MoveItems", body: []byte{3, 1}, wantCode: 400},
-		{name: "request-error-from-handler", err: badRequest("no"), wantCode: 400},
+		{name: "request-error-from-handler", err: badRequest("no"), wantCode: 400, wantText: "gateway: bad request: no\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -322,9 +333,18 @@ func TestErrors(t *testing.T) {
 			if w.Code == 401 && w.Header().Get("WWW-Authenticate") == "" {
 				t.Error("401 without WWW-Authenticate")
 			}
+			if w.Code == 401 || w.Code == 503 || tt.wantText != "" {
+				// Refused before the body: the connection is not kept for it.
+				if c := w.Header().Get("Connection"); c != "close" {
+					t.Errorf("Connection = %q, want close", c)
+				}
+			}
 			if tt.wantTag == (eas.Tag{}) {
-				if w.Body.Len() != 0 {
-					t.Errorf("body % x, want none", w.Body.Bytes())
+				if got := w.Body.String(); got != tt.wantText {
+					t.Errorf("body %q, want %q", got, tt.wantText)
+				}
+				if ct := w.Header().Get("Content-Type"); tt.wantText != "" && ct != "text/plain; charset=utf-8" {
+					t.Errorf("Content-Type %q, want text/plain", ct)
 				}
 				return
 			}
@@ -414,6 +434,7 @@ func TestRouting(t *testing.T) {
 		{"GET", Path, http.StatusMethodNotAllowed},
 		{"POST", "/elsewhere", http.StatusNotFound},
 		{"OPTIONS", "/MICROSOFT-SERVER-ACTIVESYNC", http.StatusOK},
+		{"PUT", Path, http.StatusMethodNotAllowed},
 		// Metrics and profiles are on the admin listener only.
 		{"GET", "/metrics", http.StatusNotFound},
 		{"GET", "/debug/pprof/", http.StatusNotFound},
@@ -421,7 +442,9 @@ func TestRouting(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.method+tt.path, func(t *testing.T) {
 			w := httptest.NewRecorder()
-			s.ServeHTTP(w, httptest.NewRequest(tt.method, tt.path, nil))
+			r := httptest.NewRequest(tt.method, tt.path, nil)
+			r.SetBasicAuth(testUser, testPassword)
+			s.ServeHTTP(w, r)
 			if w.Code != tt.want {
 				t.Errorf("%s %s = %d, want %d", tt.method, tt.path, w.Code, tt.want)
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"reflect"
@@ -29,6 +31,7 @@ import (
 type Config struct {
 	Server  ServerConfig  `toml:"server"`
 	Admin   AdminConfig   `toml:"admin"`
+	Login   LoginConfig   `toml:"login"`
 	Limits  LimitsConfig  `toml:"limits"`
 	Decoder DecoderConfig `toml:"decoder"`
 	Policy  PolicyConfig  `toml:"policy"`
@@ -54,6 +57,30 @@ type ServerConfig struct {
 	LogFormat   string   `toml:"log_format"`    // text (default) or json
 	MailDomain  string   `toml:"mail_domain"`   // completes bare login names into addresses
 	ExternalURL string   `toml:"external_url"`  // https://host as phones reach it; "": no Autodiscover
+
+	TLSCert string `toml:"tls_cert"` // PEM certificate chain file; with tls_key, serve HTTPS (reloaded on SIGHUP)
+	TLSKey  string `toml:"tls_key"`  // PEM private key file
+
+	HeaderTimeout      time.Duration `toml:"header_timeout"`        // request line and headers (and TLS handshake); default 30s
+	IdleTimeout        time.Duration `toml:"idle_timeout"`          // an idle keep-alive connection; default 2m
+	BodyTimeout        time.Duration `toml:"body_timeout"`          // any body may take this long; 0: gateway.ConnOptions default
+	BodyMinRate        int64         `toml:"body_min_rate"`         // bytes/s a body must keep up past body_timeout; 0: default
+	MaxConns           int           `toml:"max_conns"`             // open connections; 0: default
+	MaxConnsPerAddress int           `toml:"max_conns_per_address"` // open connections from one address; 0: default
+	TrustedProxies     []string      `toml:"trusted_proxies"`       // CIDRs whose X-Forwarded-For is believed
+}
+
+// LoginConfig is the [login] section: failed-login throttling and the
+// cache of successful logins, gateway.LoginOptions; zero takes the
+// default.
+type LoginConfig struct {
+	Window         time.Duration `toml:"window"`
+	PerUserAddress int           `toml:"per_user_address"`
+	PerAddress     int           `toml:"per_address"`
+	PerUser        int           `toml:"per_user"`
+	MaxLockout     time.Duration `toml:"max_lockout"`
+	CacheTTL       time.Duration `toml:"cache_ttl"`
+	CacheSize      int           `toml:"cache_size"`
 }
 
 // AdminConfig is the [admin] section: the listener of /metrics,
@@ -201,7 +228,8 @@ func (c *Config) smimeRoots() ([]*x509.Certificate, error) {
 // the environment sets it.
 func defaultConfig() *Config {
 	return &Config{
-		Server: ServerConfig{Listen: "127.0.0.1:8080", LogLevel: "info", LogFormat: "text"},
+		Server: ServerConfig{Listen: "127.0.0.1:8080", LogLevel: "info", LogFormat: "text",
+			HeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
 		Admin:  AdminConfig{Listen: "127.0.0.1:8081"},
 		Policy: PolicyConfig{Mode: "allow"},
 		JMAP:   JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls"},
@@ -364,6 +392,7 @@ func (c *Config) validate() error {
 	if c.SMIME.RevocationTimeout <= 0 {
 		e.add("smime.revocation_timeout", "%v is not positive", c.SMIME.RevocationTimeout)
 	}
+	c.validateFrontDoor(&e)
 
 	l := c.Limits
 	for _, d := range []struct {
@@ -470,6 +499,74 @@ func (c *Config) validate() error {
 		}
 	}
 	return errors.Join(e...)
+}
+
+// validateFrontDoor checks the connection, TLS and [login] keys.
+func (c *Config) validateFrontDoor(e *configErrors) {
+	sv := c.Server
+	switch {
+	case (sv.TLSCert == "") != (sv.TLSKey == ""):
+		e.add("server.tls_cert", "tls_cert and tls_key go together; only one is set")
+	case sv.TLSCert != "":
+		if _, err := tls.LoadX509KeyPair(sv.TLSCert, sv.TLSKey); err != nil {
+			e.add("server.tls_cert", "%v", err)
+		}
+	}
+	if sv.HeaderTimeout <= 0 {
+		e.add("server.header_timeout", "%v is not positive", sv.HeaderTimeout)
+	}
+	if sv.IdleTimeout <= 0 {
+		e.add("server.idle_timeout", "%v is not positive", sv.IdleTimeout)
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		e.add("server.trusted_proxies", "%v", err)
+	}
+	l := c.Login
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"server.body_timeout", sv.BodyTimeout}, {"login.window", l.Window}, {"login.max_lockout", l.MaxLockout}, {"login.cache_ttl", l.CacheTTL}} {
+		if d.v < 0 {
+			e.add(d.key, "%v is negative", d.v)
+		}
+	}
+	for _, n := range []struct {
+		key string
+		v   int64
+	}{
+		{"server.body_min_rate", sv.BodyMinRate},
+		{"server.max_conns", int64(sv.MaxConns)},
+		{"server.max_conns_per_address", int64(sv.MaxConnsPerAddress)},
+		{"login.per_user_address", int64(l.PerUserAddress)},
+		{"login.per_address", int64(l.PerAddress)},
+		{"login.per_user", int64(l.PerUser)},
+		{"login.cache_size", int64(l.CacheSize)},
+	} {
+		if n.v < 0 {
+			e.add(n.key, "%d is negative", n.v)
+		}
+	}
+	if sv.MaxConns > 0 && sv.MaxConnsPerAddress > sv.MaxConns {
+		e.add("server.max_conns_per_address", "%d is more than server.max_conns %d", sv.MaxConnsPerAddress, sv.MaxConns)
+	}
+}
+
+// trustedProxies returns server.trusted_proxies parsed; a bare address is
+// a prefix of one address.
+func (c *Config) trustedProxies() ([]netip.Prefix, error) {
+	var ps []netip.Prefix
+	for _, s := range c.Server.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q is not a CIDR prefix or an address", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		ps = append(ps, p.Masked())
+	}
+	return ps, nil
 }
 
 // validatePolicy checks [policy] against the ranges of MS-ASPROV 2.2.2.
@@ -605,6 +702,7 @@ func (c *Config) gatewayOptions(log *slog.Logger) *gateway.Options {
 	mode, _ := gateway.ParsePolicyMode(c.Policy.Mode) // validated
 	vs, _ := c.versions()                             // validated
 	roots, _ := c.smimeRoots()                        // validated
+	proxies, _ := c.trustedProxies()                  // validated
 	o := &gateway.Options{
 		Logger:      log,
 		Versions:    vs,
@@ -612,6 +710,24 @@ func (c *Config) gatewayOptions(log *slog.Logger) *gateway.Options {
 		Policy:      gateway.Policy{Mode: mode, Doc: c.policyDoc()},
 		MailDomain:  c.Server.MailDomain,
 		Directory:   gateway.DirectoryOptions{Folder: c.GAL.Folder},
+		Conns: gateway.ConnOptions{
+			MaxConns:           c.Server.MaxConns,
+			MaxConnsPerAddress: c.Server.MaxConnsPerAddress,
+			BodyTimeout:        c.Server.BodyTimeout,
+			BodyMinRate:        c.Server.BodyMinRate,
+		},
+		Login: gateway.LoginOptions{
+			Throttle: gateway.ThrottleOptions{
+				Window:         c.Login.Window,
+				PerUserAddress: c.Login.PerUserAddress,
+				PerAddress:     c.Login.PerAddress,
+				PerUser:        c.Login.PerUser,
+				MaxLockout:     c.Login.MaxLockout,
+			},
+			CacheTTL:       c.Login.CacheTTL,
+			CacheSize:      c.Login.CacheSize,
+			TrustedProxies: proxies,
+		},
 		Certificates: gateway.CertOptions{
 			Roots: roots,
 		},

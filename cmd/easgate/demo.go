@@ -49,6 +49,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	mailEvery := fs.Duration("mail-every", 3*time.Minute, "deliver a new mail this `often`; 0 delivers none")
 	policyName := fs.String("policy", "allow", "provisioning `mode`: none, allow or force")
 	verbose := fs.Bool("v", false, "log at debug level")
+	useTLS := fs.Bool("tls", false, "serve HTTPS with a new self-signed certificate, whose fingerprint is printed")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -113,9 +114,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		defer stop()
 		go deliverDemoMail(dctx, log, store, *mailEvery)
 	}
-	fd := &frontDoor{listen: *listen, adminListen: *adminListen, grace: demoShutdownGrace}
+	fd := &frontDoor{listen: *listen, adminListen: *adminListen, grace: demoShutdownGrace,
+		headerTimeout: 30 * time.Second, idleTimeout: 2 * time.Minute}
+	if *useTLS {
+		if fd.cert, err = selfSigned(*listen, time.Now()); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
 	err = serveGateway(ctx, gw, fd, log, func(addr, admin net.Addr) {
-		demoBanner(stdout, addr, admin, dir, keep, *mailEvery)
+		demoBanner(stdout, addr, admin, fd.cert, dir, keep, *mailEvery)
 		log.Info("listening", "addr", addr.String())
 	})
 	if err != nil {
@@ -125,7 +132,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 }
 
 // demoBanner tells the user where the demo listens and how to log in.
-func demoBanner(w io.Writer, eas, admin net.Addr, dir string, keep bool, every time.Duration) {
+func demoBanner(w io.Writer, eas, admin net.Addr, cert *certSource, dir string, keep bool, every time.Duration) {
 	addr := eas.String()
 	server := addr
 	if host, port, err := net.SplitHostPort(addr); err == nil {
@@ -137,7 +144,11 @@ func demoBanner(w io.Writer, eas, admin net.Addr, dir string, keep bool, every t
 		}
 	}
 	fmt.Fprintf(w, "easgate demo: mail, calendar, contacts, tasks and notes of a made-up user\n\n")
-	fmt.Fprintf(w, "  URL       http://%s%s\n", server, gateway.Path)
+	scheme := "http"
+	if cert != nil {
+		scheme = "https"
+	}
+	fmt.Fprintf(w, "  URL       %s://%s%s\n", scheme, server, gateway.Path)
 	fmt.Fprintf(w, "  server    %s\n", server)
 	fmt.Fprintf(w, "  user      %s (or %s@%s, or DOMAIN\\%s)\n", demoUser, demoUser, demoDomain, demoUser)
 	fmt.Fprintf(w, "  password  %s\n", demoPassword)
@@ -153,7 +164,11 @@ func demoBanner(w io.Writer, eas, admin net.Addr, dir string, keep bool, every t
 	} else {
 		fmt.Fprintf(w, "Device state: %s (removed at exit; -state DIR keeps it).\n", dir)
 	}
-	fmt.Fprintf(w, "Phones want HTTPS: put a TLS reverse proxy in front, e.g. caddy reverse-proxy --from HOST --to %s\n", addr)
+	if cert != nil {
+		fmt.Fprintf(w, "TLS with a self-signed certificate; accept it on the phone if its SHA-256 fingerprint is\n  %s\n", cert.fingerprint())
+	} else {
+		fmt.Fprintf(w, "Phones want HTTPS: run with -tls for a self-signed certificate, or put a TLS reverse proxy in front, e.g. caddy reverse-proxy --from HOST --to %s\n", addr)
+	}
 }
 
 // deliverDemoMail delivers a new demo mail every every until ctx ends.

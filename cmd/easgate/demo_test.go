@@ -135,6 +135,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.SetBasicAuth(demoUser, demoPassword)
 	res, err := client.Do(r)
 	if err != nil {
 		t.Fatal(err)

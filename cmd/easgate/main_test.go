@@ -84,6 +84,7 @@ func TestServe(t *testing.T) {
 	url, admin := serveAddrs(t, "../../configs/memory.toml", map[string]string{"EASGATE_STATE_DIR": state})
 
 	req, _ := http.NewRequest("OPTIONS", url, nil)
+	req.SetBasicAuth("alice@example.com", "alice-pass")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,7 +12,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/easgate/easgate/gateway"
@@ -91,12 +95,26 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) (err error) 
 	if err != nil {
 		return err
 	}
-	err = serveGateway(ctx, gw, &frontDoor{
-		listen:      cfg.Server.Listen,
-		adminListen: cfg.Admin.Listen,
-		grace:       serveGrace,
-	}, log, func(addr, admin net.Addr) {
-		log.Info("listening", "addr", addr.String(), "store", cfg.Store.Kind)
+	fd := &frontDoor{
+		listen:        cfg.Server.Listen,
+		adminListen:   cfg.Admin.Listen,
+		grace:         serveGrace,
+		headerTimeout: cfg.Server.HeaderTimeout,
+		idleTimeout:   cfg.Server.IdleTimeout,
+	}
+	if cfg.Server.TLSCert != "" {
+		if fd.cert, err = loadCert(cfg.Server.TLSCert, cfg.Server.TLSKey); err != nil {
+			return &exitError{2, fmt.Errorf("serve: server.tls_cert: %w", err)}
+		}
+		// SIGHUP reloads the certificate: renewals need no restart, and
+		// waiting Pings keep their connections.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go reloadOnHUP(ctx, hup, fd.cert, log)
+	}
+	err = serveGateway(ctx, gw, fd, log, func(addr, admin net.Addr) {
+		log.Info("listening", "addr", addr.String(), "store", cfg.Store.Kind, "tls", fd.cert != nil)
 	})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -223,6 +241,27 @@ func (b *memoryBackend) Login(_ context.Context, user, password string) (sources
 	return b.store.User(name), nil
 }
 
+// reloadOnHUP reloads cert on every signal from hup until ctx ends.
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, cert *certSource, log *slog.Logger) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("certificate reload panic", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := cert.reload(); err != nil {
+				log.Error("reloading the certificate; the old one stays", "err", err)
+				continue
+			}
+			log.Info("certificate reloaded", "sha256", cert.fingerprint())
+		}
+	}
+}
+
 // frontDoor says where and how serveGateway listens.
 type frontDoor struct {
 	listen      string // the EAS listener's host:port
@@ -230,6 +269,11 @@ type frontDoor struct {
 	// grace is how long requests in progress may take to finish once
 	// serving stops; waiting Pings are answered at once.
 	grace time.Duration
+	// headerTimeout bounds the TLS handshake, request line and headers,
+	// and how long a connection that a parked answer handed back may
+	// stay silent; idleTimeout how long a keep-alive connection may idle.
+	headerTimeout, idleTimeout time.Duration
+	cert                       *certSource // nil: plain HTTP
 }
 
 // serveGateway serves gw as fd says until ctx ends: the EAS endpoint on
@@ -251,17 +295,24 @@ func serveGateway(ctx context.Context, gw *gateway.Server, fd *frontDoor, log *s
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	// Connections taken over by waiting Pings come back through ln.
-	ln := gw.Listen(raw)
+	// Connection caps count TCP connections, under TLS; connections
+	// taken over by waiting Pings come back through the outermost
+	// gateway.Listener, as the *tls.Conn that net/http knows.
+	inner := gw.LimitConns(raw)
+	if fd.cert != nil {
+		inner = tls.NewListener(inner, fd.cert.config())
+	}
+	ln := gw.Listen(inner)
 	srv := &http.Server{
 		Handler: gw,
 		// Also how long a phone may stay silent after a parked answer
-		// hands its connection back (gateway.Listener).
-		ReadHeaderTimeout: 30 * time.Second,
+		// hands its connection back (gateway.Listener). Request bodies
+		// have their own deadline (gateway.ConnOptions).
+		ReadHeaderTimeout: fd.headerTimeout,
 		// No WriteTimeout: it would cut off a Ping answered after the
-		// heartbeat of a request that waits in its handler (HTTP/2).
+		// heartbeat of a request that waits in its handler.
 		WriteTimeout: 0,
-		IdleTimeout:  2 * time.Minute,
+		IdleTimeout:  fd.idleTimeout,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:  func(net.Listener) context.Context { return ctx },
 	}

@@ -1,0 +1,253 @@
+package gateway
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/easgate/easgate/metrics"
+)
+
+// ConnOptions bound client connections and how slowly a client may send.
+// Zero fields take the defaults given beside them. The deadlines for
+// headers and idle keep-alive connections are the http.Server's
+// (ReadHeaderTimeout, IdleTimeout), set by whoever serves.
+type ConnOptions struct {
+	// MaxConns bounds the open connections of a LimitConns listener,
+	// parked Pings included: 10,000. Past it new connections are closed at
+	// once. Keep it below the process's open-file limit.
+	MaxConns int
+	// MaxConnsPerAddress bounds the open connections from one client
+	// address: 256 (phones behind one carrier NAT share an address).
+	// Trusted proxies (LoginOptions.TrustedProxies) are exempt.
+	MaxConnsPerAddress int
+	// BodyTimeout is how long any request body may take, and BodyMinRate
+	// (bytes per second) how much longer each byte received allows: 30 s
+	// and 2,048. A body is cut off once it falls behind
+	// BodyTimeout + received/BodyMinRate, so a 50 MB attachment sent at a
+	// steady pace arrives, and a trickle does not hold a connection.
+	BodyTimeout time.Duration
+	BodyMinRate int64
+}
+
+func (o ConnOptions) withDefaults() ConnOptions {
+	if o.MaxConns <= 0 {
+		o.MaxConns = 10_000
+	}
+	if o.MaxConnsPerAddress <= 0 {
+		o.MaxConnsPerAddress = 256
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = 30 * time.Second
+	}
+	if o.BodyMinRate <= 0 {
+		o.BodyMinRate = 2048
+	}
+	return o
+}
+
+// answerAndClose answers code, with msg as plain text unless it is empty, and
+// closes the connection without reading what is left of the body. Without
+// this net/http reads up to 256 KB of the body before the answer goes out
+// and again after it, at the client's pace: a client that announces a body
+// and sends two bytes held its connection for as long as it liked.
+func answerAndClose(w http.ResponseWriter, code int, msg string) {
+	h := w.Header()
+	h.Set("Connection", "close")
+	http.NewResponseController(w).SetReadDeadline(time.Now()) // not supported by test recorders: nothing to stop there
+	if msg != "" {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("Content-Length", strconv.Itoa(len(msg)+1))
+	}
+	w.WriteHeader(code)
+	if msg != "" {
+		io.WriteString(w, msg+"\n")
+	}
+}
+
+// rateBody enforces ConnOptions' minimum transfer rate on a request body:
+// before each Read the connection's read deadline moves to
+// start + floor + received/rate. Once the body has been read the deadline
+// is cleared, so that a request that then waits (Ping) is not cut off, and
+// net/http's check for a vanished client does not end its context.
+type rateBody struct {
+	io.ReadCloser
+	rc    *http.ResponseController
+	start time.Time
+	floor time.Duration
+	rate  int64
+	n     int64
+	done  bool
+}
+
+// limitBody wraps r.Body in a rateBody; w must reach the connection
+// (http.ResponseController).
+func (s *Server) limitBody(w http.ResponseWriter, r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	r.Body = &rateBody{ReadCloser: r.Body, rc: http.NewResponseController(w), start: time.Now(),
+		floor: s.conns.BodyTimeout, rate: s.conns.BodyMinRate}
+}
+
+func (b *rateBody) Read(p []byte) (int, error) {
+	if b.done {
+		return b.ReadCloser.Read(p)
+	}
+	b.rc.SetReadDeadline(b.start.Add(b.floor + time.Duration(b.n*int64(time.Second)/b.rate)))
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	if err != nil {
+		b.release()
+	}
+	return n, err
+}
+
+// release clears the deadline; the body is done with.
+func (b *rateBody) release() {
+	if !b.done {
+		b.done = true
+		b.rc.SetReadDeadline(time.Time{})
+	}
+}
+
+// releaseBody clears the body deadline of r before a wait, whether or not
+// the decoder read up to EOF.
+func releaseBody(r *http.Request) {
+	if b, ok := r.Body.(*rateBody); ok {
+		b.release()
+	}
+}
+
+// clientAddr returns the address of the client of r: the peer, or, when
+// the peer is a trusted proxy, the nearest address in X-Forwarded-For that
+// is not one. A peer that cannot be parsed gives the zero Addr.
+func (s *Server) clientAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	addr := ap.Addr().Unmap()
+	if !s.trusted(addr) {
+		return addr
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		list := strings.Split(hops[i], ",")
+		for j := len(list) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(list[j]))
+			if err != nil {
+				// A hop we cannot read ends what can be believed.
+				return addr
+			}
+			addr = a.Unmap()
+			if !s.trusted(addr) {
+				return addr
+			}
+		}
+	}
+	return addr
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// LimitConns wraps ln so that it holds at most ConnOptions.MaxConns open
+// connections, and MaxConnsPerAddress from one address; past a cap a new
+// connection is closed as soon as it is accepted. With TLS, wrap the TCP
+// listener, inside tls.NewListener, and Listen outside it.
+func (s *Server) LimitConns(ln net.Listener) net.Listener {
+	return &limitListener{Listener: ln, o: s.conns, trusted: s.trusted, m: s.metrics, per: make(map[netip.Addr]int)}
+}
+
+type limitListener struct {
+	net.Listener
+	o       ConnOptions
+	trusted func(netip.Addr) bool
+	m       *metrics.Metrics
+
+	mu    sync.Mutex
+	total int
+	per   map[netip.Addr]int // open connections by address; no zero entries
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		var addr netip.Addr
+		if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+			addr = ap.Addr().Unmap()
+		}
+		if reason := l.admit(addr); reason != "" {
+			l.m.ConnRefused(reason)
+			c.Close()
+			continue
+		}
+		l.m.ConnOpened()
+		return &countedConn{Conn: c, l: l, addr: addr}, nil
+	}
+}
+
+// admit counts a new connection from addr, or returns why it may not
+// open.
+func (l *limitListener) admit(addr netip.Addr) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.total >= l.o.MaxConns {
+		return "total"
+	}
+	if l.per[addr] >= l.o.MaxConnsPerAddress && !l.trusted(addr) {
+		return "address"
+	}
+	l.total++
+	l.per[addr]++
+	return ""
+}
+
+func (l *limitListener) closed(addr netip.Addr) {
+	l.mu.Lock()
+	l.total--
+	if l.per[addr]--; l.per[addr] <= 0 {
+		delete(l.per, addr)
+	}
+	l.mu.Unlock()
+	l.m.ConnClosed()
+}
+
+// countedConn is a connection that a limitListener counts until it is
+// closed.
+type countedConn struct {
+	net.Conn
+	l    *limitListener
+	addr netip.Addr
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { c.l.closed(c.addr) })
+	return err
+}
+
+// CloseWrite lets net/http half-close the connection before closing it,
+// so that a client still sending does not lose our last answer to a reset.
+func (c *countedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
