@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -100,6 +101,7 @@ poll_interval = "10s"
 		`EASGATE_SERVER_MAIL_DOMAIN=ex"ample.org`,        // quoted for us
 		"EASGATE_GAL_FOLDER=Company Directory",           // a string with a space
 		"EASGATE_ADMIN_LISTEN=",                          // empty: no admin listener
+		`EASGATE_SERVER_TRUSTED_PROXIES=["192.0.2.7"]`,   // a bare address
 	})
 	if err != nil {
 		t.Fatalf("loadConfig = %v", err)
@@ -119,6 +121,7 @@ poll_interval = "10s"
 	want.Memory.Users = map[string]string{"bob": `a "quoted" pw`}
 	want.GAL.Folder = "Company Directory"
 	want.Admin.Listen = ""
+	want.Server.TrustedProxies = []string{"192.0.2.7"}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("loadConfig =\n%+v\nwant\n%+v", c, want)
 	}
@@ -127,6 +130,9 @@ poll_interval = "10s"
 		*o.Policy.Doc.MaxInactivityTimeDeviceLock != (eas.IntOrEmpty{Value: 300}) ||
 		o.Policy.Doc.RequireDeviceEncryption == nil || !*o.Policy.Doc.RequireDeviceEncryption {
 		t.Errorf("policy doc = %+v, want RequireDeviceEncryption and a lock after 300 s", o.Policy.Doc)
+	}
+	if o.Login.TrustedProxies == nil || o.Login.TrustedProxies[0] != netip.MustParsePrefix("192.0.2.7/32") {
+		t.Errorf("trusted proxies = %v, want the bare address as a /32", o.Login.TrustedProxies)
 	}
 	if o.Directory.Folder != "Company Directory" {
 		t.Errorf("directory folder = %q, want the [gal] folder", o.Directory.Folder)
@@ -206,6 +212,19 @@ func TestConfigErrors(t *testing.T) {
 				"config: server.max_body_size: -1 is negative\n" +
 				"config: server.log_level: \"verbose\" is not one of debug, info, warn, error\n" +
 				"config: server.log_format: \"xml\" is not one of text, json"},
+		{"tls-half", "", []string{"EASGATE_SERVER_TLS_CERT=/x/cert.pem"},
+			"config: server.tls_cert: tls_cert and tls_key go together; only one is set"},
+		{"tls-missing", "", []string{"EASGATE_SERVER_TLS_CERT=/nonexistent/cert.pem", "EASGATE_SERVER_TLS_KEY=/nonexistent/key.pem"},
+			"config: server.tls_cert: open /nonexistent/cert.pem: no such file or directory"},
+		{"front-door", "", []string{"EASGATE_SERVER_HEADER_TIMEOUT=0s", "EASGATE_SERVER_IDLE_TIMEOUT=-1s",
+			`EASGATE_SERVER_TRUSTED_PROXIES=["10.0.0.0/8", "proxy.example.com"]`, "EASGATE_SERVER_BODY_TIMEOUT=-1s",
+			"EASGATE_LOGIN_PER_ADDRESS=-1", "EASGATE_SERVER_MAX_CONNS=10", "EASGATE_SERVER_MAX_CONNS_PER_ADDRESS=20"},
+			"config: server.header_timeout: 0s is not positive\n" +
+				"config: server.idle_timeout: -1s is not positive\n" +
+				"config: server.trusted_proxies: \"proxy.example.com\" is not a CIDR prefix or an address\n" +
+				"config: server.body_timeout: -1s is negative\n" +
+				"config: login.per_address: -1 is negative\n" +
+				"config: server.max_conns_per_address: 20 is more than server.max_conns 10"},
 		{"admin-listen", "", []string{"EASGATE_ADMIN_LISTEN=8081"},
 			`config: admin.listen: "8081" is not host:port`},
 		{"admin-on-eas-port", "", []string{"EASGATE_ADMIN_LISTEN=0.0.0.0:443", "EASGATE_SERVER_LISTEN=0.0.0.0:443"},

@@ -152,6 +152,9 @@ func demoBanner(w io.Writer, eas, admin net.Addr, cert *certSource, dir string, 
 	fmt.Fprintf(w, "  server    %s\n", server)
 	fmt.Fprintf(w, "  user      %s (or %s@%s, or DOMAIN\\%s)\n", demoUser, demoUser, demoDomain, demoUser)
 	fmt.Fprintf(w, "  password  %s\n", demoPassword)
+	if cert != nil {
+		fmt.Fprintf(w, "  sha256    %s\n", cert.fingerprint())
+	}
 	if admin != nil {
 		fmt.Fprintf(w, "  metrics   http://%s/metrics (and /debug/pprof/)\n", admin)
 	}
@@ -165,7 +168,7 @@ func demoBanner(w io.Writer, eas, admin net.Addr, cert *certSource, dir string, 
 		fmt.Fprintf(w, "Device state: %s (removed at exit; -state DIR keeps it).\n", dir)
 	}
 	if cert != nil {
-		fmt.Fprintf(w, "TLS with a self-signed certificate; accept it on the phone if its SHA-256 fingerprint is\n  %s\n", cert.fingerprint())
+		fmt.Fprintf(w, "TLS with a new self-signed certificate: accept it on the phone if it shows the sha256 fingerprint above.\n")
 	} else {
 		fmt.Fprintf(w, "Phones want HTTPS: run with -tls for a self-signed certificate, or put a TLS reverse proxy in front, e.g. caddy reverse-proxy --from HOST --to %s\n", addr)
 	}

@@ -22,6 +22,8 @@ import (
 type demoRun struct {
 	url   string // the EAS endpoint
 	admin string // the metrics URL of the admin listener
+	// fingerprint is the SHA-256 fingerprint of the certificate, with -tls.
+	fingerprint string
 	state string // the device state directory
 	done  chan error
 }
@@ -59,6 +61,8 @@ func demoStart(t *testing.T, ctx context.Context, args ...string) *demoRun {
 				d.url = f[1]
 			case len(f) >= 2 && f[0] == "metrics":
 				d.admin = f[1]
+			case len(f) == 2 && f[0] == "sha256":
+				d.fingerprint = f[1]
 			case len(f) >= 3 && f[0] == "Device" && f[1] == "state:":
 				d.state = f[2]
 			}
