@@ -24,8 +24,8 @@ type demoRun struct {
 	admin string // the metrics URL of the admin listener
 	// fingerprint is the SHA-256 fingerprint of the certificate, with -tls.
 	fingerprint string
-	state string // the device state directory
-	done  chan error
+	state       string // the device state directory
+	done        chan error
 }
 
 // demoStart runs "easgate demo" with args until ctx ends, and reads the
