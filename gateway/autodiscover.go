@@ -182,18 +182,13 @@ func (s *Server) autodiscoverV1(w http.ResponseWriter, r *http.Request) (outcome
 		}
 	}
 
-	user, pass, ok := r.BasicAuth()
-	authErr := errNoCredentials
-	if ok && s.backend != nil {
-		_, authErr = s.backend.Login(r.Context(), user, pass)
-	}
+	// The same login as EAS: throttled, so that Autodiscover is no side
+	// door for a password guesser.
+	user, _, authErr := s.login(r)
 	if authErr != nil {
-		if loginStatus(authErr) == http.StatusServiceUnavailable {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return "unavailable", http.StatusServiceUnavailable
+		if code := refuseLogin(w, authErr); code == http.StatusServiceUnavailable {
+			return "unavailable", code
 		}
-		w.Header().Set("WWW-Authenticate", `Basic realm="easgate", charset="UTF-8"`)
-		w.WriteHeader(http.StatusUnauthorized)
 		return "unauthorized", http.StatusUnauthorized
 	}
 

@@ -102,9 +102,12 @@ func (b *rateBody) Read(p []byte) (int, error) {
 	b.rc.SetReadDeadline(b.start.Add(b.floor + time.Duration(b.n*int64(time.Second)/b.rate)))
 	n, err := b.ReadCloser.Read(p)
 	b.n += int64(n)
-	if err != nil {
+	if err == io.EOF {
 		b.release()
 	}
+	// On any other error the deadline stays: net/http then gives up on
+	// the rest of the body at once instead of draining it at the
+	// client's pace.
 	return n, err
 }
 
