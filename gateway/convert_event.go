@@ -27,7 +27,7 @@ func eventToEAS(ev *sources.Event, v eas.ProtocolVersion, p bodyPrefs) *eas.Cale
 		Sensitivity:   ptr(eas.Sensitivity(ev.Sensitivity)),
 		Subject:       ev.Summary,
 		UID:           ev.UID,
-		MeetingStatus: ptr(easMeetingStatus(ev.MeetingStatus)),
+		MeetingStatus: ptr(easMeetingStatus(userMeetingStatus(ev, p.self))),
 	}
 	if c.DtStamp == nil {
 		c.DtStamp = dateTime(time.Now(), eas.DateTimeCompact)
@@ -67,11 +67,41 @@ func eventToEAS(ev *sources.Event, v eas.ProtocolVersion, p bodyPrefs) *eas.Cale
 	return c
 }
 
+// userMeetingStatus is ev's meeting status as the user with address self
+// sees it. A store that cannot tell whose a meeting is calls it the
+// user's own (Cyrus names the user's participant only for the addresses
+// it knows the user by); a meeting organized by someone else that lists
+// self among its attendees is one the user was invited to.
+func userMeetingStatus(ev *sources.Event, self string) sources.MeetingStatus {
+	st := ev.MeetingStatus
+	if self == "" || ev.Organizer.Email == "" || strings.EqualFold(ev.Organizer.Email, self) || !isAttendee(ev, self) {
+		return st
+	}
+	switch st {
+	case sources.MeetingOrganized:
+		return sources.MeetingReceived
+	case sources.MeetingCanceled:
+		return sources.MeetingCanceledReceived
+	}
+	return st
+}
+
+// isAttendee reports whether address is among ev's attendees.
+func isAttendee(ev *sources.Event, address string) bool {
+	for _, a := range ev.Attendees {
+		if strings.EqualFold(a.Email, address) {
+			return true
+		}
+	}
+	return false
+}
+
 // responseType is the user's answer to a meeting, MS-ASCAL 2.2.2.40: the
 // status of the attendee with the user's address self. Nil when the user
 // is not found among the attendees.
 func responseType(ev *sources.Event, self string) *eas.ResponseType {
-	if ev.MeetingStatus == sources.MeetingOrganized || ev.MeetingStatus == sources.MeetingCanceled {
+	switch userMeetingStatus(ev, self) {
+	case sources.MeetingOrganized, sources.MeetingCanceled:
 		return ptr(eas.ResponseOrganizer)
 	}
 	for _, a := range ev.Attendees {

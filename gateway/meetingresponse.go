@@ -145,7 +145,7 @@ func (s *Server) answerInvitation(ctx context.Context, sess *Session, ref source
 		if ev, err = findEvent(ctx, src, cal, mr.Event.UID); err != nil {
 			return sources.ItemRef{}, err
 		}
-	case it.Event != nil && it.Event.MeetingStatus == sources.MeetingReceived:
+	case it.Event != nil && userMeetingStatus(it.Event, s.primaryAddress(sess.User)) == sources.MeetingReceived:
 		ev, cal = it, ref.Folder
 		mr = &sources.MeetingRequest{Method: sources.MethodRequest, Event: *it.Event, Stamp: it.Event.Stamp,
 			ResponseRequested: it.Event.ResponseRequested}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"io"
@@ -11,11 +12,13 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/internal/testserver"
 	"github.com/easgate/easgate/sources"
 	"github.com/easgate/easgate/sources/itip"
 )
@@ -320,6 +323,19 @@ func meetingConversation(t *testing.T, m meetingSetup) {
 		}
 	}
 
+	// Only easgate's two answers left the store: the store did not
+	// schedule on its own as well.
+	var subjects []string
+	for _, raw := range m.sent() {
+		if msg, err := mail.ReadMessage(bytes.NewReader(raw)); err == nil {
+			subj, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+			subjects = append(subjects, subj)
+		}
+	}
+	if len(subjects) != 2 {
+		t.Errorf("the store submitted %q, want the acceptance and the new time proposed", subjects)
+	}
+
 	// Bob's phone gets alice's REPLY as a positive meeting response.
 	m.deliver("bob", reply)
 	meetingBobSees(t, m, "Accepted: Project kickoff weekly", "IPM.Schedule.Meeting.Resp.Pos")
@@ -424,4 +440,57 @@ func meetingPostAs(t *testing.T, url, user, password, cmd string, body []byte) (
 // base64Reader decodes base64 that may be broken into lines.
 func base64Reader(data []byte) io.Reader {
 	return base64.NewDecoder(base64.StdEncoding, bytes.NewReader(bytes.Join(bytes.Fields(data), nil)))
+}
+
+// meetingSink reads the messages a test server's SMTP sink holds, in the
+// order they were relayed (1.eml, 2.eml, ...).
+func meetingSink(t *testing.T, dir string) [][]byte {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
+	slices.SortFunc(files, func(a, b string) int {
+		return cmp.Or(cmp.Compare(len(a), len(b)), cmp.Compare(a, b))
+	})
+	var out [][]byte
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// TestJMAPMeetingResponse holds the meeting conversation against a real
+// Cyrus over JMAP: the invitations arrive by LMTP, the event is a JMAP
+// CalendarEvent whose participant alice answers, the answers leave by JMAP
+// EmailSubmission into Cyrus's SMTP sink, and bob's own mailbox on the
+// same Cyrus receives the REPLY by LMTP.
+func TestJMAPMeetingResponse(t *testing.T) {
+	e := jmapE2EServer(t, false)
+	e.srv.mailDom = meetingDomain
+	meetingConversation(t, meetingSetup{
+		conv: e.conv(t), src: e.src,
+		deliver: func(user string, raw []byte) { testserver.Deliver(t, e.cy.LMTP, user, raw) },
+		sent:    func() [][]byte { return meetingSink(t, e.cy.SinkDir) },
+		bob: func(cmd string, body []byte) (int, []byte) {
+			return jmapE2EPost(t, e, "bob", testserver.Users["bob"], cmd, eas.V161, body)
+		},
+	})
+}
+
+// TestIMAPRadicaleMeetingResponse holds the meeting conversation against
+// Dovecot and Radicale: the invitations arrive by LMTP, the event is a
+// CalDAV resource whose ATTENDEE PARTSTAT is written with If-Match, the
+// answers leave by Dovecot's Submission into its SMTP sink, and bob's own
+// Dovecot mailbox receives the REPLY by LMTP.
+func TestIMAPRadicaleMeetingResponse(t *testing.T) {
+	e := imapE2EServer(t, "radicale")
+	e.srv.mailDom = meetingDomain
+	meetingConversation(t, meetingSetup{
+		conv: e.conv(t), src: e.src,
+		deliver: func(user string, raw []byte) { testserver.Deliver(t, e.dc.LMTP, user, raw) },
+		sent:    func() [][]byte { return meetingSink(t, e.dc.SinkDir) },
+		bob: func(cmd string, body []byte) (int, []byte) {
+			return imapE2EPost(t, e, "bob", testserver.Users["bob"], cmd, body)
+		},
+	})
 }
