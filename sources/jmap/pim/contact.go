@@ -419,7 +419,9 @@ func dateSlot(key string, t *time.Time) slot {
 }
 
 func readCard(o obj, it *sources.Item) error {
-	c := &sources.Contact{UID: str(o, "uid")}
+	// FileAs is the name a contact is listed under: RFC 9553's full name,
+	// which vCard's FN becomes (RFC 9555), as the DAV adapter reads FN.
+	c := &sources.Contact{UID: str(o, "uid"), FileAs: str(objOf(o, "name"), "full")}
 	for _, comp := range listOf(objOf(o, "name"), "components") {
 		for _, k := range cardNameKinds {
 			if str(comp, "kind") == k.kind && *k.f(c) == "" {
@@ -471,6 +473,11 @@ func writeCard(it *sources.Item, base obj) (obj, error) {
 		}
 	}
 	name["components"] = comps
+	if c.FileAs != "" {
+		name["full"] = c.FileAs
+	} else {
+		delete(name, "full") // would contradict the new components
+	}
 	out["name"] = name
 	for p, slots := range cardSlots(c) {
 		if v := writeSlots(base, p, true, cardKind(p), slots); v != nil {

@@ -175,3 +175,27 @@ func TestPutKeepsUnknown(t *testing.T) {
 		}
 	})
 }
+
+// TestCardFileAs: a ContactCard keeps FileAs as its full name (issue 10:
+// it was lost), and a card written without one drops a stale full name.
+func TestCardFileAs(t *testing.T) {
+	c := &sources.Contact{FirstName: "John", LastName: "Doe", FileAs: "Doe, John"}
+	o, err := writeCard(&sources.Item{Contact: c}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var it sources.Item
+	if err := readCard(o, &it); err != nil {
+		t.Fatal(err)
+	}
+	if it.Contact.FileAs != "Doe, John" || it.Contact.FirstName != "John" || it.Contact.LastName != "Doe" {
+		t.Errorf("readCard(writeCard(%+v)) = %+v", c, it.Contact)
+	}
+	o, err = writeCard(&sources.Item{Contact: &sources.Contact{FirstName: "Jane", LastName: "Doe"}}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full, ok := objOf(o, "name")["full"]; ok {
+		t.Errorf("card without FileAs keeps full name %v", full)
+	}
+}
