@@ -105,6 +105,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		State:      state,
 		Policy:     gateway.Policy{Mode: mode},
 		MailDomain: demoDomain,
+		Directory:  gateway.DirectoryOptions{Folder: demo.DirectoryFolder},
 	})
 	if err != nil {
 		return err

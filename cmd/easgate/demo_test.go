@@ -158,6 +158,7 @@ func TestDemo(t *testing.T) {
 			demoPhoneSession(t, p)
 		})
 	}
+	demoGAL(t, &demoPhone{url: d.url, device: "demogal", version: eas.V141, client: client})
 	checkAdmin(t, d.url, strings.TrimSuffix(strings.TrimPrefix(d.admin, "http://"), "/metrics"))
 
 	cancel()
@@ -166,6 +167,36 @@ func TestDemo(t *testing.T) {
 	}
 	if _, err := os.Stat(d.state); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("state directory %s after exit: Stat = %v, want not exist", d.state, err)
+	}
+}
+
+// demoGAL: the demo's directory holds its own user and the people its
+// mails come from (issue 10: a GAL search for the user's name found
+// nothing), and not the newsletters.
+func demoGAL(t *testing.T, p *demoPhone) {
+	for _, c := range []struct{ query, want string }{
+		{"Demo", demoUser + "@" + demoDomain},
+		{"Weiß", "juergen.weiss@northwind.example"},
+		{"Hoffmann", "lena.hoffmann@northwind.example"},
+	} {
+		var resp eas.SearchResponse
+		p.call(t, "Search", &eas.SearchRequest{Store: eas.SearchStore{Name: eas.SearchStoreGAL,
+			Query: &eas.SearchQuery{Text: c.query}, Options: &eas.SearchOptions{Range: "0-9"}}}, &resp)
+		if resp.Response == nil || resp.Response.Store.Status != eas.SearchStatusSuccess {
+			t.Errorf("GAL search %q = %+v", c.query, resp)
+			continue
+		}
+		var found []string
+		for _, r := range resp.Response.Store.Result {
+			var g eas.GALProperties
+			if err := r.Properties.Decode(&g); err != nil {
+				t.Fatalf("GAL result: %v", err)
+			}
+			found = append(found, g.EmailAddress)
+		}
+		if !slices.Contains(found, c.want) {
+			t.Errorf("GAL search %q finds %q, want %s among them", c.query, found, c.want)
+		}
 	}
 }
 

@@ -23,11 +23,17 @@ import (
 	"github.com/easgate/easgate/sources/memory"
 )
 
+// DirectoryFolder is the contacts folder Populate fills with the
+// organisation's people: the user and everyone the demo's mails come from
+// (the newsletters and shops aside). The demo serves GAL searches from it.
+const DirectoryFolder = "Directory"
+
 // Populate fills the store of user, who must not have used any folder
 // but the defaults yet, with about 300 mails over the 90 days before now,
 // 40 contacts, 36 events from eight weeks before now to eight weeks after
 // (a few series began earlier), 15 tasks and 10 notes. It adds the mail folders Junk and Archive
-// and the user folders Projects and Projects/Website Relaunch. The same
+// and the user folders Projects and Projects/Website Relaunch, and the
+// contacts folder DirectoryFolder. The same
 // seed and now give the same data.
 func Populate(ctx context.Context, st *memory.Store, user string, now time.Time, seed int64) error {
 	if st == nil {
@@ -60,9 +66,21 @@ func Populate(ctx context.Context, st *memory.Store, user string, now time.Time,
 		}
 	}
 
-	var items []sources.Item
+	dir, err := src.CreateFolder(ctx, "", DirectoryFolder, sources.KindUserContacts)
+	if err != nil {
+		return fmt.Errorf("demo: folder %s: %w", DirectoryFolder, err)
+	}
+	me := owner(user)
+	items := []sources.Item{{Folder: dir, Contact: &sources.Contact{UID: g.uid("directory"), FirstName: me.Name,
+		FileAs: me.Name, Emails: []string{me.Email}, JobTitle: "Demo user"}}}
 	for i := range people {
-		items = append(items, sources.Item{Folder: "contacts", Contact: g.contact(i)})
+		c := g.contact(i)
+		items = append(items, sources.Item{Folder: "contacts", Contact: c})
+		// The organisation's directory has everyone the mails come
+		// from, apart from the user's own address book.
+		entry := *c
+		entry.UID = c.UID + "-directory"
+		items = append(items, sources.Item{Folder: dir, Contact: &entry})
 	}
 	for _, e := range append(g.events(), g.invited) {
 		items = append(items, sources.Item{Folder: "calendar", Event: e})
