@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -317,4 +318,94 @@ func graphE2EConversation(t *testing.T, e *graphE2EEnv, v eas.ProtocolVersion) {
 	// Fetch and Search ($search).
 	convFetch(t, d, archive, mv.Response[0].DstMsgID)
 	convSearch(t, d, inbox)
+}
+
+// TestGraphFaults: expired delta links (evicted, and the documented
+// reset) and a storm of 429s reach the phone as nothing but the changes
+// made meanwhile; a throttled store it cannot wait out gives a retryable
+// answer, never one that makes the phone drop the account.
+func TestGraphFaults(t *testing.T) {
+	e := graphE2EServer(t, graphemu.Options{RetryAfter: 1}, graph.Options{PageSize: 7})
+	d := e.conv(t).device("graphfaults", "E2EPhone", eas.V161)
+	var ids []string
+	for i := range 30 {
+		id, err := e.g.Emu.DeliverMail(e.upn, "inbox", graphE2EMail(fmt.Sprint("Fault test ", i), "Body."))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	byType := graphE2EFolders(t, e, d, eas.FolderTypeInbox)
+	inbox := byType[eas.FolderTypeInbox]
+	imapE2ESyncStart(t, d, inbox)
+	check := func(when string) {
+		t.Helper()
+		if want := len(graphE2EItems(t, e, inbox.id)); len(inbox.items) != want {
+			t.Errorf("%s the phone has %d mails, the emulator %d", when, len(inbox.items), want)
+		}
+	}
+	check("after the initial sync")
+
+	for i, expire := range []func(){e.g.Emu.ExpireTokens, func() { e.g.Emu.ForceReset(e.upn) }} {
+		e.g.Emu.DeliverMail(e.upn, "inbox", graphE2EMail(fmt.Sprint("After expiry ", i), "New."))
+		e.g.Emu.UpdateItem(e.upn, ids[2*i], map[string]any{"isRead": true})
+		e.g.Emu.DeleteItem(e.upn, ids[2*i+1])
+		expire()
+		// convSyncAll fails on status 3, a duplicate Add or a Delete of
+		// what the phone does not have.
+		added := convSyncAll(t, d, inbox)
+		if len(added[inbox.cid]) != 1 {
+			t.Errorf("after expiry %d the phone got %v added, want the one new mail", i, added)
+		}
+		check(fmt.Sprintf("after expiry %d", i))
+	}
+
+	// The storm: Graph allows one request at a time on the mailbox while
+	// another client of the same app keeps it busy; the adapter waits out
+	// each Retry-After.
+	e.g.Emu.SetConcurrency(1)
+	stop := make(chan struct{})
+	var busy sync.WaitGroup
+	busy.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			e.src.Folders(context.Background(), "")
+		}
+	})
+	for i := range 5 {
+		e.g.Emu.DeliverMail(e.upn, "inbox", graphE2EMail(fmt.Sprint("In the storm ", i), "Storm."))
+	}
+	added := convSyncAll(t, d, inbox)
+	close(stop)
+	busy.Wait()
+	if len(added[inbox.cid]) != 5 {
+		t.Errorf("in the storm the phone got %v added, want 5", added)
+	}
+	check("after the storm")
+
+	// A 429 whose Retry-After is longer than the adapter waits: the
+	// phone is told to retry.
+	// The other client holds all three slots (its own limit is three).
+	e.g.Emu.SetConcurrency(3)
+	release := e.g.Emu.Stall()
+	t.Cleanup(release)
+	for range 3 {
+		busy.Go(func() { e.src.Folders(context.Background(), "") })
+	}
+	for deadline := time.Now().Add(5 * time.Second); e.g.Emu.Active(e.upn) < 3; {
+		if time.Now().After(deadline) {
+			t.Fatal("3 requests not in flight after 5 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	e.g.Emu.DeliverMail(e.upn, "inbox", graphE2EMail("Behind the stall", "Later."))
+	e.g.Emu.SetRetryAfter(60)
+	imapE2ERetryable(t, d, inbox, "Graph throttling for a minute")
+	release()
+	busy.Wait()
+	e.g.Emu.SetRetryAfter(1)
 }

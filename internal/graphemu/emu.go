@@ -442,20 +442,24 @@ func (s *Server) InjectFailure(n, status int) {
 	s.mu.Unlock()
 }
 
-// Stall holds every admitted mailbox request until release is called,
-// so that tests can have requests in flight at will (§7 row 13).
+// Stall holds every admitted mailbox request until release is called
+// (once or more), so that tests can have requests in flight at will (§7
+// row 13).
 func (s *Server) Stall() (release func()) {
 	ch := make(chan struct{})
 	s.mu.Lock()
 	s.stall = ch
 	s.mu.Unlock()
+	var once sync.Once
 	return func() {
-		s.mu.Lock()
-		if s.stall == ch {
-			s.stall = nil
-		}
-		s.mu.Unlock()
-		close(ch)
+		once.Do(func() {
+			s.mu.Lock()
+			if s.stall == ch {
+				s.stall = nil
+			}
+			s.mu.Unlock()
+			close(ch)
+		})
 	}
 }
 
@@ -506,6 +510,13 @@ func (s *Server) ForceReset(user string) error {
 	}
 	m.reset = true
 	return nil
+}
+
+// SetRetryAfter changes the Retry-After of 429 answers, in seconds.
+func (s *Server) SetRetryAfter(n int) {
+	s.mu.Lock()
+	s.o.RetryAfter = n
+	s.mu.Unlock()
 }
 
 // SetConcurrency changes the per-mailbox concurrency limit (§5.1).
