@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/internal/demo"
 	"github.com/easgate/easgate/sources"
 )
 
@@ -148,6 +150,29 @@ func devicesCollection(d *convDevice, f sources.FolderID) string {
 	return ids[0]
 }
 
+// devicesClass is the class of the device's collection cid, from its
+// store folder's kind.
+func devicesClass(d *convDevice, cid string) string {
+	t := d.e.t
+	t.Helper()
+	ctx := context.Background()
+	id, err := d.e.state.FolderID(ctx, d.account(), cid)
+	if err != nil {
+		t.Fatalf("collection %s: %v", cid, err)
+	}
+	fd, err := d.e.src.Folders(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fd.Changed {
+		if string(f.ID) == id {
+			return classOf(f.Kind)
+		}
+	}
+	t.Fatalf("collection %s is folder %s, which the store does not have", cid, id)
+	return ""
+}
+
 // devicesRewrite decodes a captured Sync or GetItemEstimate request, names
 // its one collection cid and, unless key is "", gives it key, and encodes
 // it again.
@@ -211,6 +236,20 @@ func devicesReplay(d *convDevice, cmd eas.Command, body []byte, knownBug string)
 		c := r.Collections.Collection[0]
 		if c.SyncKey == "" {
 			t.Errorf("Sync collection %+v has no SyncKey", c)
+		}
+		if c.Commands != nil {
+			// The server's items are valid at the version.
+			class := devicesClass(d, c.CollectionID)
+			for _, a := range c.Commands.Add {
+				if err := convValidate(a.ApplicationData, class, d.v); err != nil {
+					t.Errorf("Sync Add %s (%s) is invalid at %s: %v", a.ServerID, class, d.v, err)
+				}
+			}
+			for _, ch := range c.Commands.Change {
+				if err := convValidate(ch.ApplicationData, class, d.v); err != nil {
+					t.Errorf("Sync Change %s (%s) is invalid at %s: %v", ch.ServerID, class, d.v, err)
+				}
+			}
 		}
 		if c.Status == eas.SyncStatusSuccess && c.Responses != nil {
 			for _, a := range c.Responses.Add {
@@ -303,4 +342,129 @@ func orZero[T any, R any](p *T, f func(*T) R) R {
 		return zero
 	}
 	return f(p)
+}
+
+// devicesDemoTypes lists, per Ping class, the EAS folder types whose
+// folders a captured Ping's folders of that class are mapped to, in order.
+var devicesDemoTypes = map[string][]eas.FolderType{
+	"Email":    {eas.FolderTypeInbox, eas.FolderTypeSentItems, eas.FolderTypeDrafts, eas.FolderTypeDeletedItems, eas.FolderTypeOutbox, eas.FolderTypeUserMail},
+	"Calendar": {eas.FolderTypeCalendar, eas.FolderTypeUserCalendar},
+	"Contacts": {eas.FolderTypeContacts, eas.FolderTypeUserContacts},
+	"Tasks":    {eas.FolderTypeTasks, eas.FolderTypeUserTasks},
+	"Notes":    {eas.FolderTypeNotes, eas.FolderTypeUserNotes},
+}
+
+// TestDeviceCapturesOnDemo replays every captured device request to the
+// demo mailbox, served as easgate demo serves it (internal/demo, policy
+// allow, mail domain example.com), after the steps the device would have
+// taken first, with the capture's ids replaced by those the demo gave:
+// the policy key of an acknowledgement by the key of a first Provision,
+// the hierarchy key by the demo's, a collection's CollectionId by the
+// demo's folder of its class and its SyncKey by the demo's, a Ping's
+// folders by the demo's of their class (and its heartbeat by one second).
+// Each answer must decode, its items validate at the version, and its
+// status be success.
+func TestDeviceCapturesOnDemo(t *testing.T) {
+	now := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	for _, tc := range devicesCases {
+		for _, v := range tc.versions {
+			t.Run(tc.file+"/"+v.String(), func(t *testing.T) {
+				body, err := os.ReadFile(filepath.Join("..", "eas", "testdata", "devices", tc.file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				e := convServer(t, Options{Policy: Policy{Mode: PolicyAllow}, MailDomain: "example.com", Limits: Limits{MinHeartbeat: time.Second}})
+				if err := demo.Populate(context.Background(), e.store, convUser, now, 1); err != nil {
+					t.Fatal(err)
+				}
+				d := e.device("demodev1", path.Dir(tc.file), v)
+				fs := d.folderSync("0")
+				body = devicesOnDemo(d, tc, body, fs)
+				st := devicesReplay(d, tc.cmd, body, tc.knownBug)
+				ok := st == 1 || tc.cmd == eas.CmdPing && st == int(eas.PingStatusChanges)
+				if !ok {
+					t.Errorf("%s at %s on the demo: status %d, want success", tc.file, v, st)
+				}
+			})
+		}
+	}
+}
+
+// devicesOnDemo rewrites a captured request's ids into the demo's, running
+// the requests the device would have sent before it.
+func devicesOnDemo(d *convDevice, tc devicesCase, body []byte, fs *eas.FolderSyncResponse) []byte {
+	t := d.e.t
+	t.Helper()
+	byType := map[eas.FolderType][]string{}
+	for _, f := range fs.Changes.Add {
+		byType[f.Type] = append(byType[f.Type], f.ServerID)
+	}
+	switch tc.cmd {
+	case eas.CmdProvision:
+		var req eas.ProvisionRequest
+		if err := eas.Unmarshal(body, &req, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !req.IsAcknowledgement() {
+			return body
+		}
+		first := eas.ProvisionRequest{Policies: &eas.ProvisionPolicies{Policy: &eas.ProvisionPolicy{PolicyType: req.Policies.Policy.PolicyType}}}
+		var resp eas.ProvisionResponse
+		d.do("Provision", &first, &resp)
+		if resp.Policies == nil || resp.Policies.Policy == nil || resp.Policies.Policy.PolicyKey == "" {
+			t.Fatalf("first Provision = %+v, want a temporary key", resp)
+		}
+		req.Policies.Policy.PolicyKey = resp.Policies.Policy.PolicyKey
+		return mustMarshal(t, &req)
+	case eas.CmdFolderSync:
+		var req eas.FolderSyncRequest
+		if err := eas.Unmarshal(body, &req, nil); err != nil {
+			t.Fatal(err)
+		}
+		if req.SyncKey != "0" {
+			req.SyncKey = fs.SyncKey
+		}
+		return mustMarshal(t, &req)
+	case eas.CmdSync, eas.CmdGetItemEstimate:
+		folder := tc.folder
+		if folder == "" {
+			folder = "inbox" // the one capture without a folder syncs mail
+		}
+		cid := devicesCollection(d, folder)
+		key := d.sync(eas.SyncCollection{SyncKey: "0", CollectionID: cid})[cid].SyncKey
+		if tc.cmd == eas.CmdSync {
+			var req eas.SyncRequest
+			if err := eas.Unmarshal(body, &req, nil); err != nil {
+				t.Fatal(err)
+			}
+			if req.Collections.Collection[0].SyncKey == "0" {
+				key = "0"
+			}
+		}
+		return devicesRewrite(d, tc.cmd, body, cid, key)
+	case eas.CmdPing:
+		var req eas.PingRequest
+		if err := eas.Unmarshal(body, &req, nil); err != nil {
+			t.Fatal(err)
+		}
+		used := map[string]int{}
+		var keep []eas.PingFolder
+		for _, f := range req.Folders.Folder {
+			var cids []string
+			for _, ty := range devicesDemoTypes[f.Class] {
+				cids = append(cids, byType[ty]...)
+			}
+			if used[f.Class] >= len(cids) {
+				continue // more folders of the class than the demo has
+			}
+			f.ID = cids[used[f.Class]]
+			used[f.Class]++
+			keep = append(keep, f)
+			// A Ping watches folders the device has synced.
+			d.sync(eas.SyncCollection{SyncKey: "0", CollectionID: f.ID})
+		}
+		req.Folders.Folder, req.HeartbeatInterval = keep, 1
+		return mustMarshal(t, &req)
+	}
+	return body
 }
