@@ -88,6 +88,13 @@ type LoginConfig struct {
 // the EAS listener so that it can stay on loopback.
 type AdminConfig struct {
 	Listen string `toml:"listen"` // default 127.0.0.1:8081; "": no admin listener
+	// Token opens the admin API (Authorization: Bearer) and console on
+	// the admin listener; "" keeps both closed there. The unix socket in
+	// state.dir needs none.
+	Token          string        `toml:"token"`
+	UserConsole    bool          `toml:"user_console"`    // /devices on the EAS listener; default true
+	SessionTimeout time.Duration `toml:"session_timeout"` // console sessions end after this idle time; default 30m
+	SecureCookies  bool          `toml:"secure_cookies"`  // always mark console cookies Secure (behind a TLS proxy)
 }
 
 // LimitsConfig is the [limits] section, gateway.Limits; zero takes its
@@ -230,7 +237,7 @@ func defaultConfig() *Config {
 	return &Config{
 		Server: ServerConfig{Listen: "127.0.0.1:8080", LogLevel: "info", LogFormat: "text",
 			HeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
-		Admin:  AdminConfig{Listen: "127.0.0.1:8081"},
+		Admin:  AdminConfig{Listen: "127.0.0.1:8081", UserConsole: true},
 		Policy: PolicyConfig{Mode: "allow"},
 		JMAP:   JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls"},
 		IMAP:   IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4},
@@ -373,6 +380,12 @@ func (c *Config) validate() error {
 		} else if a == c.Server.Listen && !strings.HasSuffix(a, ":0") {
 			e.add("admin.listen", "%q is server.listen too: metrics and profiles must not be on the EAS port", a)
 		}
+	}
+	if c.Admin.Token != "" && len(c.Admin.Token) < 16 {
+		e.add("admin.token", "too short (%d characters): use at least 16 random ones, e.g. from openssl rand -hex 16", len(c.Admin.Token))
+	}
+	if c.Admin.SessionTimeout < 0 {
+		e.add("admin.session_timeout", "%v is negative", c.Admin.SessionTimeout)
 	}
 	if _, err := c.versions(); err != nil {
 		e.add("server.versions", "%v", err)

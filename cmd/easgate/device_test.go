@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/statecache"
 )
 
@@ -50,6 +52,14 @@ func TestDeviceWipeAndCancel(t *testing.T) {
 		{[]string{"list", "-state", dir, "-user", "alice"}, "none"},
 		{[]string{"wipe", "-state", dir, "-user", "alice", "dev01"}, "requested"},
 		{[]string{"show", "-state", dir, "dev01"}, "full wipe pending"},
+		{[]string{"block", "-state", dir, "dev01"}, "block"},
+		{[]string{"list", "-state", dir, "-access", "block"}, "dev01"},
+		{[]string{"rule-set", "-state", dir, "-by", "type", "-value", "iPhone", "-level", "quarantine"}, "rule set"},
+		{[]string{"rules", "-state", dir}, "quarantine"},
+		{[]string{"rule-delete", "-state", dir, "-by", "type", "-value", "iPhone"}, "removed"},
+		{[]string{"unblock", "-state", dir, "dev01"}, "removed"},
+		{[]string{"reprovision", "-state", dir, "dev01"}, "provision again"},
+		{[]string{"remove", "-state", dir, "dev01"}, "removed"},
 	}
 	for _, s := range steps {
 		out, err := deviceRun(t, s.args...)
@@ -70,7 +80,11 @@ func TestDeviceErrors(t *testing.T) {
 		{"no-subcommand", nil, 2, "missing"},
 		{"unknown", []string{"erase"}, 2, "unknown subcommand"},
 		{"no-state", []string{"show", "dev01"}, 2, "-state"},
-		{"no-user", []string{"wipe", "-state", dir, "dev01"}, 2, "-user"},
+		{"unknown-action-user", []string{"resync", "-state", dir, "-user", "bob", "dev01"}, 0, `no user "bob"`},
+		{"trace-offline", []string{"trace", "-state", dir, "dev01"}, 0, "not running"},
+		{"collection-on-wipe", []string{"wipe", "-state", dir, "-collection", "1", "dev01"}, 2, "-collection"},
+		{"rule-without-level", []string{"rule-set", "-state", dir, "-by", "type", "-value", "x"}, 2, "-level"},
+		{"url-without-token", []string{"show", "-url", "http://127.0.0.1:1", "dev01"}, 0, "EASGATE_ADMIN_TOKEN"},
 		{"no-device", []string{"wipe", "-state", dir, "-user", "alice"}, 2, "DEVICE"},
 		{"account-only-on-cancel", []string{"cancel-wipe", "-state", dir, "-user", "alice", "-account-only", "dev01"}, 2, "-account-only"},
 		{"bad-flag", []string{"list", "-bogus"}, 2, "bogus"},
@@ -108,5 +122,55 @@ func TestDeviceLocked(t *testing.T) {
 	_, err = deviceRun(t, "show", "-state", dir, "dev01")
 	if err == nil || !strings.Contains(err.Error(), "easgate serve running") {
 		t.Errorf("device show on a locked dir = %v, want the lock explained", err)
+	}
+}
+
+// TestDeviceLive: while serve runs, easgate device reaches it through the
+// admin socket in the state directory and through the admin listener with
+// the token, and a wipe is delivered at the phone's next request.
+func TestDeviceLive(t *testing.T) {
+	dir := t.TempDir()
+	const token = "0123456789abcdef-live"
+	url, admin := serveAddrs(t, "../../configs/memory.toml", map[string]string{
+		"EASGATE_STATE_DIR": dir, "EASGATE_ADMIN_TOKEN": token,
+	})
+	phone := &memoryPhone{url: url, user: "alice", password: "alice-pass"}
+	var fs eas.FolderSyncResponse
+	if code := phone.call(t, "FolderSync", &eas.FolderSyncRequest{SyncKey: "0"}, &fs); code != http.StatusOK {
+		t.Fatalf("FolderSync: HTTP %d", code)
+	}
+	steps := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"list", "-state", dir}, "servetest1"},
+		{[]string{"show", "-state", dir, "servetest1"}, "alice FolderSync HTTP 200"},
+		{[]string{"trace", "-state", dir, "-minutes", "5", "servetest1"}, "tracing"},
+		{[]string{"wipe", "-state", dir, "servetest1"}, "requested"},
+	}
+	for _, s := range steps {
+		out, err := deviceRun(t, s.args...)
+		if err != nil || !strings.Contains(out, s.want) {
+			t.Fatalf("device %s = %q, %v; want output with %q", strings.Join(s.args, " "), out, err, s.want)
+		}
+	}
+	var pr eas.ProvisionResponse
+	phone.call(t, "Provision", &eas.ProvisionRequest{Policies: &eas.ProvisionPolicies{Policy: &eas.ProvisionPolicy{PolicyType: "MS-EAS-Provisioning-WBXML"}}}, &pr)
+	if !pr.RemoteWipe {
+		t.Fatalf("Provision after a live wipe = %+v, want RemoteWipe", pr)
+	}
+	// The same over the admin listener, with the token.
+	t.Setenv("EASGATE_ADMIN_TOKEN", token)
+	out, err := deviceRun(t, "trace-get", "-url", "http://"+admin, "servetest1")
+	if err != nil || !strings.Contains(out, "<Provision:RemoteWipe/>") || strings.Contains(out, "alice-pass") {
+		t.Errorf("trace-get over the admin listener = %v:\n%s", err, out)
+	}
+	out, err = deviceRun(t, "cancel-wipe", "-url", "http://"+admin, "servetest1")
+	if err != nil || !strings.Contains(out, "withdrawn") {
+		t.Errorf("cancel-wipe over the admin listener = %q, %v", out, err)
+	}
+	t.Setenv("EASGATE_ADMIN_TOKEN", "wrong-token-wrong-token")
+	if _, err := deviceRun(t, "show", "-url", "http://"+admin, "servetest1"); err == nil || !strings.Contains(err.Error(), "admin token") {
+		t.Errorf("a wrong token = %v, want it refused", err)
 	}
 }

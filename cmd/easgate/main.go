@@ -6,7 +6,7 @@
 //	easgate serve -config FILE [-listen ADDR]
 //	easgate demo [-listen ADDR] [-state DIR] [-mail-every D] [-policy none|allow|force] [-v]
 //	easgate wbxml decode|encode [-o FILE] [FILE|-]
-//	easgate device list|show|wipe|cancel-wipe -state DIR ...
+//	easgate device list|show|wipe|resync|block|trace|... -state DIR ...
 //	easgate user password|revoke -state DIR USER
 //	easgate graph-emulator [-listen ADDR]
 //	easgate check [-user U] [-ca FILE] URL|ADDRESS
@@ -29,7 +29,7 @@ commands:
   serve           serve EAS over HTTP (easgate serve -h for flags)
   demo            serve a made-up mailbox to try a phone with (easgate demo -h)
   wbxml           convert WBXML to XML and back (easgate wbxml -h)
-  device          list, show and wipe devices (easgate device -h)
+  device          list, wipe, resync, block and trace devices, live or offline (easgate device -h)
   user            issue and revoke device passwords for the Graph store (easgate user -h)
   graph-emulator  serve an in-memory Microsoft Graph to try the Graph store (easgate graph-emulator -h)
   check           check a server as a phone would (easgate check -h)

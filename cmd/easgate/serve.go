@@ -95,6 +95,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) (err error) 
 	if err != nil {
 		return err
 	}
+	stopSocket, err := mountAdmin(ctx, gw, cfg, log)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	defer stopSocket()
 	fd := &frontDoor{
 		listen:        cfg.Server.Listen,
 		adminListen:   cfg.Admin.Listen,
