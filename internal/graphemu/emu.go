@@ -90,17 +90,18 @@ type Server struct {
 	o   Options
 	log *slog.Logger
 
-	mu        sync.Mutex
-	boxes     map[string]*mailbox // by object id
-	byName    map[string]*mailbox // by lower-cased UPN and mail
-	order     []*mailbox
-	tokens    map[string]issuedToken
-	subs      map[string]*subscription
-	faults    []fault
-	requests  int // Graph requests answered, for figures
-	emptyNext int // delta pages still to be answered empty (§7 row 2)
-	replay    bool
-	stall     chan struct{} // while set, admitted requests wait for it to close
+	mu         sync.Mutex
+	boxes      map[string]*mailbox // by object id
+	byName     map[string]*mailbox // by lower-cased UPN and mail
+	order      []*mailbox
+	tokens     map[string]issuedToken
+	subs       map[string]*subscription
+	faults     []fault
+	requests   int // Graph requests answered, for figures
+	roundTrips int // HTTP requests to /v1.0 and /beta, a $batch counting once
+	emptyNext  int // delta pages still to be answered empty (§7 row 2)
+	replay     bool
+	stall      chan struct{} // while set, admitted requests wait for it to close
 
 	// baseURL is the scheme and host links are built on; set from the
 	// first request when empty.
@@ -182,6 +183,14 @@ func (s *Server) Requests() int {
 	return s.requests
 }
 
+// RoundTrips returns the number of HTTP requests to the Graph endpoints
+// so far: a $batch counts once, however many requests it holds.
+func (s *Server) RoundTrips() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.roundTrips
+}
+
 // graphError is a Graph error to answer with (§5.2).
 type graphError struct {
 	status  int
@@ -249,6 +258,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, notImplemented(r))
 		return
 	}
+	s.mu.Lock()
+	s.roundTrips++
+	s.mu.Unlock()
 	app, gerr := s.authenticate(r)
 	if gerr != nil {
 		s.writeError(w, gerr)

@@ -56,8 +56,11 @@ type Options struct {
 
 	// PollInterval is how often a mailbox's Inbox, Calendar and Contacts
 	// are polled while phones wait; other folders are polled four times
-	// less often. Idle folders back off to MaxPollInterval. 0 means 30 s
-	// and 10 minutes.
+	// less often. A folder without changes backs off, doubling its
+	// interval: Inbox, Calendar and Contacts up to four times
+	// PollInterval, other folders (and every folder while a webhook
+	// subscription is live) up to MaxPollInterval. 0 means 30 s and 10
+	// minutes.
 	PollInterval, MaxPollInterval time.Duration
 
 	// NotificationURL, when set, is the public HTTPS URL at which Graph

@@ -128,6 +128,19 @@ func (p *poller) base(fid sources.FolderID) time.Duration {
 	return 4 * p.s.b.o.PollInterval
 }
 
+// ceiling is how far a folder without changes backs off: Inbox,
+// Calendar and Contacts to four times their base, so that mail still
+// arrives within minutes by polling alone; other folders to
+// MaxPollInterval. With a webhook subscription, notifications carry the
+// news and every folder backs off to MaxPollInterval.
+func (p *poller) ceiling(fid sources.FolderID) time.Duration {
+	base := p.base(fid)
+	if base == p.s.b.o.PollInterval && !p.s.b.hooked(p.s.id) {
+		return min(4*base, p.s.b.o.MaxPollInterval)
+	}
+	return max(base, p.s.b.o.MaxPollInterval)
+}
+
 // loop polls until no waiter is left.
 func (p *poller) loop() {
 	defer func() {
@@ -211,8 +224,8 @@ func (p *poller) pollFolders(fs []*feed, hinted bool) {
 		switch {
 		case seq != before || hinted:
 			f.interval = p.base(f.folder)
-		case f.interval < p.s.b.o.MaxPollInterval:
-			f.interval = min(2*f.interval, p.s.b.o.MaxPollInterval)
+		default:
+			f.interval = min(2*f.interval, p.ceiling(f.folder))
 		}
 		f.next = time.Now().Add(f.interval)
 		for w := range p.waiters {
@@ -400,6 +413,17 @@ func (b *Backend) NotificationHandler() http.Handler {
 			b.notify.handle(v.SubscriptionID, v.ClientState, v.LifecycleEvent)
 		}
 	})
+}
+
+// hooked reports whether mailbox id has a live subscription.
+func (b *Backend) hooked(id string) bool {
+	if b.notify == nil {
+		return false
+	}
+	b.notify.mu.Lock()
+	defer b.notify.mu.Unlock()
+	h := b.notify.boxes[id]
+	return h != nil && h.id != ""
 }
 
 // handle acts on one notification whose clientState matches.
