@@ -142,7 +142,7 @@ func TestCheckFaults(t *testing.T) {
 		step     string
 		want     string // in the FAIL line or its fix
 	}{
-		{"wrong password", "nope", []string{url, "-user", "anna", "-ca", ca}, "Provision", "HTTP 401"},
+		{"wrong password", "nope", []string{url, "-user", "anna", "-ca", ca}, "OPTIONS", "HTTP 401"},
 		{"wrong external URL", "anna-pw", []string{wrongURL, "-user", "anna@example.org", "-ca", wrongCA}, "Autodiscover URL", "server.external_url"},
 		{"certificate for another name", "anna-pw", []string{localhost, "-user", "anna", "-ca", ca}, "TLS", "not localhost"},
 		{"untrusted certificate", "anna-pw", []string{url, "-user", "anna"}, "TLS", "trusted CA"},
