@@ -494,3 +494,63 @@ func TestIMAPRadicaleMeetingResponse(t *testing.T) {
 		},
 	})
 }
+
+// TestMeetingResponseVersions answers the Outlook series at every version
+// before 16.0, where the client mails the organizer itself: the calendar
+// takes the answer and nothing is sent. At 14.1 one occurrence is declined
+// by InstanceId, which excepts it from the series and keeps the rest.
+func TestMeetingResponseVersions(t *testing.T) {
+	for _, v := range []eas.ProtocolVersion{eas.V25, eas.V120, eas.V121, eas.V140, eas.V141, eas.V160} {
+		t.Run(v.String(), func(t *testing.T) {
+			e := convServer(t, Options{MailDomain: meetingDomain})
+			ctx := context.Background()
+			if _, err := e.src.AddMessage(ctx, "inbox", meetingInvitation(t, meetingOutlook)); err != nil {
+				t.Fatal(err)
+			}
+			d := e.device("meetv", "TestPhone", v)
+			d.folderSync("0")
+			inbox := devicesCollection(d, "inbox")
+			key := d.sync(eas.SyncCollection{SyncKey: "0", CollectionID: inbox})[inbox].SyncKey
+			c := d.sync(eas.SyncCollection{SyncKey: key, CollectionID: inbox, GetChanges: ptr(true)})[inbox]
+			if c.Commands == nil || len(c.Commands.Add) != 1 {
+				t.Fatalf("Sync = %+v, want the invitation", c)
+			}
+			var em eas.Email
+			if err := c.Commands.Add[0].ApplicationData.Decode(&em); err != nil {
+				t.Fatal(err)
+			}
+			if em.MessageClass != "IPM.Schedule.Meeting.Request" || em.MeetingRequest == nil {
+				t.Errorf("Sync at %s shows %q with %+v, want a meeting request", v, em.MessageClass, em.MeetingRequest)
+			}
+			res := meetingRespond(t, d, eas.MeetingResponseItem{UserResponse: eas.UserResponseAccepted, CollectionID: inbox, RequestID: c.Commands.Add[0].ServerID})
+			if res.Status != eas.MeetingResponseStatusSuccess || res.CalendarID == "" {
+				t.Fatalf("accept at %s = %+v, want status 1 with a CalendarId", v, res)
+			}
+			mr := meetingCalendarPart(t, meetingInvitation(t, meetingOutlook))
+			ev := meetingEvent(t, e.src, "calendar", mr.Event.UID)
+			if ev == nil {
+				t.Fatal("the accepted meeting is not in the calendar")
+			}
+			if st, _ := meetingAttendee(ev.Event, "alice@"+meetingDomain); st != sources.StatusAccepted {
+				t.Errorf("alice's status %d, want accepted", st)
+			}
+			if n := len(e.src.Sent()); n != 0 {
+				t.Errorf("%d messages sent at %s, want none: the client sends its own", n, v)
+			}
+			if v != eas.V141 {
+				return
+			}
+			second := time.Date(2027, 1, 25, 9, 0, 0, 0, time.UTC) // the second Monday, 10:00 in Berlin
+			cal := devicesCollection(d, "calendar")
+			res = meetingRespond(t, d, eas.MeetingResponseItem{UserResponse: eas.UserResponseDeclined, CollectionID: cal, RequestID: res.CalendarID,
+				InstanceID: second.Format("2006-01-02T15:04:05.000Z")})
+			if res.Status != eas.MeetingResponseStatusSuccess || res.CalendarID != "" {
+				t.Errorf("declining one occurrence = %+v, want status 1 without CalendarId", res)
+			}
+			ev = meetingEvent(t, e.src, "calendar", mr.Event.UID)
+			if ev == nil || len(ev.Event.Exceptions) != 1 || !ev.Event.Exceptions[0].Deleted || !ev.Event.Exceptions[0].OriginalStart.Equal(second) {
+				t.Errorf("after declining one occurrence the series is %+v, want it with that occurrence deleted", ev)
+			}
+		})
+	}
+}

@@ -232,6 +232,20 @@ func TestValidateCert(t *testing.T) {
 		})
 	}
 
+	// The command is the same in every version.
+	for _, v := range eas.AllVersions {
+		s := newTestServer(t, &Options{Now: func() time.Time { return certNow }, Certificates: CertOptions{Roots: []*x509.Certificate{root.cert}, NoSystemRoots: true}}, nil)
+		req := &eas.ValidateCertRequest{Certificates: &eas.ValidateCertCertificates{Certificate: b64(good)},
+			CertificateChain: &eas.ValidateCertCertificates{Certificate: b64(inter.cert)}}
+		var resp eas.ValidateCertResponse
+		if err := eas.Unmarshal(post(s, Path+plainQuery+"ValidateCert", mustMarshal(t, req), "MS-ASProtocolVersion", v.String()).Body.Bytes(), &resp, nil); err != nil {
+			t.Fatalf("at %s: %v", v, err)
+		}
+		if resp.Status != eas.ValidateCertSuccess || len(resp.Certificate) != 1 || resp.Certificate[0].Status != eas.ValidateCertSuccess {
+			t.Errorf("ValidateCert at %s = %+v, want the certificate valid", v, resp)
+		}
+	}
+
 	// A certificate that is base64 but not DER is a protocol error.
 	s := newTestServer(t, &Options{Certificates: CertOptions{NoSystemRoots: true}}, nil)
 	req := &eas.ValidateCertRequest{Certificates: &eas.ValidateCertCertificates{Certificate: []string{base64.StdEncoding.EncodeToString([]byte("not a certificate"))}}}
