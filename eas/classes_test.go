@@ -1,6 +1,7 @@
 package eas
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -634,7 +635,7 @@ func TestUintOrEmptyDecode(t *testing.T) {
 			tag := Tag{PageCalendar, "Reminder"}
 			toks := []Token{StartTag{Tag: tag, Empty: tt.text == nil}}
 			toks = append(toks, tt.text...)
-			raw := Raw{toks: append(toks, EndTag{Tag: tag})}
+			raw := rawOf(t, append(toks, EndTag{Tag: tag}))
 			var c Calendar
 			err := raw.Decode(&c)
 			if (err != nil) != tt.wantErr {
@@ -645,6 +646,24 @@ func TestUintOrEmptyDecode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rawOf returns the Raw that decoding an ApplicationData holding toks
+// gives.
+func rawOf(t *testing.T, toks []Token) Raw {
+	t.Helper()
+	app := Tag{PageAirSync, "ApplicationData"}
+	doc := encodeTokens(t, append(append([]Token{StartTag{Tag: app}}, toks...), EndTag{app}))
+	d := NewDecoder(bytes.NewReader(doc), nil)
+	start, err := d.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Raw
+	if err := r.UnmarshalWBXML(d, start.(StartTag)); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // fuzzClass checks that whatever decodes as a class payload encodes and

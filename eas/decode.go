@@ -26,11 +26,16 @@ const (
 // string table (MS-ASWBXML 2.1.1).
 var header = []byte{0x03, 0x01, 0x6A, 0x00}
 
-// tagIndex maps tokens to names and back for every code page.
+// tagIndex maps tokens to names and back for every code page, and holds
+// each known tag's StartTag and EndTag already boxed as a Token, so that
+// Decoder.Token returns them without allocating.
 type tagIndexT struct {
 	names  [numPages][64]string
 	tokens map[Tag]byte
+	boxed  [numPages][64]boxedTag
 }
+
+type boxedTag struct{ start, emptyStart, end Token }
 
 var tagIndex = buildTagIndex()
 
@@ -41,8 +46,10 @@ func buildTagIndex() *tagIndexT {
 			if d.token < 0x05 || d.token > 0x3F {
 				continue
 			}
+			t := Tag{Page(p), d.name}
 			ix.names[p][d.token] = d.name
-			ix.tokens[Tag{Page(p), d.name}] = d.token
+			ix.tokens[t] = d.token
+			ix.boxed[p][d.token] = boxedTag{StartTag{Tag: t}, StartTag{Tag: t, Empty: true}, EndTag{t}}
 		}
 	}
 	return ix
@@ -63,42 +70,63 @@ func KnownTag(t Tag) bool {
 	return ok
 }
 
+// The kinds of token the Decoder holds after next. Decoding works on
+// these, not on Token values, so that it boxes nothing per token.
+const (
+	kindStart = iota + 1
+	kindEnd
+	kindText
+	kindOpaque
+)
+
 // A Decoder reads a WBXML document as a stream of tokens. Its errors are
 // sticky: after the first error every call returns it again.
 type Decoder struct {
 	opts DecoderOptions
 
-	src   io.Reader // nil once exhausted, or when decoding a byte slice
-	buf   []byte    // buf[r:w] is unread input
-	r, w  int
-	base  int64 // document offset of buf[0]
-	owned bool  // buf is ours and may be compacted and grown
+	src  io.Reader // nil once exhausted, or when decoding a byte slice
+	buf  []byte    // buf[r:w] is unread input
+	r, w int
+	base int64 // document offset of buf[0]
 
 	started    bool // header read
 	rootSeen   bool
+	fragment   bool // the input is element content (a Raw's), not a document
 	page       Page
-	stack      []Tag
+	stack      []uint16 // open elements, page<<8 | token
+	stackArr   [DefaultMaxDepth]uint16
 	pendingEnd bool // an empty tag was returned; its EndTag is next
 	ntok       int
 	strtbl     []byte
 	err        error
 
-	// lastPage and lastID identify the tag of the last StartTag, so that
-	// struct decoding finds fields without hashing names.
-	lastPage Page
-	lastID   byte
+	// The token last read: its kind, its tag (StartTag and EndTag), its
+	// data (Text and Opaque), and where its first byte is in buf.
+	kind     uint8
+	tagPage  Page
+	tagID    byte
+	empty    bool
+	data     []byte
+	tokStart int
+	ent      [utf8.UTFMax]byte
 
-	// toks replaces the byte input when decoding a Raw.
-	toks    []Token
-	tokMode bool
+	// Capture of a Raw's content: the bytes from buf[capFrom] on belong to
+	// it; capBuf holds those that fill has already moved out of buf.
+	capturing bool
+	capFrom   int
+	capBuf    []byte
+
+	// charged counts the bytes allocated for decoded values, which
+	// checkAlloc bounds by the input read so far.
+	charged int64
 }
 
 // NewDecoder returns a Decoder reading a WBXML document, header included,
 // from r. A nil o takes the defaults of DecoderOptions.
 func NewDecoder(r io.Reader, o *DecoderOptions) *Decoder {
 	d := &Decoder{opts: o.withDefaults()}
+	d.stack = d.stackArr[:0]
 	d.src = r
-	d.owned = true
 	d.buf = make([]byte, 4096)
 	return d
 }
@@ -106,20 +134,11 @@ func NewDecoder(r io.Reader, o *DecoderOptions) *Decoder {
 // newBytesDecoder decodes data in place; tokens point into data.
 func newBytesDecoder(data []byte, o *DecoderOptions) *Decoder {
 	d := &Decoder{opts: o.withDefaults(), buf: data, w: len(data)}
-	d.checkSize()
-	return d
-}
-
-func (d *Decoder) checkSize() {
+	d.stack = d.stackArr[:0]
 	if int64(d.w) > d.opts.MaxSize {
 		d.limit("MaxSize", d.opts.MaxSize)
 	}
-}
-
-// newTokenDecoder replays captured tokens (a Raw's content) as if they were
-// the content of an element: it returns them and then io.EOF.
-func newTokenDecoder(toks []Token) *Decoder {
-	return &Decoder{opts: (*DecoderOptions)(nil).withDefaults(), toks: toks, tokMode: true, started: true}
+	return d
 }
 
 // InputOffset returns the offset of the next unread byte of the document.
@@ -133,6 +152,30 @@ func (d *Decoder) syntax(format string, args ...any) error {
 		d.err = &SyntaxError{Offset: d.InputOffset(), Msg: fmt.Sprintf(format, args...)}
 	}
 	return d.err
+}
+
+// syntaxAt reports a syntax error at document offset off, the start of the
+// token at fault (which fill may have moved since).
+func (d *Decoder) syntaxAt(off int64, format string, args ...any) error {
+	if off >= d.base && off <= d.base+int64(d.w) {
+		d.r = int(off - d.base)
+	}
+	return d.syntax(format, args...)
+}
+
+// charge counts n bytes allocated for decoded values and fails with a
+// LimitError, left in d, once they pass MaxAllocPerByte times the input
+// read so far plus its credit.
+func (d *Decoder) charge(n int64) error {
+	d.charged += n
+	slack := int64(documentSlack)
+	if d.fragment {
+		slack = fragmentSlack
+	}
+	if d.charged > int64(d.opts.MaxAllocPerByte)*(d.InputOffset()+slack) {
+		return d.limit("MaxAllocPerByte", int64(d.opts.MaxAllocPerByte))
+	}
+	return nil
 }
 
 func (d *Decoder) limit(name string, v int64) error {
@@ -151,6 +194,10 @@ func (d *Decoder) fill(n int) bool {
 			return false
 		}
 		if d.r > 0 && (d.r == d.w || d.r > len(d.buf)/2) {
+			if d.capturing {
+				d.capBuf = append(d.capBuf, d.buf[d.capFrom:d.r]...)
+				d.capFrom = 0
+			}
 			copy(d.buf, d.buf[d.r:d.w])
 			d.w -= d.r
 			d.base += int64(d.r)
@@ -288,174 +335,182 @@ func (d *Decoder) readHeader() error {
 
 // Token returns the next token, or io.EOF after the root element has
 // closed. Text and Opaque point into the Decoder's buffer and stay valid
-// only until the next call.
+// only until the next call. StartTag and EndTag cost no allocation; Text
+// and Opaque cost one for their slice header.
 func (d *Decoder) Token() (Token, error) {
-	if d.err != nil {
-		return nil, d.err
+	k, err := d.next()
+	if err != nil {
+		return nil, err
 	}
-	if d.tokMode {
-		return d.replayToken()
+	switch k {
+	case kindStart:
+		if d.empty {
+			return tagIndex.boxed[d.tagPage][d.tagID].emptyStart, nil
+		}
+		return tagIndex.boxed[d.tagPage][d.tagID].start, nil
+	case kindEnd:
+		return tagIndex.boxed[d.tagPage][d.tagID].end, nil
+	case kindText:
+		return Text(d.data), nil
+	}
+	return Opaque(d.data), nil
+}
+
+// tag returns the tag of the StartTag or EndTag last read.
+func (d *Decoder) tag() Tag { return Tag{d.tagPage, tagIndex.names[d.tagPage][d.tagID]} }
+
+// next reads the next token into d.kind and the fields that go with it,
+// and returns its kind.
+func (d *Decoder) next() (uint8, error) {
+	if d.err != nil {
+		return 0, d.err
 	}
 	if !d.started {
 		if err := d.readHeader(); err != nil {
-			return nil, err
+			return 0, err
 		}
 	}
 	if d.pendingEnd {
 		d.pendingEnd = false
-		t := d.stack[len(d.stack)-1]
-		d.stack = d.stack[:len(d.stack)-1]
-		return EndTag{t}, nil
+		d.pop()
+		return d.kind, nil
 	}
 	d.ntok++
 	if d.ntok > d.opts.MaxTokens {
-		return nil, d.limit("MaxTokens", int64(d.opts.MaxTokens))
+		return 0, d.limit("MaxTokens", int64(d.opts.MaxTokens))
 	}
 	for {
-		start := d.r
-		b, ok := d.readByte()
-		if !ok {
+		if d.r == d.w && !d.fill(1) {
 			if d.err != nil {
-				return nil, d.err
+				return 0, d.err
 			}
 			if len(d.stack) == 0 && d.rootSeen {
 				d.err = io.EOF
-				return nil, io.EOF
+				return 0, io.EOF
 			}
 			if !d.rootSeen {
-				return nil, d.syntax("document has no root element")
+				return 0, d.syntax("document has no root element")
 			}
-			return nil, d.eof()
+			return 0, d.eof()
 		}
+		start := d.r
+		off := d.base + int64(start)
+		b := d.buf[d.r]
+		d.r++
 		switch b {
 		case tokSwitchPage:
 			p, ok := d.readByte()
 			if !ok {
-				return nil, d.eof()
+				return 0, d.eof()
 			}
 			if int(p) >= numPages {
-				d.r = start
-				return nil, d.syntax("unknown code page %d", p)
+				return 0, d.syntaxAt(off, "unknown code page %d", p)
 			}
 			d.page = Page(p)
 			continue
 		case tokEnd:
 			if len(d.stack) == 0 {
-				d.r = start
-				return nil, d.syntax("END without an open element")
+				return 0, d.syntaxAt(off, "END without an open element")
 			}
-			t := d.stack[len(d.stack)-1]
-			d.stack = d.stack[:len(d.stack)-1]
-			return EndTag{t}, nil
+			d.tokStart = start
+			d.pop()
+			return d.kind, nil
 		case tokStrI:
-			if err := d.inElement(start); err != nil {
-				return nil, err
+			if err := d.inElement(off); err != nil {
+				return 0, err
 			}
 			s, err := d.readCString()
 			if err != nil {
-				return nil, err
+				return 0, err
 			}
-			return Text(s), nil
+			return d.setData(kindText, s), nil
 		case tokStrT:
-			if err := d.inElement(start); err != nil {
-				return nil, err
+			if err := d.inElement(off); err != nil {
+				return 0, err
 			}
 			i, err := d.readUint()
 			if err != nil {
-				return nil, err
+				return 0, err
 			}
 			if int64(i) >= int64(len(d.strtbl)) {
-				return nil, d.syntax("string table index %d out of range", i)
+				return 0, d.syntax("string table index %d out of range", i)
 			}
 			s := d.strtbl[i:]
 			if j := bytes.IndexByte(s, 0); j >= 0 {
 				s = s[:j]
 			}
-			return Text(s), nil
+			return d.setData(kindText, s), nil
 		case tokEntity:
-			if err := d.inElement(start); err != nil {
-				return nil, err
+			if err := d.inElement(off); err != nil {
+				return 0, err
 			}
 			c, err := d.readUint()
 			if err != nil {
-				return nil, err
+				return 0, err
 			}
 			if c == 0 || c > utf8.MaxRune {
-				return nil, d.syntax("entity %d is not a character", c)
+				return 0, d.syntax("entity %d is not a character", c)
 			}
-			return Text(utf8.AppendRune(nil, rune(c))), nil
+			return d.setData(kindText, utf8.AppendRune(d.ent[:0], rune(c))), nil
 		case tokOpaque:
-			if err := d.inElement(start); err != nil {
-				return nil, err
+			if err := d.inElement(off); err != nil {
+				return 0, err
 			}
 			n, err := d.readUint()
 			if err != nil {
-				return nil, err
+				return 0, err
 			}
 			if int64(n) > int64(d.opts.MaxOpaqueSize) {
-				return nil, d.limit("MaxOpaqueSize", int64(d.opts.MaxOpaqueSize))
+				return 0, d.limit("MaxOpaqueSize", int64(d.opts.MaxOpaqueSize))
 			}
 			o, err := d.readN(int(n))
 			if err != nil {
-				return nil, err
+				return 0, err
 			}
-			return Opaque(o), nil
+			return d.setData(kindOpaque, o), nil
 		}
 		if b&0x3F < 0x05 {
-			d.r = start
-			return nil, d.syntax("unsupported WBXML global token 0x%02x", b)
+			return 0, d.syntaxAt(off, "unsupported WBXML global token 0x%02x", b)
 		}
 		if b&tagAttribute != 0 {
-			d.r = start
-			return nil, d.syntax("tag 0x%02x has attributes, which EAS does not use", b)
+			return 0, d.syntaxAt(off, "tag 0x%02x has attributes, which EAS does not use", b)
 		}
 		id := b & 0x3F
-		name := tagIndex.names[d.page][id]
-		if name == "" {
-			d.r = start
-			return nil, d.syntax("unknown tag 0x%02x on code page %d (%s)", id, d.page, d.page)
+		if tagIndex.names[d.page][id] == "" {
+			return 0, d.syntaxAt(off, "unknown tag 0x%02x on code page %d (%s)", id, d.page, d.page)
 		}
-		if len(d.stack) == 0 && d.rootSeen {
-			d.r = start
-			return nil, d.syntax("a second root element")
+		if len(d.stack) == 0 && d.rootSeen && !d.fragment {
+			return 0, d.syntaxAt(off, "a second root element")
 		}
 		if len(d.stack) >= d.opts.MaxDepth {
-			return nil, d.limit("MaxDepth", int64(d.opts.MaxDepth))
+			return 0, d.limit("MaxDepth", int64(d.opts.MaxDepth))
 		}
 		d.rootSeen = true
-		t := Tag{d.page, name}
-		d.lastPage, d.lastID = d.page, id
-		d.stack = append(d.stack, t)
-		if b&tagContent == 0 {
-			d.pendingEnd = true
-			return StartTag{Tag: t, Empty: true}, nil
-		}
-		return StartTag{Tag: t}, nil
+		d.kind, d.tagPage, d.tagID = kindStart, d.page, id
+		d.stack = append(d.stack, uint16(d.page)<<8|uint16(id))
+		d.empty = b&tagContent == 0
+		d.pendingEnd = d.empty
+		return kindStart, nil
 	}
 }
 
-func (d *Decoder) inElement(start int) error {
-	if len(d.stack) == 0 {
-		d.r = start
-		return d.syntax("data outside the root element")
+// pop closes the innermost element: the token is its EndTag.
+func (d *Decoder) pop() {
+	t := d.stack[len(d.stack)-1]
+	d.stack = d.stack[:len(d.stack)-1]
+	d.kind, d.tagPage, d.tagID = kindEnd, Page(t>>8), byte(t)
+}
+
+func (d *Decoder) setData(kind uint8, b []byte) uint8 {
+	d.kind, d.data = kind, b
+	return kind
+}
+
+func (d *Decoder) inElement(off int64) error {
+	if len(d.stack) == 0 && !d.fragment {
+		return d.syntaxAt(off, "data outside the root element")
 	}
 	return nil
-}
-
-func (d *Decoder) replayToken() (Token, error) {
-	if len(d.toks) == 0 {
-		return nil, io.EOF
-	}
-	t := d.toks[0]
-	d.toks = d.toks[1:]
-	if s, ok := t.(StartTag); ok {
-		id, _ := tokenOf(s.Tag)
-		d.lastPage, d.lastID = s.Tag.Page, id
-		d.stack = append(d.stack, s.Tag)
-	} else if _, ok := t.(EndTag); ok && len(d.stack) > 0 {
-		d.stack = d.stack[:len(d.stack)-1]
-	}
-	return t, nil
 }
 
 // Skip reads tokens until the end of the element whose StartTag was
@@ -463,14 +518,14 @@ func (d *Decoder) replayToken() (Token, error) {
 func (d *Decoder) Skip() error {
 	depth := 1
 	for depth > 0 {
-		t, err := d.Token()
+		k, err := d.next()
 		if err != nil {
 			return noEOF(err)
 		}
-		switch t.(type) {
-		case StartTag:
+		switch k {
+		case kindStart:
 			depth++
-		case EndTag:
+		case kindEnd:
 			depth--
 		}
 	}

@@ -129,19 +129,17 @@ func encodeTextElement(e *Encoder, start StartTag, s string) error {
 func decodeTextElement(d *Decoder, start StartTag) (string, error) {
 	var b strings.Builder
 	for {
-		tok, err := d.Token()
+		k, err := d.next()
 		if err != nil {
 			return "", err
 		}
-		switch v := tok.(type) {
-		case Text:
-			b.Write(v)
-		case Opaque:
-			b.Write(v)
-		case EndTag:
+		switch k {
+		case kindText, kindOpaque:
+			b.Write(d.data)
+		case kindEnd:
 			return b.String(), nil
-		case StartTag:
-			return "", schemaErrorf("Sync", "%s: unexpected element %s", start.Tag, v.Tag)
+		case kindStart:
+			return "", schemaErrorf("Sync", "%s: unexpected element %s", start.Tag, d.tag())
 		}
 	}
 }

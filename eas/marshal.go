@@ -263,11 +263,12 @@ func checkFieldType(t reflect.Type, opts int) error {
 // names a root element, the element must be that one.
 func (d *Decoder) Decode(v any) error {
 	for {
-		t, err := d.Token()
+		k, err := d.next()
 		if err != nil {
 			return err
 		}
-		if s, ok := t.(StartTag); ok {
+		if k == kindStart {
+			s := StartTag{Tag: d.tag(), Empty: d.empty}
 			rv := reflect.ValueOf(v)
 			if rv.Kind() == reflect.Pointer && !rv.IsNil() && rv.Elem().Kind() == reflect.Struct {
 				ti, err := getTypeInfo(rv.Elem().Type())
@@ -300,6 +301,9 @@ func (d *Decoder) decodeValue(v reflect.Value, start StartTag, opts int) error {
 	switch v.Kind() {
 	case reflect.Pointer:
 		if v.IsNil() {
+			if err := d.charge(int64(v.Type().Elem().Size())); err != nil {
+				return err
+			}
 			v.Set(reflect.New(v.Type().Elem()))
 		}
 		return d.decodeValue(v.Elem(), start, opts)
@@ -324,6 +328,11 @@ func (d *Decoder) decodeValue(v reflect.Value, start StartTag, opts int) error {
 		v.SetBool(true)
 		return nil
 	}
+	if k := v.Kind(); k == reflect.String || k == reflect.Slice {
+		if err := d.charge(int64(len(text))); err != nil {
+			return err
+		}
+	}
 	return setScalar(v, text, start.Tag)
 }
 
@@ -333,27 +342,28 @@ func (d *Decoder) decodeStruct(v reflect.Value, start StartTag) error {
 		return err
 	}
 	for {
-		t, err := d.Token()
+		k, err := d.next()
 		if err != nil {
 			return noEOF(err)
 		}
-		switch s := t.(type) {
-		case EndTag:
+		switch k {
+		case kindEnd:
 			return nil
-		case StartTag:
-			ref, ok := ti.byTok[uint16(d.lastPage)<<8|uint16(d.lastID)]
+		case kindStart:
+			ref, ok := ti.byTok[uint16(d.tagPage)<<8|uint16(d.tagID)]
 			if !ok {
 				if err := d.Skip(); err != nil {
 					return err
 				}
 				continue
 			}
+			s := StartTag{Tag: d.tag(), Empty: d.empty}
 			f := &ti.fields[ref.field]
 			fv := v.FieldByIndex(f.index)
 			if fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() != reflect.Uint8 {
-				n := fv.Len()
-				fv.Set(reflect.Append(fv, reflect.Zero(fv.Type().Elem())))
-				fv = fv.Index(n)
+				if fv, err = d.grow(fv); err != nil {
+					return err
+				}
 			}
 			opts := f.opts
 			if ref.sub >= 0 {
@@ -375,40 +385,100 @@ func (d *Decoder) readText() ([]byte, error) {
 	var acc []byte
 	n := 0
 	for {
-		t, err := d.Token()
+		k, err := d.next()
 		if err != nil {
 			return nil, noEOF(err)
 		}
-		var b []byte
-		switch s := t.(type) {
-		case EndTag:
+		switch k {
+		case kindEnd:
 			if n > 1 {
 				return acc, nil
 			}
 			return first, nil
-		case StartTag:
+		case kindStart:
 			if err := d.Skip(); err != nil {
 				return nil, err
 			}
 			continue
-		case Text:
-			b = s
-		case Opaque:
-			b = s
 		}
 		n++
 		if n == 1 {
-			first = b
+			first = d.data
 			continue
 		}
 		if n == 2 {
-			acc = append([]byte(nil), first...)
+			// first lives in the input buffer, which the next read may
+			// overwrite: from the second piece on, collect a copy.
+			if acc, err = d.appendData(nil, first); err != nil {
+				return nil, err
+			}
 		}
-		if len(acc)+len(b) > d.opts.MaxStringSize {
-			return nil, d.limit("MaxStringSize", int64(d.opts.MaxStringSize))
+		if acc, err = d.appendData(acc, d.data); err != nil {
+			return nil, err
 		}
-		acc = append(acc, b...)
 	}
+}
+
+// appendData appends b to acc within MaxStringSize, charging any growth.
+func (d *Decoder) appendData(acc, b []byte) ([]byte, error) {
+	if len(acc)+len(b) > d.opts.MaxStringSize {
+		return nil, d.limit("MaxStringSize", int64(d.opts.MaxStringSize))
+	}
+	if len(acc)+len(b) > cap(acc) {
+		c := max(2*cap(acc), len(acc)+len(b), 16)
+		if err := d.charge(int64(c)); err != nil {
+			return nil, err
+		}
+		acc = append(make([]byte, 0, c), acc...)
+	}
+	return append(acc, b...), nil
+}
+
+// grow appends a zero element to slice s, a settable reflect.Value, and
+// returns that element. It doubles the capacity itself, rather than
+// through reflect.Append, so as to charge exactly what it allocates.
+func (d *Decoder) grow(s reflect.Value) (reflect.Value, error) {
+	n := s.Len()
+	if n == s.Cap() {
+		c := max(2*n, 1)
+		if err := d.charge(int64(c) * int64(s.Type().Elem().Size())); err != nil {
+			return reflect.Value{}, err
+		}
+		ns := reflect.MakeSlice(s.Type(), n, c)
+		reflect.Copy(ns, s)
+		s.Set(ns)
+	}
+	s.SetLen(n + 1)
+	e := s.Index(n)
+	e.SetZero() // a reused slice may hold old elements past its length
+	return e, nil
+}
+
+// appendZero appends a zero T to s, charging d for any growth, for the
+// Unmarshalers written by hand.
+func appendZero[T any](d *Decoder, s []T) ([]T, error) {
+	if len(s) == cap(s) {
+		c := max(2*len(s), 1)
+		if err := d.charge(int64(c) * int64(reflect.TypeFor[T]().Size())); err != nil {
+			return s, err
+		}
+		s = append(make([]T, 0, c), s...)
+	}
+	var zero T
+	return append(s, zero), nil
+}
+
+// reuse returns p zeroed, or a new T charged to d when p is nil, so that a
+// repeated element does not allocate again. A charge past the limit
+// leaves the error in d, which its next read returns.
+func reuse[T any](d *Decoder, p *T) *T {
+	if p == nil {
+		d.charge(int64(reflect.TypeFor[T]().Size()))
+		return new(T)
+	}
+	var zero T
+	*p = zero
+	return p
 }
 
 func setScalar(v reflect.Value, text []byte, tag Tag) error {
@@ -659,12 +729,15 @@ func flagsOf(t reflect.Type) int {
 
 // Raw holds the content of an element whose schema depends on context,
 // such as Sync's ApplicationData, whose children depend on the
-// collection's class. Decoding captures the element's tokens; Decode turns
-// them into a typed value later. RawValue wraps a typed value to encode.
+// collection's class. Decoding keeps a copy of the element's content as
+// WBXML, as compact as the input; Decode turns it into a typed value
+// later. RawValue wraps a typed value to encode.
 type Raw struct {
-	toks  []Token
-	val   any
-	empty bool // sent as an empty tag
+	wbxml  []byte // the content, non-nil once decoded; it starts on code page page
+	strtbl []byte // the document's string table, which STR_T in wbxml refers to
+	val    any
+	page   Page
+	empty  bool // sent as an empty tag
 }
 
 // RawValue returns a Raw whose content is v's fields, v being a struct or
@@ -672,10 +745,11 @@ type Raw struct {
 func RawValue(v any) Raw { return Raw{val: v} }
 
 // IsZero reports whether r holds nothing.
-func (r Raw) IsZero() bool { return r.toks == nil && r.val == nil }
+func (r Raw) IsZero() bool { return r.wbxml == nil && r.val == nil }
 
 // Decode decodes r's content into v, a pointer to a struct, as if v were
-// the element holding it.
+// the element holding it. It allocates at most MaxAllocPerByte (default)
+// times the content's size plus a small constant, besides v itself.
 func (r Raw) Decode(v any) error {
 	if r.val != nil {
 		// Encode and decode once: the caller gets a copy in its own type.
@@ -689,46 +763,104 @@ func (r Raw) Decode(v any) error {
 			return err
 		}
 		d := newBytesDecoder(b.Bytes(), nil)
-		if _, err := d.Token(); err != nil {
+		if _, err := d.next(); err != nil {
 			return err
 		}
 		return d.DecodeElement(v, start)
 	}
-	d := newTokenDecoder(r.toks)
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return errors.New("eas: Raw.Decode needs a non-nil pointer")
 	}
+	if len(r.wbxml) == 0 {
+		return nil
+	}
+	d := r.decoder()
+	defer fragmentDecoders.Put(d)
 	err := d.decodeValue(rv.Elem(), StartTag{}, 0)
 	if errors.Is(err, io.ErrUnexpectedEOF) {
-		// The replayed content ends without the element's own EndTag.
+		// The content ends without the element's own EndTag.
 		return nil
 	}
 	return err
 }
 
-// Tokens returns the captured tokens of a decoded Raw.
-func (r Raw) Tokens() []Token { return r.toks }
+// fragmentDecoders keeps Decoders for Raw content, so that decoding many
+// small Raws, as a Sync with many Adds does, allocates none.
+var fragmentDecoders = sync.Pool{New: func() any { return new(Decoder) }}
 
-// UnmarshalWBXML captures the element's content.
-func (r *Raw) UnmarshalWBXML(d *Decoder, start StartTag) error {
-	*r = Raw{empty: start.Empty, toks: []Token{}}
-	depth := 0
+// decoder returns a Decoder, from fragmentDecoders, reading r's content as
+// a sequence of elements and data that ends with io.EOF.
+func (r Raw) decoder() *Decoder {
+	d := fragmentDecoders.Get().(*Decoder)
+	*d = Decoder{
+		opts: (*DecoderOptions)(nil).withDefaults(), buf: r.wbxml, w: len(r.wbxml),
+		started: true, rootSeen: true, fragment: true, page: r.page, strtbl: r.strtbl,
+	}
+	d.stack = d.stackArr[:0]
+	return d
+}
+
+// Tokens returns the content of a decoded Raw as tokens (nil for a
+// RawValue). It allocates them; Decode does not need them.
+func (r Raw) Tokens() []Token {
+	if r.wbxml == nil {
+		return nil
+	}
+	d := r.decoder()
+	defer fragmentDecoders.Put(d)
+	toks := []Token{}
 	for {
 		t, err := d.Token()
 		if err != nil {
-			return noEOF(err)
+			// The content was read once already: the only error is its end.
+			return toks
 		}
-		switch t.(type) {
-		case StartTag:
+		toks = append(toks, CopyToken(t))
+	}
+}
+
+// UnmarshalWBXML captures the element's content.
+func (r *Raw) UnmarshalWBXML(d *Decoder, start StartTag) error {
+	*r = Raw{empty: start.Empty, strtbl: d.strtbl, page: d.page}
+	b, err := d.capture()
+	if err != nil {
+		return err
+	}
+	r.wbxml = b
+	return nil
+}
+
+// capture reads the content of the element whose StartTag was read last
+// and its EndTag, and returns a copy of the content's bytes, never nil.
+func (d *Decoder) capture() ([]byte, error) {
+	if d.pendingEnd { // an empty tag
+		_, err := d.next()
+		return []byte{}, err
+	}
+	d.capturing, d.capFrom, d.capBuf = true, d.r, nil
+	defer func() { d.capturing, d.capBuf = false, nil }()
+	depth := 0
+	for {
+		k, err := d.next()
+		if err != nil {
+			return nil, noEOF(err)
+		}
+		switch k {
+		case kindStart:
 			depth++
-		case EndTag:
-			if depth == 0 {
-				return nil
+		case kindEnd:
+			if depth > 0 {
+				depth--
+				continue
 			}
-			depth--
+			// The element's own END, at tokStart, is not content.
+			b := append(d.capBuf, d.buf[d.capFrom:d.tokStart]...)
+			if b == nil {
+				b = []byte{}
+			}
+			return b, d.charge(int64(cap(b)))
 		}
-		r.toks = append(r.toks, CopyToken(t))
 	}
 }
 
@@ -737,11 +869,31 @@ func (r Raw) MarshalWBXML(e *Encoder, start StartTag) error {
 	if r.val != nil {
 		return e.EncodeElement(r.val, start)
 	}
-	empty := len(r.toks) == 0 && r.empty
-	e.writeStart(start.Tag, empty)
-	for _, t := range r.toks {
-		if err := e.EncodeToken(t); err != nil {
-			return err
+	e.writeStart(start.Tag, len(r.wbxml) == 0 && r.empty)
+	if len(r.wbxml) > 0 {
+		d := r.decoder()
+		defer fragmentDecoders.Put(d)
+		for {
+			k, err := d.next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return e.fail(err)
+			}
+			switch k {
+			case kindStart:
+				err = e.writeStart(d.tag(), d.empty)
+			case kindEnd:
+				err = e.writeEnd(Tag{})
+			case kindText:
+				err = e.writeText(d.data, nil)
+			case kindOpaque:
+				err = e.writeOpaque(d.data)
+			}
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return e.writeEnd(start.Tag)

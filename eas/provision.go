@@ -209,15 +209,16 @@ func (d *ProvisionData) UnmarshalWBXML(dec *Decoder, start StartTag) error {
 	*d = ProvisionData{}
 	var text strings.Builder
 	for {
-		t, err := dec.Token()
+		k, err := dec.next()
 		if err != nil {
 			return noEOF(err)
 		}
-		switch t := t.(type) {
-		case EndTag:
+		switch k {
+		case kindEnd:
 			d.WAPXML = text.String()
 			return nil
-		case StartTag:
+		case kindStart:
+			t := StartTag{Tag: dec.tag(), Empty: dec.empty}
 			if t.Tag != (Tag{PageProvision, "EASProvisionDoc"}) {
 				if err := dec.Skip(); err != nil {
 					return err
@@ -228,10 +229,11 @@ func (d *ProvisionData) UnmarshalWBXML(dec *Decoder, start StartTag) error {
 			if err := dec.DecodeElement(d.EASProvisionDoc, t); err != nil {
 				return err
 			}
-		case Text:
-			text.Write(t)
-		case Opaque:
-			text.Write(t)
+		case kindText, kindOpaque:
+			if text.Len()+len(dec.data) > dec.opts.MaxStringSize {
+				return dec.limit("MaxStringSize", int64(dec.opts.MaxStringSize))
+			}
+			text.Write(dec.data)
 		}
 	}
 }

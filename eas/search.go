@@ -337,43 +337,56 @@ var (
 // keeps the last value.
 func (q *SearchQuery) UnmarshalWBXML(d *Decoder, start StartTag) error {
 	*q = SearchQuery{}
+	var text []byte
 	for {
-		t, err := d.Token()
+		k, err := d.next()
 		if err != nil {
 			return noEOF(err)
 		}
-		switch t := t.(type) {
-		case EndTag:
+		switch k {
+		case kindEnd:
+			if text != nil {
+				q.Text = string(text)
+			}
 			return nil
-		case Text:
-			q.Text += string(t)
-		case StartTag:
+		case kindText:
+			// Joined once at the end: appending to a string per piece
+			// would cost the square of the pieces.
+			if text, err = d.appendData(text, d.data); err != nil {
+				return err
+			}
+		case kindStart:
+			t := StartTag{Tag: d.tag(), Empty: d.empty}
 			var dst any
 			switch t.Tag {
 			case tagSearchAnd:
-				q.And = new(SearchQuery)
+				q.And = reuse(d, q.And)
 				dst = q.And
 			case tagSearchOr:
-				q.Or = new(SearchQuery)
+				q.Or = reuse(d, q.Or)
 				dst = q.Or
 			case tagSearchFreeText:
 				dst = &q.FreeText
 			case tagQueryClass:
-				q.Class = append(q.Class, "")
+				if q.Class, err = appendZero(d, q.Class); err != nil {
+					return err
+				}
 				dst = &q.Class[len(q.Class)-1]
 			case tagQueryCollectionID:
-				q.CollectionID = append(q.CollectionID, "")
+				if q.CollectionID, err = appendZero(d, q.CollectionID); err != nil {
+					return err
+				}
 				dst = &q.CollectionID[len(q.CollectionID)-1]
 			case tagSearchConversationID:
 				dst = &q.ConversationID
 			case tagSearchEqualTo:
-				q.EqualTo = new(SearchEqualTo)
+				q.EqualTo = reuse(d, q.EqualTo)
 				dst = q.EqualTo
 			case tagSearchGreaterThan:
-				q.GreaterThan = new(SearchComparison)
+				q.GreaterThan = reuse(d, q.GreaterThan)
 				dst = q.GreaterThan
 			case tagSearchLessThan:
-				q.LessThan = new(SearchComparison)
+				q.LessThan = reuse(d, q.LessThan)
 				dst = q.LessThan
 			default:
 				if err := d.Skip(); err != nil {

@@ -88,12 +88,21 @@ func (e *LimitError) Error() string {
 
 // DecoderOptions bounds what a Decoder accepts. A zero field takes the
 // default given beside it, values no real device comes near.
+//
+// MaxAllocPerByte bounds what decoding allocates for the decoded values
+// (strings, byte slices, slice elements, pointed-to structs, Raw content):
+// at most that many bytes per byte of input read so far, after a credit of
+// 4 KiB of input (64 bytes for a Raw's content), so that a small document
+// may still fill a few large structs. A document past it, such as
+// millions of empty tags that each become a struct, is rejected with a
+// LimitError rather than decoded.
 type DecoderOptions struct {
-	MaxDepth      int   // element nesting; default 64
-	MaxStringSize int   // one STR_I or string table; default 16 MiB
-	MaxOpaqueSize int   // one OPAQUE; default 64 MiB
-	MaxTokens     int   // tokens in one document; default 4,000,000
-	MaxSize       int64 // bytes in one document; default 128 MiB
+	MaxDepth        int   // element nesting; default 64
+	MaxStringSize   int   // one STR_I or string table; default 16 MiB
+	MaxOpaqueSize   int   // one OPAQUE; default 64 MiB
+	MaxTokens       int   // tokens in one document; default 4,000,000
+	MaxSize         int64 // bytes in one document; default 128 MiB
+	MaxAllocPerByte int   // bytes of decoded values per input byte; default 16
 }
 
 // Default limits; see DecoderOptions.
@@ -103,6 +112,15 @@ const (
 	DefaultMaxOpaqueSize = 64 << 20
 	DefaultMaxTokens     = 4_000_000
 	DefaultMaxSize       = 128 << 20
+
+	DefaultMaxAllocPerByte = 16
+)
+
+// Input credited to a decode before its first byte (see DecoderOptions):
+// for a document and for a Raw's content.
+const (
+	documentSlack = 4096
+	fragmentSlack = 64
 )
 
 func (o *DecoderOptions) withDefaults() DecoderOptions {
@@ -124,6 +142,9 @@ func (o *DecoderOptions) withDefaults() DecoderOptions {
 	}
 	if r.MaxSize <= 0 {
 		r.MaxSize = DefaultMaxSize
+	}
+	if r.MaxAllocPerByte <= 0 {
+		r.MaxAllocPerByte = DefaultMaxAllocPerByte
 	}
 	return r
 }

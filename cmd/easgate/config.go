@@ -116,6 +116,8 @@ type DecoderConfig struct {
 	MaxOpaqueSize int   `toml:"max_opaque_size"`
 	MaxTokens     int   `toml:"max_tokens"`
 	MaxSize       int64 `toml:"max_size"`
+
+	MaxAllocPerByte int `toml:"max_alloc_per_byte"`
 }
 
 // PolicyConfig is the [policy] section: the provisioning mode and the
@@ -431,6 +433,7 @@ func (c *Config) validate() error {
 		{"decoder.max_opaque_size", int64(c.Decoder.MaxOpaqueSize)},
 		{"decoder.max_tokens", int64(c.Decoder.MaxTokens)},
 		{"decoder.max_size", c.Decoder.MaxSize},
+		{"decoder.max_alloc_per_byte", int64(c.Decoder.MaxAllocPerByte)},
 	} {
 		if n.v < 0 {
 			e.add(n.key, "%d is negative", n.v)
