@@ -101,20 +101,23 @@ type Decoder struct {
 	err        error
 
 	// The token last read: its kind, its tag (StartTag and EndTag), its
-	// data (Text and Opaque), and where its first byte is in buf.
+	// data (Text and Opaque), and for an EndTag where its END byte is in
+	// buf (-1 for the EndTag of an empty tag, which has none).
 	kind     uint8
 	tagPage  Page
 	tagID    byte
 	empty    bool
 	data     []byte
+	dataAt   int // index of data in buf, -1 when it is elsewhere
 	tokStart int
-	ent      [utf8.UTFMax]byte
+	ent      [2][utf8.UTFMax]byte // entities alternate, so that one survives the next
+	entN     int
 
-	// Capture of a Raw's content: the bytes from buf[capFrom] on belong to
-	// it; capBuf holds those that fill has already moved out of buf.
-	capturing bool
-	capFrom   int
-	capBuf    []byte
+	// pin is the index in buf of the first byte that fill must keep (the
+	// text readText holds), -1 for none.
+	pin int
+
+	scratch []byte // where capture re-encodes a Raw's content
 
 	// charged counts the bytes allocated for decoded values, which
 	// checkAlloc bounds by the input read so far.
@@ -124,7 +127,7 @@ type Decoder struct {
 // NewDecoder returns a Decoder reading a WBXML document, header included,
 // from r. A nil o takes the defaults of DecoderOptions.
 func NewDecoder(r io.Reader, o *DecoderOptions) *Decoder {
-	d := &Decoder{opts: o.withDefaults()}
+	d := &Decoder{opts: o.withDefaults(), pin: -1}
 	d.stack = d.stackArr[:0]
 	d.src = r
 	d.buf = make([]byte, 4096)
@@ -133,7 +136,7 @@ func NewDecoder(r io.Reader, o *DecoderOptions) *Decoder {
 
 // newBytesDecoder decodes data in place; tokens point into data.
 func newBytesDecoder(data []byte, o *DecoderOptions) *Decoder {
-	d := &Decoder{opts: o.withDefaults(), buf: data, w: len(data)}
+	d := &Decoder{opts: o.withDefaults(), buf: data, w: len(data), pin: -1}
 	d.stack = d.stackArr[:0]
 	if int64(d.w) > d.opts.MaxSize {
 		d.limit("MaxSize", d.opts.MaxSize)
@@ -193,18 +196,21 @@ func (d *Decoder) fill(n int) bool {
 		if d.src == nil {
 			return false
 		}
-		if d.r > 0 && (d.r == d.w || d.r > len(d.buf)/2) {
-			if d.capturing {
-				d.capBuf = append(d.capBuf, d.buf[d.capFrom:d.r]...)
-				d.capFrom = 0
+		keep := d.r
+		if d.pin >= 0 && d.pin < keep {
+			keep = d.pin
+		}
+		if keep > 0 && (keep == d.w || keep > len(d.buf)/2) {
+			copy(d.buf, d.buf[keep:d.w])
+			d.w -= keep
+			d.r -= keep
+			d.base += int64(keep)
+			if d.pin >= 0 {
+				d.pin -= keep
 			}
-			copy(d.buf, d.buf[d.r:d.w])
-			d.w -= d.r
-			d.base += int64(d.r)
-			d.r = 0
 		}
 		if d.w == len(d.buf) {
-			nb := make([]byte, 2*len(d.buf)+n)
+			nb := make([]byte, max(2*len(d.buf), d.r+n))
 			copy(nb, d.buf[:d.w])
 			d.buf = nb
 		}
@@ -372,6 +378,7 @@ func (d *Decoder) next() (uint8, error) {
 	}
 	if d.pendingEnd {
 		d.pendingEnd = false
+		d.tokStart = -1 // no END byte: the EndTag of an empty tag
 		d.pop()
 		return d.kind, nil
 	}
@@ -423,7 +430,7 @@ func (d *Decoder) next() (uint8, error) {
 			if err != nil {
 				return 0, err
 			}
-			return d.setData(kindText, s), nil
+			return d.setData(kindText, s, d.r-len(s)-1), nil
 		case tokStrT:
 			if err := d.inElement(off); err != nil {
 				return 0, err
@@ -439,7 +446,7 @@ func (d *Decoder) next() (uint8, error) {
 			if j := bytes.IndexByte(s, 0); j >= 0 {
 				s = s[:j]
 			}
-			return d.setData(kindText, s), nil
+			return d.setData(kindText, s, -1), nil
 		case tokEntity:
 			if err := d.inElement(off); err != nil {
 				return 0, err
@@ -451,7 +458,8 @@ func (d *Decoder) next() (uint8, error) {
 			if c == 0 || c > utf8.MaxRune {
 				return 0, d.syntax("entity %d is not a character", c)
 			}
-			return d.setData(kindText, utf8.AppendRune(d.ent[:0], rune(c))), nil
+			d.entN ^= 1
+			return d.setData(kindText, utf8.AppendRune(d.ent[d.entN][:0], rune(c)), -1), nil
 		case tokOpaque:
 			if err := d.inElement(off); err != nil {
 				return 0, err
@@ -467,7 +475,7 @@ func (d *Decoder) next() (uint8, error) {
 			if err != nil {
 				return 0, err
 			}
-			return d.setData(kindOpaque, o), nil
+			return d.setData(kindOpaque, o, d.r-len(o)), nil
 		}
 		if b&0x3F < 0x05 {
 			return 0, d.syntaxAt(off, "unsupported WBXML global token 0x%02x", b)
@@ -501,8 +509,8 @@ func (d *Decoder) pop() {
 	d.kind, d.tagPage, d.tagID = kindEnd, Page(t>>8), byte(t)
 }
 
-func (d *Decoder) setData(kind uint8, b []byte) uint8 {
-	d.kind, d.data = kind, b
+func (d *Decoder) setData(kind uint8, b []byte, at int) uint8 {
+	d.kind, d.data, d.dataAt = kind, b, at
 	return kind
 }
 

@@ -183,13 +183,19 @@ func (e *Encoder) writeOpaque(b []byte) error {
 
 func (e *Encoder) writeUint(v uint32) {
 	var b [5]byte
-	i := len(b) - 1
-	b[i] = byte(v & 0x7F)
+	e.w.Write(appendUint(b[:0], v))
+}
+
+// appendUint appends v as a WBXML mb_u_int32, in the fewest bytes.
+func appendUint(b []byte, v uint32) []byte {
+	var t [5]byte
+	i := len(t) - 1
+	t[i] = byte(v & 0x7F)
 	for v >>= 7; v > 0; v >>= 7 {
 		i--
-		b[i] = byte(v&0x7F) | 0x80
+		t[i] = byte(v&0x7F) | 0x80
 	}
-	e.w.Write(b[i:])
+	return append(b, t[i:]...)
 }
 
 // writeInt writes a decimal number as text.

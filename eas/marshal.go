@@ -83,14 +83,14 @@ type fieldInfo struct {
 	choice []fieldInfo
 }
 
-// fieldRef finds a child element's field: fields[field], and for a choice
-// field its alternative sub (else -1).
-type fieldRef struct{ field, sub int }
+// fieldRef finds a child element's field: fields[field-1], and for a
+// choice field its alternative sub (else -1). The zero fieldRef finds none.
+type fieldRef struct{ field, sub int16 }
 
 type typeInfo struct {
 	root   *Tag
 	fields []fieldInfo
-	byTok  map[uint16]fieldRef // page<<8|token
+	byTok  [numPages]*[64]fieldRef // by page and token, for the pages fields use
 }
 
 var (
@@ -158,14 +158,18 @@ func getTypeInfo(t reflect.Type) (*typeInfo, error) {
 }
 
 func buildTypeInfo(t reflect.Type) (*typeInfo, error) {
-	ti := &typeInfo{byTok: make(map[uint16]fieldRef)}
+	ti := &typeInfo{}
 	add := func(tag Tag, ref fieldRef, name string) error {
 		tok, _ := tokenOf(tag)
-		key := uint16(tag.Page)<<8 | uint16(tok)
-		if _, dup := ti.byTok[key]; dup {
+		pg := ti.byTok[tag.Page]
+		if pg == nil {
+			pg = new([64]fieldRef)
+			ti.byTok[tag.Page] = pg
+		}
+		if pg[tok].field != 0 {
 			return fmt.Errorf("field %s: tag %s used twice", name, tag)
 		}
-		ti.byTok[key] = ref
+		pg[tok] = ref
 		return nil
 	}
 	for i := 0; i < t.NumField(); i++ {
@@ -180,7 +184,7 @@ func buildTypeInfo(t reflect.Type) (*typeInfo, error) {
 				return nil, fmt.Errorf("field %s: %w", f.Name, err)
 			}
 			for j, a := range alts {
-				if err := add(a.tag, fieldRef{len(ti.fields), j}, f.Name); err != nil {
+				if err := add(a.tag, fieldRef{int16(len(ti.fields) + 1), int16(j)}, f.Name); err != nil {
 					return nil, err
 				}
 			}
@@ -202,7 +206,7 @@ func buildTypeInfo(t reflect.Type) (*typeInfo, error) {
 		if err := checkFieldType(f.Type, opts); err != nil {
 			return nil, fmt.Errorf("field %s: %w", f.Name, err)
 		}
-		if err := add(tag, fieldRef{len(ti.fields), -1}, f.Name); err != nil {
+		if err := add(tag, fieldRef{int16(len(ti.fields) + 1), -1}, f.Name); err != nil {
 			return nil, err
 		}
 		ti.fields = append(ti.fields, fieldInfo{index: f.Index, tag: tag, opts: opts, typ: f.Type})
@@ -350,15 +354,18 @@ func (d *Decoder) decodeStruct(v reflect.Value, start StartTag) error {
 		case kindEnd:
 			return nil
 		case kindStart:
-			ref, ok := ti.byTok[uint16(d.tagPage)<<8|uint16(d.tagID)]
-			if !ok {
+			var ref fieldRef
+			if pg := ti.byTok[d.tagPage]; pg != nil {
+				ref = pg[d.tagID]
+			}
+			if ref.field == 0 {
 				if err := d.Skip(); err != nil {
 					return err
 				}
 				continue
 			}
 			s := StartTag{Tag: d.tag(), Empty: d.empty}
-			f := &ti.fields[ref.field]
+			f := &ti.fields[ref.field-1]
 			fv := v.FieldByIndex(f.index)
 			if fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() != reflect.Uint8 {
 				if fv, err = d.grow(fv); err != nil {
@@ -381,17 +388,32 @@ func (d *Decoder) decodeStruct(v reflect.Value, start StartTag) error {
 // readText collects the text and opaque data of the current element up to
 // its EndTag; child elements are skipped.
 func (d *Decoder) readText() ([]byte, error) {
-	var first []byte
-	var acc []byte
-	n := 0
+	// Most elements hold one piece, returned where it lies in the input
+	// buffer, pinned there (fill may move it, not drop it) until the
+	// EndTag is read. Anything else first copies it out, into acc.
+	var first, acc []byte
+	n, copied := 0, false
 	for {
 		k, err := d.next()
 		if err != nil {
 			return nil, noEOF(err)
 		}
+		if n == 1 && !copied {
+			if d.pin >= 0 {
+				first = d.buf[d.pin : d.pin+len(first)]
+			}
+			if k != kindEnd {
+				acc, err = d.appendData(nil, first)
+				d.pin, copied = -1, true
+				if err != nil {
+					return nil, err
+				}
+			}
+		}
 		switch k {
 		case kindEnd:
-			if n > 1 {
+			d.pin = -1
+			if copied {
 				return acc, nil
 			}
 			return first, nil
@@ -404,14 +426,8 @@ func (d *Decoder) readText() ([]byte, error) {
 		n++
 		if n == 1 {
 			first = d.data
+			d.pin = d.dataAt
 			continue
-		}
-		if n == 2 {
-			// first lives in the input buffer, which the next read may
-			// overwrite: from the second piece on, collect a copy.
-			if acc, err = d.appendData(nil, first); err != nil {
-				return nil, err
-			}
 		}
 		if acc, err = d.appendData(acc, d.data); err != nil {
 			return nil, err
@@ -733,11 +749,9 @@ func flagsOf(t reflect.Type) int {
 // WBXML, as compact as the input; Decode turns it into a typed value
 // later. RawValue wraps a typed value to encode.
 type Raw struct {
-	wbxml  []byte // the content, non-nil once decoded; it starts on code page page
-	strtbl []byte // the document's string table, which STR_T in wbxml refers to
-	val    any
-	page   Page
-	empty  bool // sent as an empty tag
+	wbxml []byte // the content, non-nil once decoded; it starts on code page 0
+	val   any
+	empty bool // sent as an empty tag
 }
 
 // RawValue returns a Raw whose content is v's fields, v being a struct or
@@ -795,7 +809,7 @@ func (r Raw) decoder() *Decoder {
 	d := fragmentDecoders.Get().(*Decoder)
 	*d = Decoder{
 		opts: (*DecoderOptions)(nil).withDefaults(), buf: r.wbxml, w: len(r.wbxml),
-		started: true, rootSeen: true, fragment: true, page: r.page, strtbl: r.strtbl,
+		started: true, rootSeen: true, fragment: true, pin: -1,
 	}
 	d.stack = d.stackArr[:0]
 	return d
@@ -820,9 +834,61 @@ func (r Raw) Tokens() []Token {
 	}
 }
 
+// Elements calls fn for each element at the top of r's content, in
+// document order, with its tag and whether it has content (child elements
+// or data that is not empty). Unlike Tokens it allocates nothing for a
+// decoded Raw.
+func (r Raw) Elements(fn func(t Tag, hasContent bool)) error {
+	if r.val != nil {
+		// Encoded first, so that both kinds read alike.
+		var b bytes.Buffer
+		e := NewEncoder(&b)
+		start := StartTag{Tag: Tag{PageAirSync, "ApplicationData"}}
+		if err := r.MarshalWBXML(e, start); err != nil {
+			return err
+		}
+		if err := e.Close(); err != nil {
+			return err
+		}
+		d := newBytesDecoder(b.Bytes(), nil)
+		if _, err := d.next(); err != nil {
+			return err
+		}
+		var enc Raw
+		if err := enc.UnmarshalWBXML(d, start); err != nil {
+			return err
+		}
+		r = enc
+	}
+	if len(r.wbxml) == 0 {
+		return nil
+	}
+	d := r.decoder()
+	defer fragmentDecoders.Put(d)
+	var cur Tag
+	content := false
+	for {
+		k, err := d.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch depth := len(d.stack); {
+		case k == kindStart && depth == 1:
+			cur, content = d.tag(), false
+		case k == kindEnd && depth == 0:
+			fn(cur, content)
+		case k == kindStart, (k == kindText || k == kindOpaque) && depth == 1 && len(d.data) > 0:
+			content = true
+		}
+	}
+}
+
 // UnmarshalWBXML captures the element's content.
 func (r *Raw) UnmarshalWBXML(d *Decoder, start StartTag) error {
-	*r = Raw{empty: start.Empty, strtbl: d.strtbl, page: d.page}
+	*r = Raw{empty: start.Empty}
 	b, err := d.capture()
 	if err != nil {
 		return err
@@ -832,16 +898,19 @@ func (r *Raw) UnmarshalWBXML(d *Decoder, start StartTag) error {
 }
 
 // capture reads the content of the element whose StartTag was read last
-// and its EndTag, and returns a copy of the content's bytes, never nil.
+// and its EndTag, and returns the content re-encoded, never nil: starting
+// on code page 0, switching page only before a tag on another page, with
+// inline strings and shortest lengths. The same tokens thus always give
+// the same bytes, whatever the sender's encoding, as Raws compare by
+// their bytes.
 func (d *Decoder) capture() ([]byte, error) {
 	if d.pendingEnd { // an empty tag
 		_, err := d.next()
 		return []byte{}, err
 	}
-	d.capturing, d.capFrom, d.capBuf = true, d.r, nil
-	defer func() { d.capturing, d.capBuf = false, nil }()
-	depth := 0
-	for {
+	b := d.scratch[:0]
+	page := Page(0)
+	for depth := 0; ; {
 		k, err := d.next()
 		if err != nil {
 			return nil, noEOF(err)
@@ -849,18 +918,36 @@ func (d *Decoder) capture() ([]byte, error) {
 		switch k {
 		case kindStart:
 			depth++
-		case kindEnd:
-			if depth > 0 {
-				depth--
-				continue
+			if d.tagPage != page {
+				b = append(b, tokSwitchPage, byte(d.tagPage))
+				page = d.tagPage
 			}
-			// The element's own END, at tokStart, is not content.
-			b := append(d.capBuf, d.buf[d.capFrom:d.tokStart]...)
-			if b == nil {
-				b = []byte{}
+			if d.empty {
+				b = append(b, d.tagID)
+			} else {
+				b = append(b, d.tagID|tagContent)
 			}
-			return b, d.charge(int64(cap(b)))
+			continue
+		case kindText:
+			b = append(append(append(b, tokStrI), d.data...), 0)
+			continue
+		case kindOpaque:
+			b = append(appendUint(append(b, tokOpaque), uint32(len(d.data))), d.data...)
+			continue
 		}
+		if depth > 0 {
+			depth--
+			if d.tokStart >= 0 { // not the EndTag of an empty tag
+				b = append(b, tokEnd)
+			}
+			continue
+		}
+		// The scratch buffer serves the next Raw; the copy is exact.
+		d.scratch = b[:0]
+		out := make([]byte, len(b))
+		copy(out, b)
+		// The credit of the Raw's own Decode is paid here.
+		return out, d.charge(int64(len(b)) + int64(d.opts.MaxAllocPerByte)*fragmentSlack)
 	}
 }
 

@@ -92,7 +92,7 @@ func (e *LimitError) Error() string {
 // MaxAllocPerByte bounds what decoding allocates for the decoded values
 // (strings, byte slices, slice elements, pointed-to structs, Raw content):
 // at most that many bytes per byte of input read so far, after a credit of
-// 4 KiB of input (64 bytes for a Raw's content), so that a small document
+// 16 KiB of input (16 bytes for a Raw's content), so that a small document
 // may still fill a few large structs. A document past it, such as
 // millions of empty tags that each become a struct, is rejected with a
 // LimitError rather than decoded.
@@ -117,10 +117,12 @@ const (
 )
 
 // Input credited to a decode before its first byte (see DecoderOptions):
-// for a document and for a Raw's content.
+// for a document, and for a Raw's content, whose credit the document that
+// held it pays when capturing it, so that decoding a request and then
+// each Raw in it once stays within twice the document's bound.
 const (
-	documentSlack = 4096
-	fragmentSlack = 64
+	documentSlack = 16 << 10
+	fragmentSlack = 16
 )
 
 func (o *DecoderOptions) withDefaults() DecoderOptions {

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -540,56 +539,11 @@ func (e elements) has(name string) bool { _, ok := e[name]; return ok }
 // empty reports whether name was sent without content.
 func (e elements) empty(name string) bool { c, ok := e[name]; return ok && !c }
 
-// sentElements lists the top-level elements of raw. A Raw built with
-// RawValue is encoded first, so that both kinds read alike.
+// sentElements lists the top-level elements of raw.
 func sentElements(raw eas.Raw) (elements, error) {
-	toks := raw.Tokens()
-	if toks == nil && !raw.IsZero() {
-		var b bytes.Buffer
-		e := eas.NewEncoder(&b)
-		start := eas.StartTag{Tag: eas.Tag{Page: eas.PageAirSync, Name: "ApplicationData"}}
-		if err := raw.MarshalWBXML(e, start); err != nil {
-			return nil, err
-		}
-		if err := e.Close(); err != nil {
-			return nil, err
-		}
-		d := eas.NewDecoder(&b, nil)
-		if _, err := d.Token(); err != nil {
-			return nil, err
-		}
-		var r eas.Raw
-		if err := r.UnmarshalWBXML(d, start); err != nil {
-			return nil, err
-		}
-		toks = r.Tokens()
-	}
 	sent := elements{}
-	depth := 0
-	var cur string
-	for _, t := range toks {
-		switch t := t.(type) {
-		case eas.StartTag:
-			if depth == 0 {
-				cur = t.Tag.String()
-				sent[cur] = false
-			} else {
-				sent[cur] = true
-			}
-			depth++ // the Decoder follows an empty tag with an EndTag too
-		case eas.EndTag:
-			depth--
-		case eas.Text:
-			if depth == 1 && len(t) > 0 {
-				sent[cur] = true
-			}
-		case eas.Opaque:
-			if depth == 1 && len(t) > 0 {
-				sent[cur] = true
-			}
-		}
-	}
-	return sent, nil
+	err := raw.Elements(func(t eas.Tag, content bool) { sent[t.String()] = content })
+	return sent, err
 }
 
 func ptr[T any](v T) *T { return &v }
