@@ -57,6 +57,11 @@ type Options struct {
 	Decoder     *eas.DecoderOptions   // nil: the codec's defaults
 	Backend     Backend               // nil: every request but OPTIONS is answered 401
 
+	// DecodeBudget bounds the bytes of request bodies being decoded at
+	// once, across requests (decodebudget.go); 0: DefaultDecodeBudget.
+	// Past it, HTTP 503 with Retry-After. It may not be below MaxBodySize.
+	DecodeBudget int64
+
 	// State keeps device state: sync keys, id maps, policy keys, wipes.
 	// Commands that need it are not routed without it.
 	State *statecache.Store
@@ -105,6 +110,7 @@ type Server struct {
 	versions  []eas.ProtocolVersion
 	maxBody   int64
 	decoder   *eas.DecoderOptions
+	budget    *decodeBudget // decodebudget.go
 	backend   Backend
 	state     *statecache.Store
 	policy    Policy
@@ -206,6 +212,9 @@ func New(o *Options) (*Server, error) {
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.metrics = metrics.New(s.reg)
 	s.instrument() // opsmetrics.go
+	if s.budget, err = newDecodeBudget(o.DecodeBudget, s.maxBody, s.reg); err != nil {
+		return nil, err
+	}
 	s.mux.HandleFunc("POST "+Path, s.servePost)
 	s.mux.HandleFunc("OPTIONS "+Path, s.serveOptions)
 	s.admin = s.newAdminMux()
@@ -460,7 +469,9 @@ func (s *Server) decode(r *http.Request, x *exchange, rt *route) (request, error
 	if r.ContentLength > s.maxBody {
 		return nil, &http.MaxBytesError{Limit: s.maxBody}
 	}
-	body := bufio.NewReader(http.MaxBytesReader(x.w, r.Body, s.maxBody))
+	br := &budgetReader{r: http.MaxBytesReader(x.w, r.Body, s.maxBody), b: s.budget}
+	defer br.release()
+	body := bufio.NewReader(br)
 	if q.MIME {
 		return mimeRequest(q, body)
 	}
@@ -482,6 +493,10 @@ func (s *Server) fail(ctx context.Context, x *exchange, err error) {
 	var re *RequestError
 	if errors.As(err, &re) {
 		answerAndClose(x.w, http.StatusBadRequest, re.Error())
+		return
+	}
+	if errors.Is(err, errOverBudget) {
+		refuseOverBudget(x.w)
 		return
 	}
 	st, code := s.answerFor(ctx, x.q, x.user, eas.ScopeCommand, err)

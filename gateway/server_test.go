@@ -210,6 +210,7 @@ func TestNewErrors(t *testing.T) {
 		"unknown-version": {Versions: []eas.ProtocolVersion{130}},
 		"no-versions":     {Versions: []eas.ProtocolVersion{}},
 		"negative-body":   {MaxBodySize: -1},
+		"small-budget":    {MaxBodySize: 1000, DecodeBudget: 10},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := New(o); err == nil {

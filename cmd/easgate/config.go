@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -68,6 +69,10 @@ type ServerConfig struct {
 	MaxConns           int           `toml:"max_conns"`             // open connections; 0: default
 	MaxConnsPerAddress int           `toml:"max_conns_per_address"` // open connections from one address; 0: default
 	TrustedProxies     []string      `toml:"trusted_proxies"`       // CIDRs whose X-Forwarded-For is believed
+
+	// DecodeBudget bounds the bytes of bodies decoded at once, across
+	// requests; 0: gateway.DefaultDecodeBudget.
+	DecodeBudget int64 `toml:"decode_budget"`
 }
 
 // LoginConfig is the [login] section: failed-login throttling and the
@@ -394,6 +399,11 @@ func (c *Config) validate() error {
 	}
 	if c.Server.MaxBodySize < 0 {
 		e.add("server.max_body_size", "%d is negative", c.Server.MaxBodySize)
+	}
+	if b := c.Server.DecodeBudget; b < 0 {
+		e.add("server.decode_budget", "%d is negative", b)
+	} else if body := cmp.Or(c.Server.MaxBodySize, gateway.DefaultMaxBodySize); b != 0 && b < body {
+		e.add("server.decode_budget", "%d is less than max_body_size (%d): such a body could never be decoded", b, body)
 	}
 	e.oneOf("server.log_level", c.Server.LogLevel, "debug", "info", "warn", "error")
 	e.oneOf("server.log_format", c.Server.LogFormat, "text", "json")
@@ -762,6 +772,7 @@ func (c *Config) gatewayOptions(log *slog.Logger) *gateway.Options {
 	if dec := eas.DecoderOptions(c.Decoder); dec != (eas.DecoderOptions{}) {
 		o.Decoder = &dec
 	}
+	o.DecodeBudget = c.Server.DecodeBudget
 	o.ExternalURL, o.Autodiscover = c.Server.ExternalURL, c.autodiscoverOptions()
 	return o
 }

@@ -225,6 +225,9 @@ func TestConfigErrors(t *testing.T) {
 				"config: server.body_timeout: -1s is negative\n" +
 				"config: login.per_address: -1 is negative\n" +
 				"config: server.max_conns_per_address: 20 is more than server.max_conns 10"},
+		{"decode-budget", "", []string{"EASGATE_SERVER_DECODE_BUDGET=1048576", "EASGATE_DECODER_MAX_ALLOC_PER_BYTE=-1"},
+			"config: server.decode_budget: 1048576 is less than max_body_size (33554432): such a body could never be decoded\n" +
+				"config: decoder.max_alloc_per_byte: -1 is negative"},
 		{"admin-listen", "", []string{"EASGATE_ADMIN_LISTEN=8081"},
 			`config: admin.listen: "8081" is not host:port`},
 		{"admin-on-eas-port", "", []string{"EASGATE_ADMIN_LISTEN=0.0.0.0:443", "EASGATE_SERVER_LISTEN=0.0.0.0:443"},
