@@ -134,7 +134,7 @@ func requestAlloc(doc []byte, o *DecoderOptions) (alloc, charged uint64, err err
 // allocBound is the allocation bound docs/OPERATIONS.md states for
 // decoding an n-byte request with the default limits, then each Raw in it
 // once: 2k·n + k·16 KiB for the decoded values (k = MaxAllocPerByte = 16),
-// and at most 5n + 16 KiB for the Decoder and its input buffer.
+// and at most 6n + 16 KiB for the Decoder's own buffers.
 func allocBound(n int) uint64 { return 40*uint64(n) + 512<<10 }
 
 // checkAlloc fails t when decoding doc allocates past allocBound, or when

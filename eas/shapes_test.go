@@ -8,17 +8,24 @@ import (
 
 // shapeDoc builds hostile-but-well-formed Sync requests of about n bytes,
 // the shapes that cost a decoder most per input byte.
-type shapeDoc struct{ b []byte }
+type shapeDoc struct {
+	b    []byte
+	page Page
+}
 
 func newShapeDoc() *shapeDoc { return &shapeDoc{b: append([]byte(nil), header...)} }
 
 func (s *shapeDoc) tok(p Page, name string, content bool) {
-	t, ok := shapeTokens[name]
+	t, ok := shapeTokens[Tag{p, name}]
 	if !ok {
 		if t, ok = tokenOf(Tag{p, name}); !ok {
 			panic("unknown tag " + name)
 		}
-		shapeTokens[name] = t
+		shapeTokens[Tag{p, name}] = t
+	}
+	if p != s.page {
+		s.b = append(s.b, tokSwitchPage, byte(p))
+		s.page = p
 	}
 	if content {
 		t |= tagContent
@@ -26,9 +33,9 @@ func (s *shapeDoc) tok(p Page, name string, content bool) {
 	s.b = append(s.b, t)
 }
 
-// shapeTokens caches the AirSync tokens the shapes use: building 3 MB of
+// shapeTokens caches the tokens the shapes use: building 3 MB of
 // tags through tokenOf would take longer than decoding them.
-var shapeTokens = map[string]byte{}
+var shapeTokens = map[Tag]byte{}
 
 func (s *shapeDoc) open(name string)  { s.tok(PageAirSync, name, true) }
 func (s *shapeDoc) empty(name string) { s.tok(PageAirSync, name, false) }
@@ -86,6 +93,24 @@ var decodeShapes = []struct {
 		s.b = append(s.b, tokStrI)
 		s.b = append(s.b, bytes.Repeat([]byte{'k'}, n)...)
 		s.b = append(s.b, 0)
+		s.end()
+		s.suffix()
+		return s.b
+	}},
+	// One long string inside ApplicationData: captured, then decoded.
+	{"LongStringInRaw", func(n int) []byte {
+		s := newShapeDoc()
+		s.prefix()
+		s.open("Commands")
+		s.open("Add")
+		s.open("ApplicationData")
+		s.tok(PageEmail, "Subject", true)
+		s.b = append(s.b, tokStrI)
+		s.b = append(s.b, bytes.Repeat([]byte{'s'}, n)...)
+		s.b = append(s.b, 0)
+		s.end()
+		s.end()
+		s.end()
 		s.end()
 		s.suffix()
 		return s.b
