@@ -103,8 +103,10 @@ func (br *budgetReader) release() {
 	br.held = 0
 }
 
-// refuseOverBudget answers a request refused for the decode budget.
+// refuseOverBudget answers a request refused for the decode budget. The
+// rest of its body is not read: the connection closes.
 func refuseOverBudget(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(decodeRetryAfter/time.Second)))
+	w.Header().Set("Connection", "close")
 	w.WriteHeader(http.StatusServiceUnavailable)
 }

@@ -46,8 +46,9 @@ func TestDecodeBudget(t *testing.T) {
 	}
 
 	w := post(s, Path+plainQuery+"FolderSync", small)
-	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "5" {
-		t.Errorf("POST over the budget = %d, Retry-After %q; want 503, 5", w.Code, w.Header().Get("Retry-After"))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "5" || w.Header().Get("Connection") != "close" {
+		t.Errorf("POST over the budget = %d, Retry-After %q, Connection %q; want 503, 5, close",
+			w.Code, w.Header().Get("Retry-After"), w.Header().Get("Connection"))
 	}
 
 	pw.Write(big[sent:])
