@@ -67,7 +67,7 @@ func graphE2EServer(t testing.TB, eo graphemu.Options, o graph.Options) *graphE2
 		return b
 	}
 	e.b = newBackend()
-	e.srv, err = New(&Options{Backend: e2eBackend{e.b}, State: e.state,
+	e.srv, err = New(&Options{Backend: e2eBackend{e.b}, State: e.state, Directory: DirectoryOptions{Folder: o.Directory},
 		Policy: Policy{Mode: PolicyAllow}, Limits: Limits{MinHeartbeat: time.Second}})
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +161,7 @@ func graphE2EMail(subject, text string) []byte {
 func TestGraphConversation(t *testing.T) {
 	// The series of imapE2ECheckSeries is in March 2026: the calendar
 	// window reaches back past it.
-	e := graphE2EServer(t, graphemu.Options{}, graph.Options{CalendarPast: 400 * 24 * time.Hour})
+	e := graphE2EServer(t, graphemu.Options{}, graph.Options{CalendarPast: 400 * 24 * time.Hour, Directory: "Directory"})
 	for _, v := range []eas.ProtocolVersion{eas.V141, eas.V161, eas.V121} {
 		t.Run(v.String(), func(t *testing.T) { graphE2EConversation(t, e, v) })
 	}
@@ -318,6 +318,16 @@ func graphE2EConversation(t *testing.T, e *graphE2EEnv, v eas.ProtocolVersion) {
 	// Fetch and Search ($search).
 	convFetch(t, d, archive, mv.Response[0].DstMsgID)
 	convSearch(t, d, inbox)
+
+	// GAL: the tenant's users, from /users.
+	var gal eas.SearchResponse
+	d.do("Search", galSearch("bob", "", nil), &gal)
+	if gal.Status != eas.SearchStatusSuccess || gal.Response == nil {
+		t.Fatalf("GAL search = %+v", gal)
+	}
+	if got := galEmails(galResults(t, &gal.Response.Store)); !slices.Equal(got, []string{"bob@" + testserver.GraphDomain}) {
+		t.Errorf("GAL search for bob = %v", got)
+	}
 }
 
 // TestGraphFaults: expired delta links (evicted, and the documented

@@ -36,6 +36,8 @@ type GraphConfig struct {
 	PollInterval    time.Duration `toml:"poll_interval"`     // Inbox/Calendar/Contacts poll while phones wait; default 30s
 	MaxPollInterval time.Duration `toml:"max_poll_interval"` // idle folders back off to this; default 10m
 
+	Directory string `toml:"directory"` // name of a read-only contacts folder of the tenant's users, for [gal] folder; "": none
+
 	NotificationURL    string `toml:"notification_url"`    // public HTTPS URL of the webhook; "": polling only
 	NotificationListen string `toml:"notification_listen"` // host:port serving it (behind a TLS proxy)
 }
@@ -111,7 +113,7 @@ func graphBackend(cfg *Config, log *slog.Logger, state *statecache.Store) (*grap
 		ClientSecret: g.ClientSecret, Passwords: statePasswords{state}, MailDomain: cfg.Server.MailDomain,
 		Concurrency: g.Concurrency, Budget: g.Budget, PageSize: g.PageSize,
 		PollInterval: g.PollInterval, MaxPollInterval: g.MaxPollInterval,
-		NotificationURL: g.NotificationURL, Logger: log,
+		NotificationURL: g.NotificationURL, Directory: g.Directory, Logger: log,
 	}
 	if g.CertificateFile != "" {
 		cert, key, err := loadCertificate(g.CertificateFile, g.KeyFile)

@@ -26,6 +26,7 @@ const (
 	contentContacts
 	contentEvents
 	contentTasks
+	contentDirectory
 )
 
 // feed is the journal of one folder of one mailbox: every item id with
@@ -115,6 +116,9 @@ type deltaPage struct {
 // sync brings the journal up to date with one delta round. An expired
 // link is re-baselined once, silently (§2.4). f.mu is held.
 func (f *feed) sync(ctx context.Context) error {
+	if f.kind == contentDirectory {
+		return f.directoryRound(ctx)
+	}
 	err := f.round(ctx)
 	if errors.Is(err, sources.ErrStateExpired) {
 		f.s.b.log.Info("graph: delta link expired; re-baselining", "mailbox", f.s.upn, "folder", f.folder, "err", err)
@@ -338,7 +342,11 @@ func (s *Source) feed(ctx context.Context, fid sources.FolderID) (*feed, error) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if f = s.feeds[fid]; f == nil {
-		f = newFeed(s, fid, contentOf(s.known[fid].Kind))
+		k := contentOf(s.known[fid].Kind)
+		if fid == prefixDirectory {
+			k = contentDirectory
+		}
+		f = newFeed(s, fid, k)
 		s.feeds[fid] = f
 	}
 	return f, nil
@@ -362,6 +370,8 @@ const (
 	prefixContacts = "c."
 	prefixCalendar = "k."
 	prefixTasks    = "t."
+	// prefixDirectory is the one folder of Options.Directory.
+	prefixDirectory = "gal."
 )
 
 func prefixOf(k content) string {
@@ -372,6 +382,8 @@ func prefixOf(k content) string {
 		return prefixCalendar
 	case contentTasks:
 		return prefixTasks
+	case contentDirectory:
+		return prefixDirectory
 	}
 	return ""
 }
@@ -379,7 +391,7 @@ func prefixOf(k content) string {
 // graphID is the Graph id of folder fid.
 func graphID(fid sources.FolderID) string {
 	s := string(fid)
-	for _, p := range []string{prefixContacts, prefixCalendar, prefixTasks} {
+	for _, p := range []string{prefixContacts, prefixCalendar, prefixTasks, prefixDirectory} {
 		if strings.HasPrefix(s, p) {
 			return s[len(p):]
 		}

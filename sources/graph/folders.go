@@ -138,6 +138,9 @@ func (s *Source) listFolders(ctx context.Context) ([]sources.Folder, error) {
 			return sources.Folder{Name: g.DisplayName, Kind: k}
 		}},
 	}
+	if s.b.o.Directory != "" {
+		out = append(out, sources.Folder{ID: prefixDirectory, Name: s.b.o.Directory, Kind: sources.KindUserContacts})
+	}
 	for _, l := range lists {
 		var p struct {
 			Value []graphFolder `json:"value"`

@@ -68,6 +68,11 @@ type Options struct {
 	// subscription whose notifications wake its poller.
 	NotificationURL string
 
+	// Directory, when set, names a read-only contacts folder that lists
+	// the tenant's users from /users, for the gateway's GAL ([gal] folder
+	// names it too). Phones see it as an address book. "" means none.
+	Directory string
+
 	// CalendarPast and CalendarFuture bound the calendar view window
 	// (§2.5); 0 means 180 and 540 days.
 	CalendarPast, CalendarFuture time.Duration

@@ -109,7 +109,11 @@ func (s *Source) Get(ctx context.Context, fid sources.FolderID, ids []sources.It
 
 // getRequest is the GET of one item of feed f.
 func (s *Source) getRequest(f *feed, id sources.ItemID, o *sources.GetOptions) *batchItem {
-	if f.kind != contentMail {
+	switch f.kind {
+	case contentDirectory:
+		return &batchItem{path: "/users/" + url.PathEscape(string(id)), query: url.Values{"$select": {userFields}}}
+	case contentMail:
+	default:
 		return &batchItem{path: s.itemPath(f, id)}
 	}
 	esc := url.PathEscape(string(id))

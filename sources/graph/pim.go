@@ -92,6 +92,12 @@ func (s *Source) pimItem(ctx context.Context, f *feed, id sources.ItemID, body j
 		it.ETag = head.ETag
 	}
 	switch f.kind {
+	case contentDirectory:
+		var u graphUser
+		if err := json.Unmarshal(body, &u); err != nil {
+			return it, false, fmt.Errorf("graph: user %s: %w", id, err)
+		}
+		it.Contact, it.ETag = u.toSources(), u.tag()
 	case contentContacts:
 		var c graphContact
 		if err := json.Unmarshal(body, &c); err != nil {
@@ -175,6 +181,8 @@ func (s *Source) pimPut(ctx context.Context, f *feed, it *sources.Item, ifMatch 
 	var create string
 	gid := url.PathEscape(graphID(f.folder))
 	switch {
+	case f.kind == contentDirectory:
+		return "", "", fmt.Errorf("graph: the directory is read-only: %w", sources.ErrUnsupported)
 	case f.kind == contentContacts && it.Contact != nil:
 		body, create = contactJSON(it.Contact), s.path+"/contactFolders/"+gid+"/contacts"
 	case f.kind == contentTasks && it.Task != nil:
