@@ -8,7 +8,6 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -300,15 +299,6 @@ func (c *console) checkPost(r *http.Request, want string) error {
 // limitForm bounds the body of a console POST.
 func limitForm(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
-}
-
-// clientAddr is the address of r's peer, for login throttling.
-func clientAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
 }
 
 // redirect answers a POST with 303 to path in the console, with a message.

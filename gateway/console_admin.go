@@ -3,8 +3,6 @@ package gateway
 import (
 	"fmt"
 	"net/http"
-	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/easgate/easgate/statecache"
@@ -20,7 +18,8 @@ const AdminConsolePrefix = "/admin/"
 // the access rules, and trace downloads. The login asks for o.Token.
 func (s *Server) AdminConsole(o ConsoleOptions) http.Handler {
 	c := s.newConsole(o, "/admin", "easgate_admin", true)
-	lim := &tokenLimiter{now: func() time.Time { return s.now() }}
+	// Its own Throttle: the token is one secret, not a user's password.
+	lim := NewThrottle(ThrottleOptions{}, func() time.Time { return s.now() })
 	m := http.NewServeMux()
 	m.HandleFunc("GET /admin/style.css", c.serveCSS)
 	m.HandleFunc("GET /admin/login", func(w http.ResponseWriter, r *http.Request) { c.loginPage(w, r, http.StatusOK, "") })
@@ -30,14 +29,14 @@ func (s *Server) AdminConsole(o ConsoleOptions) http.Handler {
 			c.loginPage(w, r, http.StatusForbidden, err.Error())
 			return
 		}
-		addr := clientAddr(r)
-		if wait := lim.check(addr); wait > 0 {
+		addr := s.clientAddr(r)
+		if reason, wait := lim.Check(adminThrottleName, addr); reason != "" {
 			w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 			c.loginPage(w, r, http.StatusTooManyRequests, "Too many failed logins from this address; try again later.")
 			return
 		}
 		if !validToken(o.Token, r.PostForm.Get("token")) {
-			lim.failed(addr)
+			lim.Failed(adminThrottleName, addr)
 			s.log.Warn("console: admin login failed", "addr", addr.String())
 			msg := "Wrong token."
 			if o.Token == "" {
@@ -46,6 +45,7 @@ func (s *Server) AdminConsole(o ConsoleOptions) http.Handler {
 			c.loginPage(w, r, http.StatusUnauthorized, msg)
 			return
 		}
+		lim.Succeeded(adminThrottleName, addr)
 		id, _ := c.ss.create("", nil)
 		if id == "" {
 			c.loginPage(w, r, http.StatusServiceUnavailable, "Too many sessions; try again later.")
@@ -205,58 +205,6 @@ func (c *console) adminSetRule(w http.ResponseWriter, r *http.Request, sess *ses
 	c.redirect(w, r, "/rules", msg)
 }
 
-// tokenLimiter slows guessing of the admin token: after 5 failures from
-// one address, each further attempt waits twice as long as the last, up
-// to 5 minutes, until 15 minutes pass without a failure. At most
-// maxLimited addresses are remembered; beyond, the oldest is forgotten.
-type tokenLimiter struct {
-	mu  sync.Mutex
-	m   map[netip.Addr]*strikes
-	now func() time.Time
-}
-
-type strikes struct {
-	n     int
-	last  time.Time
-	until time.Time
-}
-
-const maxLimited = 10000
-
-func (l *tokenLimiter) check(a netip.Addr) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	st := l.m[a]
-	if st == nil {
-		return 0
-	}
-	return st.until.Sub(l.now())
-}
-
-func (l *tokenLimiter) failed(a netip.Addr) {
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.m == nil {
-		l.m = make(map[netip.Addr]*strikes)
-	}
-	st := l.m[a]
-	if st == nil || now.Sub(st.last) > 15*time.Minute {
-		if len(l.m) >= maxLimited {
-			var oldest netip.Addr
-			for k, v := range l.m {
-				if !oldest.IsValid() || v.last.Before(l.m[oldest].last) {
-					oldest = k
-				}
-			}
-			delete(l.m, oldest)
-		}
-		st = &strikes{}
-		l.m[a] = st
-	}
-	st.n++
-	st.last = now
-	if st.n > 5 {
-		st.until = now.Add(min(time.Second<<min(st.n-6, 9), 5*time.Minute))
-	}
-}
+// adminThrottleName is the user name the admin console's Throttle counts
+// failures under.
+const adminThrottleName = "admin console"

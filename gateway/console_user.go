@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/sources"
 	"github.com/easgate/easgate/statecache"
 )
@@ -25,7 +24,6 @@ const UserConsolePath = "/devices"
 // the phones. Call it before serving.
 func (s *Server) EnableUserConsole(o ConsoleOptions) {
 	c := s.newConsole(o, UserConsolePath, "easgate_session", false)
-	lim := &tokenLimiter{now: func() time.Time { return s.now() }}
 	p := UserConsolePath
 	s.mux.HandleFunc("GET "+p+"/style.css", c.serveCSS)
 	s.mux.HandleFunc("GET "+p, func(w http.ResponseWriter, r *http.Request) {
@@ -43,27 +41,30 @@ func (s *Server) EnableUserConsole(o ConsoleOptions) {
 			return
 		}
 		user, pass := strings.TrimSpace(r.PostForm.Get("user")), r.PostForm.Get("password")
-		addr := clientAddr(r)
-		if wait := lim.check(addr); wait > 0 {
-			w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
-			c.loginPage(w, r, http.StatusTooManyRequests, "Too many failed logins from this address; try again later.")
-			return
-		}
 		if s.backend == nil || s.state == nil {
 			c.loginPage(w, r, http.StatusServiceUnavailable, "This server has no store or no device state configured.")
 			return
 		}
+		// The phone's own throttle: a guesser gains nothing by coming
+		// through the console.
+		addr := s.clientAddr(r)
+		if reason, wait := s.throttle.Check(user, addr); reason != "" {
+			w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+			c.loginPage(w, r, http.StatusTooManyRequests, "Too many failed logins; try again later.")
+			return
+		}
 		src, err := s.backend.Login(r.Context(), user, pass)
 		if err != nil {
-			if st, _ := statusFor(0, eas.ScopeCommand, eas.V161, err); st == eas.StatusServerErrorRetryLater {
+			if loginStatus(err) == http.StatusServiceUnavailable {
 				c.loginPage(w, r, http.StatusServiceUnavailable, "The mail server is not answering; try again later.")
 				return
 			}
-			lim.failed(addr)
+			s.throttle.Failed(user, addr)
 			s.log.Info("console: login failed", "user", user, "addr", addr.String())
 			c.loginPage(w, r, http.StatusUnauthorized, "Wrong name or password.")
 			return
 		}
+		s.throttle.Succeeded(user, addr)
 		id, _ := c.ss.create(user, src)
 		if id == "" {
 			c.loginPage(w, r, http.StatusServiceUnavailable, "Too many sessions; try again later.")
