@@ -45,6 +45,7 @@ type Config struct {
 	Graph   GraphConfig   `toml:"graph"`
 	GAL     GALConfig     `toml:"gal"`
 	SMIME   SMIMEConfig   `toml:"smime"`
+	Classes ClassesConfig `toml:"classes"` // config_classes.go
 
 	Autodiscover AutodiscoverConfig `toml:"autodiscover"` // config_autodiscover.go
 }
@@ -244,13 +245,14 @@ func defaultConfig() *Config {
 	return &Config{
 		Server: ServerConfig{Listen: "127.0.0.1:8080", LogLevel: "info", LogFormat: "text",
 			HeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
-		Admin:  AdminConfig{Listen: "127.0.0.1:8081", UserConsole: true},
-		Policy: PolicyConfig{Mode: "allow"},
-		JMAP:   JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls"},
-		IMAP:   IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4},
-		DAV:    DAVConfig{PollInterval: 60 * time.Second},
-		SMIME:  SMIMEConfig{Revocation: "off", RevocationTimeout: 5 * time.Second},
-		Graph:  defaultGraphConfig(),
+		Admin:   AdminConfig{Listen: "127.0.0.1:8081", UserConsole: true},
+		Policy:  PolicyConfig{Mode: "allow"},
+		JMAP:    JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls"},
+		IMAP:    IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4},
+		DAV:     DAVConfig{PollInterval: 60 * time.Second},
+		SMIME:   SMIMEConfig{Revocation: "off", RevocationTimeout: 5 * time.Second},
+		Graph:   defaultGraphConfig(),
+		Classes: defaultClassesConfig(),
 	}
 }
 
@@ -455,6 +457,7 @@ func (c *Config) validate() error {
 
 	c.validatePolicy(&e)
 	c.validateAutodiscover(&e)
+	c.validateClasses(&e)
 
 	if c.State.Dir == "" {
 		e.add("state.dir", "not set")

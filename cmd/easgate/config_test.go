@@ -228,6 +228,14 @@ func TestConfigErrors(t *testing.T) {
 		{"decode-budget", "", []string{"EASGATE_SERVER_DECODE_BUDGET=1048576", "EASGATE_DECODER_MAX_ALLOC_PER_BYTE=-1"},
 			"config: server.decode_budget: 1048576 is less than max_body_size (33554432): such a body could never be decoded\n" +
 				"config: decoder.max_alloc_per_byte: -1 is negative"},
+		{"classes", "", []string{"EASGATE_CLASSES_TASKS_FROM=imapdav", "EASGATE_CLASSES_CONTACTS_FROM=caldav", "EASGATE_CLASSES_CALENDAR_FROM=jmap"},
+			"config: classes.contacts_from: \"caldav\" is not one of memory, jmap, imapdav\n" +
+				"config: classes.calendar_from: jmap needs jmap.session_url\n" +
+				"config: classes.tasks_from: imapdav needs imap.addr (the IMAP+DAV adapter logs in over IMAP)\n" +
+				"config: classes.tasks_from: imapdav serves tasks from DAV, and [dav] has no URL for it"},
+		{"classes-all-off", "", []string{"EASGATE_CLASSES_EMAIL=false", "EASGATE_CLASSES_CONTACTS=false", "EASGATE_CLASSES_CALENDAR=false",
+			"EASGATE_CLASSES_TASKS=false", "EASGATE_CLASSES_NOTES=false"},
+			"config: classes: every content type is switched off: nothing to serve"},
 		{"admin-listen", "", []string{"EASGATE_ADMIN_LISTEN=8081"},
 			`config: admin.listen: "8081" is not host:port`},
 		{"admin-on-eas-port", "", []string{"EASGATE_ADMIN_LISTEN=0.0.0.0:443", "EASGATE_SERVER_LISTEN=0.0.0.0:443"},
@@ -351,7 +359,7 @@ func serveAddrs(t *testing.T, file string, env map[string]string) (url, admin st
 
 // checkLogin checks that user can FolderSync through the gateway at url,
 // getting an Inbox, and that a wrong password is answered 401.
-func checkLogin(t *testing.T, url, user, password string) {
+func checkLogin(t *testing.T, url, user, password string) *eas.FolderSyncResponse {
 	t.Helper()
 	var fs eas.FolderSyncResponse
 	phone := &memoryPhone{url: url, user: user, password: password}
@@ -371,6 +379,7 @@ func checkLogin(t *testing.T, url, user, password string) {
 	if code := phone.call(t, "FolderSync", &eas.FolderSyncRequest{SyncKey: "0"}, nil); code != http.StatusUnauthorized {
 		t.Errorf("FolderSync as %s with a wrong password: HTTP %d, want 401", user, code)
 	}
+	return &fs
 }
 
 // TestServeStores runs serve with configs/jmap-cyrus.toml and
@@ -382,10 +391,23 @@ func TestServeStores(t *testing.T) {
 		url := serveConfig(t, "../../configs/jmap-cyrus.toml", map[string]string{
 			"EASGATE_JMAP_SESSION_URL":  c.JMAP,
 			"EASGATE_JMAP_IDLE_IMAP":    c.IMAP,
+			"EASGATE_IMAP_ADDR":         c.IMAP,
+			"EASGATE_DAV_CALDAV_URL":    c.CalDAV,
 			"EASGATE_STATE_DIR":         t.TempDir(),
 			"EASGATE_SERVER_LOG_FORMAT": "text",
 		})
-		checkLogin(t, url, "alice", testserver.Users["alice"])
+		fs := checkLogin(t, url, "alice", testserver.Users["alice"])
+		// Tasks come from Cyrus's CalDAV (issue 10: a JMAP set-up had
+		// no Tasks folder); mail, contacts and calendars from JMAP.
+		kinds := map[eas.FolderType]int{}
+		for _, f := range fs.Changes.Add {
+			kinds[f.Type]++
+		}
+		for _, ty := range []eas.FolderType{eas.FolderTypeInbox, eas.FolderTypeContacts, eas.FolderTypeCalendar, eas.FolderTypeTasks} {
+			if kinds[ty] != 1 {
+				t.Errorf("FolderSync has %d folders of type %d, want 1: %+v", kinds[ty], ty, fs.Changes.Add)
+			}
+		}
 	})
 	t.Run("imap-dav", func(t *testing.T) {
 		d := testserver.StartDovecot(t)

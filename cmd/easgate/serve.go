@@ -127,11 +127,18 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) (err error) 
 	return nil
 }
 
-// backendFor returns the Backend of the store that cfg names; none
-// contacts its server before the first login. A Backend that is an
+// backendFor returns the Backend of the stores that cfg names ([store],
+// and [classes] when content types come from other stores or are off);
+// none contacts its server before the first login. A Backend that is an
 // io.Closer is closed when serve ends.
 func backendFor(cfg *Config, log *slog.Logger, state *statecache.Store) (gateway.Backend, error) {
-	switch k := cfg.Store.Kind; k {
+	return classesBackend(cfg, log, state)
+}
+
+// storeBackend returns the Backend of store kind k, configured by its
+// section of cfg.
+func storeBackend(cfg *Config, k string, log *slog.Logger, state *statecache.Store) (gateway.Backend, error) {
+	switch k {
 	case "memory":
 		return newMemoryBackend(cfg.Memory.Users, cfg.Server.MailDomain), nil
 	case "jmap":
