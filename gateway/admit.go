@@ -71,6 +71,16 @@ type Limits struct {
 	// easgate sends the headers and starts streaming (Gmail on Android
 	// aborts after about 30 s): 20 s.
 	KeepAlive time.Duration
+	// MaxAccounts bounds each in-memory per-account cache (accounts.go):
+	// the last Sync and Ping of that many devices, their recent SendMail
+	// ClientIds and that many users' folder lists: 10,000. Past it the
+	// least recently used is forgotten, which costs its device a resent
+	// request, never data.
+	MaxAccounts int
+	// AccountIdle is how long such an entry is kept after its last use:
+	// 2 h, longer than the longest heartbeat (59 min) so that a phone in
+	// push mode keeps its cached Ping.
+	AccountIdle time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -90,6 +100,8 @@ func (l Limits) withDefaults() Limits {
 	defi(&l.MaxWindowSize, 512)
 	defi(&l.MaxSyncCollections, 300)
 	def(&l.KeepAlive, 20*time.Second)
+	defi(&l.MaxAccounts, 10000)
+	def(&l.AccountIdle, 2*time.Hour)
 	return l
 }
 

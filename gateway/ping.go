@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/easgate/easgate/eas"
@@ -14,33 +13,13 @@ import (
 	"github.com/easgate/easgate/statecache"
 )
 
-// pings keeps each account's last accepted Ping parameters, which a Ping
-// without them repeats (MS-ASCMD 3.1.5.10). They live in memory only: after
-// a restart such a Ping is answered status 3 and the phone sends them again.
-type pings struct {
-	mu sync.Mutex
-	m  map[statecache.Account]pingParams
-}
-
+// pingParams are an account's last accepted Ping parameters, which a Ping
+// without them repeats (MS-ASCMD 3.1.5.10). The accounts' pingCache keeps
+// them in memory only (accounts.go): after a restart, or once forgotten,
+// such a Ping is answered status 3 and the phone sends them again.
 type pingParams struct {
 	heartbeat int // seconds
 	folders   []eas.PingFolder
-}
-
-func (p *pings) last(a statecache.Account) (pingParams, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	pp, ok := p.m[a]
-	return pp, ok
-}
-
-func (p *pings) remember(a statecache.Account, pp pingParams) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.m == nil {
-		p.m = make(map[statecache.Account]pingParams)
-	}
-	p.m[a] = pp
 }
 
 // pingFolder is a watched folder: the device's CollectionId and the store's
@@ -111,7 +90,7 @@ func (s *Server) answerNow(ctx context.Context, w http.ResponseWriter, resp any)
 // against s.limits. It returns either the parameters to use, remembered for
 // the next Ping, or the response that refuses them.
 func (s *Server) pingParams(a statecache.Account, req *eas.PingRequest) (pingParams, *eas.PingResponse) {
-	pp, known := s.pings.last(a)
+	pp, known := s.pings.get(a)
 	if req != nil && req.HeartbeatInterval > 0 {
 		pp.heartbeat = req.HeartbeatInterval
 	}
@@ -132,7 +111,7 @@ func (s *Server) pingParams(a statecache.Account, req *eas.PingRequest) (pingPar
 	case len(pp.folders) > s.limits.MaxPingFolders:
 		return pp, &eas.PingResponse{Status: eas.PingStatusTooManyFolders, MaxFolders: s.limits.MaxPingFolders}
 	}
-	s.pings.remember(a, pp)
+	s.pings.put(a, pp)
 	return pp, nil
 }
 

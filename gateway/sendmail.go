@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"slices"
-	"sync"
 
 	"github.com/easgate/easgate/eas"
-	"github.com/easgate/easgate/statecache"
 )
 
 // handleSendMail answers SendMail, MS-ASCMD 2.2.1.17: the client's message
@@ -24,16 +22,13 @@ func (s *Server) handleSendMail(ctx context.Context, sess *Session, req *eas.Sen
 	})
 }
 
-// submissions remembers the ClientIds of each account's recent messages
-// (MS-ASCMD 2.2.3.28.1: the client makes one per message), so that a
-// SendMail, SmartReply or SmartForward resent after a lost answer is
-// answered 118 MessagePreviouslySent instead of sending the mail twice.
-// It keeps the last submissionMemory ids per account, in memory.
-type submissions struct {
-	mu sync.Mutex
-	m  map[statecache.Account][]string
-}
-
+// The accounts' submissions remember the ClientIds of each account's recent
+// messages (MS-ASCMD 2.2.3.28.1: the client makes one per message), so
+// that a SendMail, SmartReply or SmartForward resent after a lost answer
+// is answered 118 MessagePreviouslySent instead of sending the mail twice.
+// They keep the last submissionMemory ids per account, in memory
+// (accounts.go), for Limits.AccountIdle after the account's last message:
+// a client resends within seconds.
 const submissionMemory = 64
 
 // submitOnce runs send unless the account already submitted clientID; a
@@ -43,27 +38,24 @@ func (s *Server) submitOnce(sess *Session, clientID string, send func() error) e
 	if clientID == "" {
 		return send()
 	}
-	sb := &s.submitted
 	a := sess.Account
-	sb.mu.Lock()
-	if slices.Contains(sb.m[a], clientID) {
-		sb.mu.Unlock()
+	dup := false
+	s.submitted.update(a, func(ids []string, _ bool) ([]string, bool) {
+		if dup = slices.Contains(ids, clientID); dup {
+			return ids, true
+		}
+		ids = append(slices.Clone(ids), clientID)
+		return ids[max(0, len(ids)-submissionMemory):], true
+	})
+	if dup {
 		return &eas.StatusError{Status: eas.StatusMessagePreviouslySent}
 	}
-	if sb.m == nil {
-		sb.m = make(map[statecache.Account][]string)
-	}
-	ids := append(sb.m[a], clientID)
-	if len(ids) > submissionMemory {
-		ids = ids[len(ids)-submissionMemory:]
-	}
-	sb.m[a] = ids
-	sb.mu.Unlock()
 	err := send()
 	if err != nil {
-		sb.mu.Lock()
-		sb.m[a] = slices.DeleteFunc(sb.m[a], func(id string) bool { return id == clientID })
-		sb.mu.Unlock()
+		s.submitted.update(a, func(ids []string, ok bool) ([]string, bool) {
+			ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == clientID })
+			return ids, ok && len(ids) > 0
+		})
 	}
 	return err
 }

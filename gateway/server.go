@@ -120,15 +120,10 @@ type Server struct {
 	routes    []route
 	mux       *http.ServeMux
 	admin     *http.ServeMux // admin.go
-	waiters   waiters
-	parking   parking // waits whose connection was taken over (park.go)
-	pings     pings   // each account's last Ping parameters (ping.go)
-	syncs     syncCache
-	syncLocks accountLocks
-	folders   folderCache
-	submitted submissions
-	dir       *directory // gal.go
-	traces    traces     // per-device traces and recent requests (trace.go)
+	*accounts                // per-account memory, bounded (accounts.go)
+	parking   parking        // waits whose connection was taken over (park.go)
+	dir       *directory     // gal.go
+	traces    traces         // per-device traces and recent requests (trace.go)
 
 	autodiscover *autodiscover // autodiscover.go
 	certs        CertOptions
@@ -196,6 +191,7 @@ func New(o *Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.accounts = newAccounts(s.limits, s.now)
 	s.dir = newDirectory(o.Directory, s.now, s.log)
 	ad, err := newAutodiscover(o.ExternalURL, o.Autodiscover)
 	if err != nil {

@@ -31,37 +31,19 @@ import (
 // no WindowSize.
 const defaultWindowSize = 100
 
-// syncCache remembers each account's last Sync request, with the keys of
-// its answer, for the empty and Partial requests of 12.1 and later
-// (MS-ASCMD 2.2.3.131). It lives in memory: after a restart the client gets
-// status 13 and sends its request in full.
-type syncCache struct {
-	mu sync.Mutex
-	m  map[statecache.Account]*eas.SyncRequest
-}
-
-func (c *syncCache) get(a statecache.Account) *eas.SyncRequest {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.m[a]
-}
-
-func (c *syncCache) put(a statecache.Account, r *eas.SyncRequest) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[statecache.Account]*eas.SyncRequest)
-	}
-	c.m[a] = r
-}
+// The accounts' syncCache remembers each device's last Sync request, with
+// the keys of its answer, for the empty and Partial requests of 12.1 and
+// later (MS-ASCMD 2.2.3.131). It lives in memory (accounts.go): after a
+// restart, or once forgotten, the client gets status 13 and sends its
+// request in full.
 
 // resolve completes an empty or Partial request from the cache. It
 // returns nil when the cache cannot complete it.
-func (c *syncCache) resolve(a statecache.Account, req *eas.SyncRequest) *eas.SyncRequest {
+func (c syncCache) resolve(a statecache.Account, req *eas.SyncRequest) *eas.SyncRequest {
 	if req != nil && !req.Partial {
 		return req
 	}
-	last := c.get(a)
+	last, _ := c.get(a)
 	if last == nil {
 		return nil
 	}
@@ -93,7 +75,7 @@ func (c *syncCache) resolve(a statecache.Account, req *eas.SyncRequest) *eas.Syn
 
 // remember caches req with the keys of its answer and without the
 // client's commands, which must not run twice.
-func (c *syncCache) remember(a statecache.Account, req *eas.SyncRequest, keys map[string]string) {
+func (c syncCache) remember(a statecache.Account, req *eas.SyncRequest, keys map[string]string) {
 	out := *req
 	out.Collections = &eas.SyncCollections{Collection: slices.Clone(req.Collections.Collection)}
 	for i := range out.Collections.Collection {
@@ -105,44 +87,6 @@ func (c *syncCache) remember(a statecache.Account, req *eas.SyncRequest, keys ma
 		col.Supported = eas.Raw{}
 	}
 	c.put(a, &out)
-}
-
-// accountLocks serialises work per account.
-type accountLocks struct {
-	mu sync.Mutex
-	m  map[statecache.Account]*accountLock
-}
-
-type accountLock struct {
-	mu    sync.Mutex
-	users int // holders and waiters: the entry goes when none is left
-}
-
-// lock locks a's mutex and returns its unlock.
-func (l *accountLocks) lock(a statecache.Account) (unlock func()) {
-	l.mu.Lock()
-	if l.m == nil {
-		l.m = make(map[statecache.Account]*accountLock)
-	}
-	al := l.m[a]
-	if al == nil {
-		al = &accountLock{}
-		l.m[a] = al
-	}
-	al.users++
-	l.mu.Unlock()
-	al.mu.Lock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			al.mu.Unlock()
-			l.mu.Lock()
-			if al.users--; al.users == 0 {
-				delete(l.m, a)
-			}
-			l.mu.Unlock()
-		})
-	}
 }
 
 // syncStatusError answers the whole Sync request with a top-level status.
@@ -1171,12 +1115,9 @@ func (sw *syncWriter) finish() error {
 // for a change expects silence) and when the answer is complete.
 func (sw *syncWriter) stop() { sw.timer.Stop() }
 
-// folderCache keeps each user's folder list for a minute, so that a Sync
-// knows a collection's kind without asking the store each time.
-type folderCache struct {
-	mu sync.Mutex
-	m  map[string]*cachedFolders
-}
+// The accounts' folderCache keeps each user's folder list for a minute, so
+// that a Sync knows a collection's kind without asking the store each
+// time.
 
 type cachedFolders struct {
 	at   time.Time
@@ -1188,7 +1129,7 @@ const folderCacheTTL = time.Minute
 // lookupFolder returns folder id of the session's store, refreshing the
 // cache when it is stale or does not know the folder.
 func (s *Server) lookupFolder(ctx context.Context, sess *Session, id sources.FolderID) (sources.Folder, error) {
-	fs, err := s.folders.get(ctx, sess, s.now(), func(c *cachedFolders) bool { _, ok := c.byID[id]; return ok })
+	fs, err := s.folders.lookup(ctx, sess, s.now(), func(c *cachedFolders) bool { _, ok := c.byID[id]; return ok })
 	if err != nil {
 		return sources.Folder{}, err
 	}
@@ -1209,7 +1150,7 @@ func (s *Server) folderOfKind(ctx context.Context, sess *Session, k sources.Fold
 		}
 		return false
 	}
-	fs, err := s.folders.get(ctx, sess, s.now(), has)
+	fs, err := s.folders.lookup(ctx, sess, s.now(), has)
 	if err != nil {
 		return "", err
 	}
@@ -1221,10 +1162,10 @@ func (s *Server) folderOfKind(ctx context.Context, sess *Session, k sources.Fold
 	return "", fmt.Errorf("gateway: no %s folder: %w", k, sources.ErrNotFound)
 }
 
-func (c *folderCache) get(ctx context.Context, sess *Session, now time.Time, ok func(*cachedFolders) bool) (*cachedFolders, error) {
-	c.mu.Lock()
-	cur := c.m[sess.User]
-	c.mu.Unlock()
+// lookup returns the user's folders, from the cache when they are fresh
+// and pass ok.
+func (c folderCache) lookup(ctx context.Context, sess *Session, now time.Time, ok func(*cachedFolders) bool) (*cachedFolders, error) {
+	cur, _ := c.get(sess.User)
 	if cur != nil && now.Sub(cur.at) < folderCacheTTL && ok(cur) {
 		return cur, nil
 	}
@@ -1236,11 +1177,6 @@ func (c *folderCache) get(ctx context.Context, sess *Session, now time.Time, ok 
 	for _, f := range d.Changed {
 		fresh.byID[f.ID] = f
 	}
-	c.mu.Lock()
-	if c.m == nil {
-		c.m = make(map[string]*cachedFolders)
-	}
-	c.m[sess.User] = fresh
-	c.mu.Unlock()
+	c.put(sess.User, fresh)
 	return fresh, nil
 }

@@ -112,6 +112,8 @@ type LimitsConfig struct {
 	MaxWindowSize      int           `toml:"max_window_size"`
 	MaxSyncCollections int           `toml:"max_sync_collections"`
 	KeepAlive          time.Duration `toml:"keep_alive"`
+	MaxAccounts        int           `toml:"max_accounts"` // entries of each per-account cache; default 10000
+	AccountIdle        time.Duration `toml:"account_idle"` // default 2h
 }
 
 // DecoderConfig is the [decoder] section, eas.DecoderOptions; zero takes
@@ -158,7 +160,8 @@ type StateConfig struct {
 
 // StoreConfig is the [store] section: which store holds the mail.
 type StoreConfig struct {
-	Kind string `toml:"kind"` // required: memory, jmap, imapdav or graph
+	Kind     string `toml:"kind"`      // required: memory, jmap, imapdav or graph
+	MaxUsers int    `toml:"max_users"` // users whose store login is kept (jmap, imapdav); default 1000
 }
 
 // JMAPConfig is the [jmap] section, for store kind jmap.
@@ -425,7 +428,8 @@ func (c *Config) validate() error {
 	for _, d := range []struct {
 		key string
 		v   time.Duration
-	}{{"limits.min_heartbeat", l.MinHeartbeat}, {"limits.max_heartbeat", l.MaxHeartbeat}, {"limits.keep_alive", l.KeepAlive}} {
+	}{{"limits.min_heartbeat", l.MinHeartbeat}, {"limits.max_heartbeat", l.MaxHeartbeat}, {"limits.keep_alive", l.KeepAlive},
+		{"limits.account_idle", l.AccountIdle}} {
 		if d.v < 0 {
 			e.add(d.key, "%v is negative", d.v)
 		}
@@ -440,6 +444,8 @@ func (c *Config) validate() error {
 		{"limits.max_ping_folders", int64(l.MaxPingFolders)},
 		{"limits.max_window_size", int64(l.MaxWindowSize)},
 		{"limits.max_sync_collections", int64(l.MaxSyncCollections)},
+		{"limits.max_accounts", int64(l.MaxAccounts)},
+		{"store.max_users", int64(c.Store.MaxUsers)},
 		{"decoder.max_depth", int64(c.Decoder.MaxDepth)},
 		{"decoder.max_string_size", int64(c.Decoder.MaxStringSize)},
 		{"decoder.max_opaque_size", int64(c.Decoder.MaxOpaqueSize)},
@@ -767,6 +773,8 @@ func (c *Config) gatewayOptions(log *slog.Logger) *gateway.Options {
 			MaxWindowSize:      c.Limits.MaxWindowSize,
 			MaxSyncCollections: c.Limits.MaxSyncCollections,
 			KeepAlive:          c.Limits.KeepAlive,
+			MaxAccounts:        c.Limits.MaxAccounts,
+			AccountIdle:        c.Limits.AccountIdle,
 		},
 	}
 	if c.SMIME.Revocation == "crl" {

@@ -152,6 +152,7 @@ func storeBackend(cfg *Config, k string, log *slog.Logger, state *statecache.Sto
 			URL:             j.SessionURL,
 			DestroyOnDelete: j.Delete == "destroy",
 			PollInterval:    j.PollInterval,
+			MaxUsers:        cfg.Store.MaxUsers,
 			Logger:          log,
 		}
 		var idle *imapdav.Backend
@@ -161,7 +162,7 @@ func storeBackend(cfg *Config, k string, log *slog.Logger, state *statecache.Sto
 			// once-a-second EventSource poll.
 			var err error
 			idle, err = imapdav.NewBackend(&imapdav.Options{
-				IMAP: j.IdleIMAP, TLS: imapdav.TLSMode(j.IdleTLS), Logger: log,
+				IMAP: j.IdleIMAP, TLS: imapdav.TLSMode(j.IdleTLS), Logger: log, MaxUsers: cfg.Store.MaxUsers,
 				// Folders beyond the IDLE limit wait on the EventSource.
 				PollInterval: 24 * time.Hour,
 			})
@@ -186,6 +187,7 @@ func storeBackend(cfg *Config, k string, log *slog.Logger, state *statecache.Sto
 			Submission: m.Submission,
 			MaxConns:   m.ConnsPerUser,
 			MaxIdle:    m.IdlePerUser,
+			MaxUsers:   cfg.Store.MaxUsers,
 			Delete:     imapdav.DeleteMode(m.Delete),
 			Logger:     log,
 		}

@@ -78,8 +78,11 @@ type Options struct {
 	Delete DeleteMode
 
 	// SessionTTL is how long a user's Source stays cached after its last
-	// Login; zero means 30 minutes.
+	// Login; zero means 30 minutes. MaxUsers bounds the users whose
+	// Source is cached; zero means 1000. Past it the least recently used
+	// one is dropped (its next Login checks the password again).
 	SessionTTL time.Duration
+	MaxUsers   int
 
 	// Logger receives connection and push events; nil discards them.
 	Logger *slog.Logger
@@ -103,6 +106,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 30 * time.Minute
+	}
+	if o.MaxUsers <= 0 {
+		o.MaxUsers = 1000
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -164,14 +170,59 @@ func (b *Backend) Login(ctx context.Context, user, password string) (sources.Sou
 		s.Close()
 		return nil, err
 	}
+	b.add(user, s)
+	return s, nil
+}
+
+// add caches s as user's Source, retiring the one it replaces and, when
+// the cache is full, the ones evict drops.
+func (b *Backend) add(user string, s *Source) {
 	b.mu.Lock()
 	old := b.users[user]
+	var dropped []*Source
+	if old == nil && len(b.users) >= b.opts.MaxUsers {
+		dropped = b.evict()
+	}
 	b.users[user] = s
 	b.mu.Unlock()
 	if old != nil {
-		old.Close()
+		old.retire()
 	}
-	return s, nil
+	for _, d := range dropped {
+		d.retire()
+	}
+}
+
+// evict makes room for one more user: it drops every expired Source, or,
+// when none is, the least recently used one. b.mu is held.
+func (b *Backend) evict() []*Source {
+	var out []*Source
+	var lru string
+	var lruAt time.Time
+	for u, s := range b.users {
+		s.mu.Lock()
+		at := s.lastUsed
+		s.mu.Unlock()
+		switch {
+		case time.Since(at) > b.opts.SessionTTL:
+			out = append(out, s)
+			delete(b.users, u)
+		case lru == "" || at.Before(lruAt):
+			lru, lruAt = u, at
+		}
+	}
+	if len(out) == 0 && lru != "" {
+		out = append(out, b.users[lru])
+		delete(b.users, lru)
+	}
+	return out
+}
+
+// cached returns the number of users whose Source is cached.
+func (b *Backend) cached() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.users)
 }
 
 // Close closes every cached Source.
@@ -262,6 +313,12 @@ func (s *Source) expired() bool {
 	defer s.mu.Unlock()
 	return time.Since(s.lastUsed) > s.opts.SessionTTL
 }
+
+// retire drops a Source the Backend no longer hands out without breaking
+// the requests still using it: its idle command connections are logged
+// out and those in use are closed when returned (a later command dials
+// afresh), and its IDLE connections end as their watchers leave.
+func (s *Source) retire() { s.pool.close() }
 
 // Close logs out every connection of the Source.
 func (s *Source) Close() error {

@@ -184,3 +184,27 @@ func TestFolderKinds(t *testing.T) {
 		t.Errorf("Folders: no folder with role junk: %+v", fd.Changed)
 	}
 }
+
+// TestBackendBound caches Sources for 100,000 distinct users and checks
+// that the Backend keeps at most MaxUsers of them, the most recently used.
+func TestBackendBound(t *testing.T) {
+	const users, bound = 100_000, 100
+	b, err := NewBackend(&Options{IMAP: "127.0.0.1:1", MaxUsers: bound})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range users {
+		user := fmt.Sprintf("user%06d", i)
+		b.add(user, newSource(b.opts, user, "pw"))
+	}
+	if n := b.cached(); n != bound {
+		t.Errorf("%d users cached after %d logins, want the bound %d", n, users, bound)
+	}
+	b.mu.Lock()
+	_, last := b.users[fmt.Sprintf("user%06d", users-1)]
+	_, first := b.users["user000000"]
+	b.mu.Unlock()
+	if !last || first {
+		t.Errorf("the last user cached: %v, the first: %v; want the most recent kept", last, first)
+	}
+}
