@@ -21,6 +21,7 @@ import (
 	"github.com/easgate/easgate/internal/testserver"
 	"github.com/easgate/easgate/sources"
 	"github.com/easgate/easgate/sources/itip"
+	"github.com/easgate/easgate/sources/memory"
 )
 
 // The invitations of sources/itip/testdata, as Outlook and Google Calendar
@@ -554,3 +555,51 @@ func TestMeetingResponseVersions(t *testing.T) {
 		})
 	}
 }
+
+// responderStore is a memory store that answers invitations itself, as
+// the Graph adapter does.
+type responderStore struct {
+	*memory.Source
+	got []sources.MeetingAnswer
+}
+
+func (r *responderStore) Respond(_ context.Context, ref sources.ItemRef, a sources.MeetingAnswer) (sources.ItemRef, error) {
+	r.got = append(r.got, a)
+	return sources.ItemRef{Folder: "calendar", ID: "answered"}, nil
+}
+
+// TestMeetingResponseResponder checks that a store that is a
+// sources.Responder answers itself, with the request's answer, through the
+// store metrics wrapper, and that its event's id becomes the CalendarId.
+func TestMeetingResponseResponder(t *testing.T) {
+	e := convServer(t, Options{})
+	rs := &responderStore{Source: e.src}
+	src := measure(rs, "memory", e.srv.metrics)
+	if _, ok := src.(sources.Responder); !ok {
+		t.Fatal("the store metrics wrapper hides sources.Responder")
+	}
+	e.srv.backend = fixedBackend{src}
+	if _, err := e.src.AddMessage(context.Background(), "inbox", meetingInvitation(t, meetingGmail)); err != nil {
+		t.Fatal(err)
+	}
+	d := e.device("resp", "TestPhone", eas.V161)
+	d.folderSync("0")
+	inbox := devicesCollection(d, "inbox")
+	key := d.sync(eas.SyncCollection{SyncKey: "0", CollectionID: inbox})[inbox].SyncKey
+	c := d.sync(eas.SyncCollection{SyncKey: key, CollectionID: inbox, GetChanges: ptr(true)})[inbox]
+	if c.Commands == nil || len(c.Commands.Add) != 1 {
+		t.Fatalf("Sync = %+v, want the invitation", c)
+	}
+	res := meetingRespond(t, d, eas.MeetingResponseItem{UserResponse: eas.UserResponseTentative, CollectionID: inbox, RequestID: c.Commands.Add[0].ServerID,
+		SendResponse: &eas.MeetingSendResponse{ProposedStartTime: "20270119T150000Z", ProposedEndTime: "20270119T160000Z"}})
+	want := sources.MeetingAnswer{Status: sources.StatusTentative, Send: true,
+		ProposedStart: time.Date(2027, 1, 19, 15, 0, 0, 0, time.UTC), ProposedEnd: time.Date(2027, 1, 19, 16, 0, 0, 0, time.UTC)}
+	if res.Status != eas.MeetingResponseStatusSuccess || res.CalendarID == "" || len(rs.got) != 1 || rs.got[0] != want {
+		t.Errorf("MeetingResponse = %+v, store asked %+v; want status 1 with a CalendarId and %+v", res, rs.got, want)
+	}
+}
+
+// fixedBackend logs every user into one store.
+type fixedBackend struct{ src sources.Source }
+
+func (b fixedBackend) Login(context.Context, string, string) (sources.Source, error) { return b.src, nil }

@@ -131,8 +131,21 @@ func measure(src sources.Source, adapter string, m *metrics.Metrics) sources.Sou
 		return src
 	}
 	ms := &measured{src: full, adapter: adapter, m: m}
-	if o, ok := src.(oofer); ok {
+	o, hasOof := src.(oofer)
+	r, hasResponder := src.(sources.Responder)
+	switch {
+	case hasOof && hasResponder:
+		return &struct {
+			*measuredOof
+			measuredResponder
+		}{&measuredOof{measured: ms, o: o}, measuredResponder{ms, r}}
+	case hasOof:
 		return &measuredOof{measured: ms, o: o}
+	case hasResponder:
+		return &struct {
+			*measured
+			measuredResponder
+		}{ms, measuredResponder{ms, r}}
 	}
 	return ms
 }
@@ -277,4 +290,20 @@ func (s *measuredOof) SetOof(ctx context.Context, o sources.Oof) error {
 	err := s.o.SetOof(ctx, o)
 	s.done("SetOof", start, err)
 	return err
+}
+
+// measuredResponder adds a store's own answering of invitations
+// (sources.Responder, optional like oofer) to a measured store.
+type measuredResponder struct {
+	ms *measured
+	r  sources.Responder
+}
+
+var _ sources.Responder = measuredResponder{}
+
+func (s measuredResponder) Respond(ctx context.Context, ref sources.ItemRef, a sources.MeetingAnswer) (sources.ItemRef, error) {
+	start := time.Now()
+	ev, err := s.r.Respond(ctx, ref, a)
+	s.ms.done("Respond", start, err)
+	return ev, err
 }
