@@ -602,4 +602,6 @@ func TestMeetingResponseResponder(t *testing.T) {
 // fixedBackend logs every user into one store.
 type fixedBackend struct{ src sources.Source }
 
-func (b fixedBackend) Login(context.Context, string, string) (sources.Source, error) { return b.src, nil }
+func (b fixedBackend) Login(context.Context, string, string) (sources.Source, error) {
+	return b.src, nil
+}
