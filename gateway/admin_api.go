@@ -53,6 +53,8 @@ func (s *Server) AdminAPI(o AdminOptions) http.Handler {
 	m.HandleFunc("GET "+p+"rules", s.apiListRules)
 	m.HandleFunc("POST "+p+"rules", s.apiSetRule)
 	m.HandleFunc("DELETE "+p+"rules", s.apiDeleteRule)
+	m.HandleFunc("POST "+p+"users/{user}/password", s.apiIssuePassword)
+	m.HandleFunc("DELETE "+p+"users/{user}/password", s.apiRevokePassword)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !o.Trusted && !validToken(o.Token, bearer(r)) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="easgate admin"`)

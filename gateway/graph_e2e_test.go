@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -418,4 +421,55 @@ func TestGraphFaults(t *testing.T) {
 	release()
 	busy.Wait()
 	e.g.Emu.SetRetryAfter(1)
+}
+
+// TestGraphDevicePassword: the administrator issues and revokes device
+// passwords through the admin API; a running server stops taking the old
+// one at once, though it remembers passwords that checked.
+func TestGraphDevicePassword(t *testing.T) {
+	e := graphE2EServer(t, graphemu.Options{}, graph.Options{})
+	api := httptest.NewServer(e.srv.AdminAPI(AdminOptions{Trusted: true}))
+	defer api.Close()
+	login := func(pw string) int {
+		r, _ := http.NewRequest("POST", e.ts.URL+Path+"?Cmd=FolderSync&User="+convUser+"&DeviceId=pwtest&DeviceType=E2EPhone",
+			bytes.NewReader(mustMarshal(t, &eas.FolderSyncRequest{SyncKey: "0"})))
+		r.SetBasicAuth(convUser, pw)
+		r.Header.Set("MS-ASProtocolVersion", "16.1")
+		r.Header.Set("Content-Type", wbxmlType)
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	admin := func(method string) map[string]string {
+		r, _ := http.NewRequest(method, api.URL+AdminPrefix+"users/"+e.upn+"/password", nil)
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]string
+		json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s password = %d %v", method, resp.StatusCode, out)
+		}
+		return out
+	}
+	old := testserver.Users[convUser]
+	if code := login(old); code != 200 {
+		t.Fatalf("login with the first password = %d", code)
+	}
+	pw := admin("POST")["password"]
+	if code := login(old); code != 401 {
+		t.Errorf("login with the replaced password = %d, want 401", code)
+	}
+	if code := login(pw); code != 200 {
+		t.Errorf("login with the issued password = %d, want 200", code)
+	}
+	admin("DELETE")
+	if code := login(pw); code != 401 {
+		t.Errorf("login with a revoked password = %d, want 401", code)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,7 +70,7 @@ func (s *Server) login(r *http.Request) (string, sources.Source, error) {
 	switch {
 	case err == nil:
 		s.throttle.Succeeded(user, addr)
-		s.logins.put(key, src, s.now())
+		s.logins.put(key, user, src, s.now())
 		return user, src, nil
 	case loginStatus(err) == http.StatusServiceUnavailable:
 		// The store is down: nobody guessed anything.
@@ -114,6 +115,7 @@ type loginCache struct {
 }
 
 type cachedLogin struct {
+	user    string // as sent, for forget
 	src     sources.Source
 	expires time.Time
 }
@@ -154,8 +156,28 @@ func (c *loginCache) get(k [sha256.Size]byte, now time.Time) (sources.Source, bo
 	return e.src, true
 }
 
-func (c *loginCache) put(k [sha256.Size]byte, src sources.Source, now time.Time) {
+func (c *loginCache) put(k [sha256.Size]byte, user string, src sources.Source, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.m.put(k, cachedLogin{src, now.Add(c.ttl)})
+	c.m.put(k, cachedLogin{user, src, now.Add(c.ttl)})
+}
+
+// forget drops the remembered logins of user (a name such as
+// alice@example.com), whichever way the phones spelled it: alice,
+// ALICE@example.com or DOMAIN\alice. An administrator who replaces or
+// revokes a password means it to stop working now.
+func (c *loginCache) forget(user string) {
+	user = strings.ToLower(user)
+	local, _, _ := strings.Cut(user, "@")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.m.m {
+		sent := strings.ToLower(e.Value.(*lruEntry[[sha256.Size]byte, cachedLogin]).v.user)
+		if _, n, ok := strings.Cut(sent, `\`); ok {
+			sent = n
+		}
+		if sent == user || sent == local {
+			c.m.remove(k)
+		}
+	}
 }

@@ -166,8 +166,9 @@ alice@contoso.com) and prints it: the password the user's phones log in
 with when the store is Microsoft Graph, where easgate never sees or sends
 the user's Microsoft password. It replaces any earlier one. revoke removes
 it. DIR is the statecache directory of easgate serve, which must not be
-running on it: the store locks its directory. A running serve trusts a
-password that checked for up to 5 minutes more.
+running on it: the store locks its directory. With serve running, use the
+admin API instead: POST or DELETE /admin/v1/users/USER/password, which
+also ends the logins serve remembers.
 `
 
 // runUser runs "easgate user".

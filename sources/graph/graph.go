@@ -13,9 +13,6 @@ package graph
 import (
 	"context"
 	"crypto"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -94,11 +91,9 @@ type Backend struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	checked map[string]checkedPassword // UPN → a password that checked recently
-	ids     map[string]string          // UPN → object id
-	sources map[string]*Source         // by object id
+	ids     map[string]string  // UPN → object id
+	sources map[string]*Source // by object id
 	closed  bool
-	key     [32]byte // of the password cache's HMACs
 	notify  *notifier
 }
 
@@ -153,9 +148,7 @@ func NewBackend(o Options) (*Backend, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	b := &Backend{o: o, log: o.Logger, ids: make(map[string]string), sources: make(map[string]*Source),
-		checked: make(map[string]checkedPassword)}
-	rand.Read(b.key[:])
+	b := &Backend{o: o, log: o.Logger, ids: make(map[string]string), sources: make(map[string]*Source)}
 	b.c = newClient(&b.o)
 	if o.NotificationURL != "" {
 		b.notify = newNotifier(b)
@@ -219,34 +212,10 @@ func (b *Backend) Login(ctx context.Context, user, password string) (sources.Sou
 	return s, nil
 }
 
-// checkedPassword remembers a password that checked, as a keyed hash.
-type checkedPassword struct {
-	mac   [32]byte
-	until time.Time
-}
-
-// passwordCacheTTL and passwordCacheSize bound the memory of checked
-// passwords. Phones send Basic on every request and an argon2id check
-// costs tens of milliseconds, so a password that checked is trusted again
-// for a few minutes without one.
-const (
-	passwordCacheTTL  = 5 * time.Minute
-	passwordCacheSize = 10000
-)
-
-// checkPassword checks the device password of upn, through the cache.
+// checkPassword checks the device password of upn. The gateway
+// remembers logins that succeeded, so this argon2id check (tens of
+// milliseconds) runs once per phone every few minutes, not per request.
 func (b *Backend) checkPassword(ctx context.Context, upn, password string) error {
-	h := hmac.New(sha256.New, b.key[:])
-	h.Write([]byte(upn + "\x00" + password))
-	var mac [32]byte
-	copy(mac[:], h.Sum(nil))
-	now := time.Now()
-	b.mu.Lock()
-	c, ok := b.checked[upn]
-	b.mu.Unlock()
-	if ok && now.Before(c.until) && hmac.Equal(c.mac[:], mac[:]) {
-		return nil
-	}
 	ok, err := b.o.Passwords.CheckUserPassword(ctx, upn, password)
 	if err != nil {
 		return fmt.Errorf("graph: checking the password of %q: %w", upn, err)
@@ -254,25 +223,7 @@ func (b *Backend) checkPassword(ctx context.Context, upn, password string) error
 	if !ok {
 		return fmt.Errorf("graph: user %q: %w", upn, sources.ErrAuth)
 	}
-	b.mu.Lock()
-	if len(b.checked) >= passwordCacheSize {
-		for k, v := range b.checked {
-			if now.After(v.until) || len(b.checked) >= passwordCacheSize {
-				delete(b.checked, k)
-			}
-		}
-	}
-	b.checked[upn] = checkedPassword{mac: mac, until: now.Add(passwordCacheTTL)}
-	b.mu.Unlock()
 	return nil
-}
-
-// ForgetPassword drops what the Backend remembers of upn's password, for
-// when an administrator issues a new one or revokes it.
-func (b *Backend) ForgetPassword(upn string) {
-	b.mu.Lock()
-	delete(b.checked, strings.ToLower(upn))
-	b.mu.Unlock()
 }
 
 // resolve maps a UPN to the mailbox's object id, once.
