@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"html"
@@ -361,48 +360,39 @@ func fieldName(f string) string {
 // texts; every other leaf is the client's own attachment. It reports false
 // when a text's charset cannot be converted.
 func (c *composition) readClient(h textproto.MIMEHeader, body io.Reader) (bool, error) {
-	typ, params, err := mime.ParseMediaType(h.Get("Content-Type"))
-	if err != nil {
-		typ, params = "text/plain", nil
-	}
-	if strings.HasPrefix(typ, "multipart/") {
-		mr := multipart.NewReader(body, params["boundary"])
-		for {
-			p, err := mr.NextRawPart()
-			if err == io.EOF {
-				return true, nil
-			}
-			if err != nil {
-				return false, err
-			}
-			if ok, err := c.readClient(p.Header, p); !ok || err != nil {
-				return ok, err
-			}
-		}
-	}
-	raw, err := io.ReadAll(body)
-	if err != nil {
-		return false, err
-	}
-	if isBodyText(h, typ) && (typ == "text/plain" && c.text == "" || typ == "text/html" && c.html == "") {
-		data, err := io.ReadAll(transferDecoder(h.Get("Content-Transfer-Encoding"), bytes.NewReader(raw)))
+	err := sources.WalkMIME(h, body, func(h textproto.MIMEHeader, typ string, params map[string]string, body io.Reader) error {
+		raw, err := io.ReadAll(body)
 		if err != nil {
-			return false, err
+			return err
 		}
-		s, ok := toUTF8(data, params["charset"])
-		if !ok {
-			return false, nil
+		if isBodyText(h, typ) && (typ == "text/plain" && c.text == "" || typ == "text/html" && c.html == "") {
+			data, err := io.ReadAll(sources.TransferDecoder(h.Get("Content-Transfer-Encoding"), bytes.NewReader(raw)))
+			if err != nil {
+				return err
+			}
+			s, ok := toUTF8(data, params["charset"])
+			if !ok {
+				return errCharset
+			}
+			if typ == "text/plain" {
+				c.text = s
+			} else {
+				c.html = s
+			}
+			return nil
 		}
-		if typ == "text/plain" {
-			c.text = s
-		} else {
-			c.html = s
-		}
-		return true, nil
+		c.own = append(c.own, rawPart{header: contentFields(h), body: raw})
+		return nil
+	})
+	if errors.Is(err, errCharset) {
+		return false, nil
 	}
-	c.own = append(c.own, rawPart{header: contentFields(h), body: raw})
-	return true, nil
+	return err == nil, err
 }
+
+// errCharset ends readClient's walk at a text whose charset it cannot
+// convert.
+var errCharset = errors.New("gateway: unknown charset")
 
 // isBodyText reports whether a leaf part is message text rather than an
 // attachment: text/plain or text/html, neither marked as an attachment
@@ -425,17 +415,6 @@ func contentFields(h textproto.MIMEHeader) textproto.MIMEHeader {
 		}
 	}
 	return out
-}
-
-// transferDecoder undoes a Content-Transfer-Encoding.
-func transferDecoder(cte string, r io.Reader) io.Reader {
-	switch strings.ToLower(strings.TrimSpace(cte)) {
-	case "base64":
-		return base64.NewDecoder(base64.StdEncoding, r)
-	case "quoted-printable":
-		return quotedprintable.NewReader(r)
-	}
-	return r
 }
 
 // toUTF8 converts text in charset to UTF-8. Only UTF-8, ASCII and Latin-1

@@ -199,7 +199,7 @@ func parseMessage(r io.Reader, o *sources.GetOptions) (*sources.Message, error) 
 		Cc:         addrs(h, "Cc"),
 		Bcc:        addrs(h, "Bcc"),
 		ReplyTo:    addrs(h, "Reply-To"),
-		Importance: importance(h),
+		Importance: sources.ParseImportance(h.Get("Importance"), h.Get("X-Priority")),
 	}
 	m.Subject, _ = h.Subject()
 	m.Date, _ = h.Date()
@@ -372,31 +372,18 @@ func (s *Source) OpenAttachment(ctx context.Context, ref sources.AttachmentRef) 
 	}{e.Body, rc}, nil
 }
 
+
+// addrs reads the addresses of field key. It stays apart from
+// sources.HeaderAddresses because go-message's header decodes encoded
+// words in every charset, where net/mail knows three.
 func addrs(h mail.Header, key string) []sources.Address {
 	l, _ := h.AddressList(key)
-	out := make([]sources.Address, 0, len(l))
-	for _, a := range l {
-		out = append(out, sources.Address{Name: a.Name, Email: a.Address})
-	}
-	if len(out) == 0 {
+	if len(l) == 0 {
 		return nil
 	}
+	out := make([]sources.Address, len(l))
+	for i, a := range l {
+		out[i] = sources.Address{Name: a.Name, Email: a.Address}
+	}
 	return out
-}
-
-// importance reads the Importance header or, failing that, X-Priority.
-func importance(h mail.Header) sources.Importance {
-	switch strings.ToLower(strings.TrimSpace(h.Get("Importance"))) {
-	case "high":
-		return sources.ImportanceHigh
-	case "low":
-		return sources.ImportanceLow
-	}
-	switch p := strings.TrimSpace(h.Get("X-Priority")); {
-	case strings.HasPrefix(p, "1"), strings.HasPrefix(p, "2"):
-		return sources.ImportanceHigh
-	case strings.HasPrefix(p, "4"), strings.HasPrefix(p, "5"):
-		return sources.ImportanceLow
-	}
-	return sources.ImportanceNormal
 }

@@ -464,7 +464,7 @@ func (s *Source) toItem(f sources.FolderID, e *wireEmail, o *sources.GetOptions)
 		Flagged:    e.Keywords[kwFlagged],
 		Answered:   e.Keywords[kwAnswered],
 		Forwarded:  e.Keywords[kwForwarded],
-		Importance: importance(e.Importance, e.Priority),
+		Importance: sources.ParseImportance(e.Importance, e.Priority),
 		Size:       int64(e.Size),
 	}
 	if e.SentAt != nil {
@@ -516,17 +516,6 @@ func body(e *wireEmail, parts []*email.BodyPart, typ string) *sources.Body {
 		b.Truncated = b.Truncated || v.IsTruncated
 	}
 	return b
-}
-
-func importance(imp, prio string) sources.Importance {
-	imp, prio = strings.ToLower(strings.TrimSpace(imp)), strings.TrimSpace(prio)
-	switch {
-	case imp == "high" || strings.HasPrefix(prio, "1") || strings.HasPrefix(prio, "2"):
-		return sources.ImportanceHigh
-	case imp == "low" || strings.HasPrefix(prio, "4") || strings.HasPrefix(prio, "5"):
-		return sources.ImportanceLow
-	}
-	return sources.ImportanceNormal
 }
 
 func addrs(as []*mail.Address) []sources.Address {

@@ -2,12 +2,9 @@ package memory
 
 import (
 	"bytes"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net/mail"
 	"net/textproto"
 	"strconv"
@@ -27,15 +24,15 @@ func parseMessage(raw []byte) (*sources.Message, [][]byte, error) {
 	}
 	h := r.Header
 	m := &sources.Message{
-		From:       addresses(h, "From"),
-		To:         addresses(h, "To"),
-		Cc:         addresses(h, "Cc"),
-		Bcc:        addresses(h, "Bcc"),
-		ReplyTo:    addresses(h, "Reply-To"),
+		From:       sources.HeaderAddresses(h, "From"),
+		To:         sources.HeaderAddresses(h, "To"),
+		Cc:         sources.HeaderAddresses(h, "Cc"),
+		Bcc:        sources.HeaderAddresses(h, "Bcc"),
+		ReplyTo:    sources.HeaderAddresses(h, "Reply-To"),
 		Subject:    decodeWords(h.Get("Subject")),
 		MessageID:  trimID(h.Get("Message-Id")),
 		InReplyTo:  trimID(h.Get("In-Reply-To")),
-		Importance: importance(h),
+		Importance: sources.ParseImportance(h.Get("Importance"), h.Get("X-Priority")),
 		Size:       int64(len(raw)),
 	}
 	for _, id := range strings.Fields(h.Get("References")) {
@@ -52,26 +49,15 @@ func parseMessage(raw []byte) (*sources.Message, [][]byte, error) {
 }
 
 func walk(h textproto.MIMEHeader, body io.Reader, m *sources.Message, atts *[][]byte) error {
-	typ, params, err := mime.ParseMediaType(h.Get("Content-Type"))
-	if err != nil {
-		typ, params = "text/plain", nil
-	}
-	if strings.HasPrefix(typ, "multipart/") {
-		mr := multipart.NewReader(body, params["boundary"])
-		for {
-			p, err := mr.NextRawPart()
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			if err := walk(p.Header, p, m, atts); err != nil {
-				return err
-			}
-		}
-	}
-	data, err := io.ReadAll(decoder(h.Get("Content-Transfer-Encoding"), body))
+	return sources.WalkMIME(h, body, func(h textproto.MIMEHeader, typ string, params map[string]string, body io.Reader) error {
+		return leaf(h, typ, params, body, m, atts)
+	})
+}
+
+// leaf reads one part: the first plain and HTML texts are the bodies,
+// every other part an attachment.
+func leaf(h textproto.MIMEHeader, typ string, params map[string]string, body io.Reader, m *sources.Message, atts *[][]byte) error {
+	data, err := io.ReadAll(sources.TransferDecoder(h.Get("Content-Transfer-Encoding"), body))
 	if err != nil {
 		return err
 	}
@@ -104,28 +90,6 @@ func walk(h textproto.MIMEHeader, body io.Reader, m *sources.Message, atts *[][]
 	return nil
 }
 
-func decoder(cte string, r io.Reader) io.Reader {
-	switch strings.ToLower(strings.TrimSpace(cte)) {
-	case "base64":
-		return base64.NewDecoder(base64.StdEncoding, r)
-	case "quoted-printable":
-		return quotedprintable.NewReader(r)
-	}
-	return r
-}
-
-func addresses(h mail.Header, key string) []sources.Address {
-	l, err := h.AddressList(key)
-	if err != nil {
-		return nil
-	}
-	as := make([]sources.Address, len(l))
-	for i, a := range l {
-		as[i] = sources.Address{Name: a.Name, Email: a.Address}
-	}
-	return as
-}
-
 func decodeWords(s string) string {
 	d, err := new(mime.WordDecoder).DecodeHeader(s)
 	if err != nil {
@@ -138,19 +102,3 @@ func trimID(s string) string {
 	return strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(s), "<"), ">")
 }
 
-// importance reads the Importance header or, failing that, X-Priority.
-func importance(h mail.Header) sources.Importance {
-	switch strings.ToLower(strings.TrimSpace(h.Get("Importance"))) {
-	case "high":
-		return sources.ImportanceHigh
-	case "low":
-		return sources.ImportanceLow
-	}
-	switch p := strings.TrimSpace(h.Get("X-Priority")); {
-	case strings.HasPrefix(p, "1"), strings.HasPrefix(p, "2"):
-		return sources.ImportanceHigh
-	case strings.HasPrefix(p, "4"), strings.HasPrefix(p, "5"):
-		return sources.ImportanceLow
-	}
-	return sources.ImportanceNormal
-}
