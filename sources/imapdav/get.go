@@ -372,7 +372,6 @@ func (s *Source) OpenAttachment(ctx context.Context, ref sources.AttachmentRef) 
 	}{e.Body, rc}, nil
 }
 
-
 // addrs reads the addresses of field key. It stays apart from
 // sources.HeaderAddresses because go-message's header decodes encoded
 // words in every charset, where net/mail knows three.

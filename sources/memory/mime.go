@@ -101,4 +101,3 @@ func decodeWords(s string) string {
 func trimID(s string) string {
 	return strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(s), "<"), ">")
 }
-
