@@ -3,18 +3,23 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/sources/memory"
+	"github.com/easgate/easgate/statecache"
 )
 
 var updateAutodiscover = flag.Bool("update-autodiscover", false, "rewrite testdata/autodiscover/*.want")
@@ -214,5 +219,64 @@ func TestValidAddress(t *testing.T) {
 		if got := validAddress(in); got != want {
 			t.Errorf("validAddress(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// TestAutodiscoverAccountSetup is a phone that knows only an address and a
+// password: it asks v2, then v1 with the password, and syncs its folders
+// at the URL it was handed, which is the server's own.
+func TestAutodiscoverAccountSetup(t *testing.T) {
+	var s *Server
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.ServeHTTP(w, r) }))
+	defer ts.Close()
+	st, err := statecache.Open("", &statecache.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s = newTestServer(t, &Options{Backend: convBackend{memory.New(nil)}, State: st, ExternalURL: ts.URL}, nil)
+	addr := convUser + "@example.org"
+
+	resp, err := http.Get(ts.URL + "/autodiscover/autodiscover.json/v1.0/" + addr + "?Protocol=ActiveSync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v2 eas.AutodiscoverV2Response
+	err = json.NewDecoder(resp.Body).Decode(&v2)
+	resp.Body.Close()
+	if err != nil || v2.URL != ts.URL+Path {
+		t.Fatalf("v2 = %+v, %v; want Url %s", v2, err, ts.URL+Path)
+	}
+
+	body, _ := xmlMarshal(eas.NewAutodiscoverRequest(addr))
+	req, _ := http.NewRequest("POST", ts.URL+"/autodiscover/autodiscover.xml", bytes.NewReader(body))
+	req.SetBasicAuth(convUser, convPassword)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	ad, err := eas.ParseAutodiscoverResponse(resp.Body, 0)
+	resp.Body.Close()
+	if err != nil || ad.Response.Action == nil || ad.Response.Action.Settings == nil {
+		t.Fatalf("v1 = %+v, %v", ad, err)
+	}
+	easURL := ad.Response.Action.Settings.Server[0].URL
+	if easURL != v2.URL {
+		t.Fatalf("v1 Url %s, v2 Url %s", easURL, v2.URL)
+	}
+
+	fs, _ := eas.Marshal(&eas.FolderSyncRequest{SyncKey: "0"})
+	req, _ = http.NewRequest("POST", easURL+"?Cmd=FolderSync&User="+convUser+"&DeviceId=adsetup1&DeviceType=TestPhone", bytes.NewReader(fs))
+	req.SetBasicAuth(convUser, convPassword)
+	req.Header.Set("MS-ASProtocolVersion", "14.1")
+	req.Header.Set("Content-Type", wbxmlType)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var fsr eas.FolderSyncResponse
+	if resp.StatusCode != http.StatusOK || eas.Unmarshal(b, &fsr, nil) != nil || fsr.Status != eas.FolderSyncStatusSuccess ||
+		fsr.Changes == nil || !slices.ContainsFunc(fsr.Changes.Add, func(f eas.FolderSyncFolder) bool { return f.Type == eas.FolderTypeInbox }) {
+		t.Fatalf("FolderSync at the discovered URL = HTTP %d, %+v; want status 1 with an Inbox", resp.StatusCode, fsr)
 	}
 }
