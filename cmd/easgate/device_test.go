@@ -159,6 +159,27 @@ func TestDeviceLive(t *testing.T) {
 	if !pr.RemoteWipe {
 		t.Fatalf("Provision after a live wipe = %+v, want RemoteWipe", pr)
 	}
+	// Block and resync, live: the phone's next FolderSync sees each.
+	for _, s := range [][]string{{"cancel-wipe", "-state", dir, "servetest1"}, {"block", "-state", dir, "servetest1"}} {
+		if _, err := deviceRun(t, s...); err != nil {
+			t.Fatalf("device %v: %v", s, err)
+		}
+	}
+	var st eas.FolderSyncResponse
+	if code := phone.call(t, "FolderSync", &eas.FolderSyncRequest{SyncKey: fs.SyncKey}, &st); code != http.StatusOK || st.Status != eas.FolderSyncStatus(eas.StatusDeviceIsBlockedForThisUser) {
+		t.Errorf("FolderSync of a blocked device = HTTP %d, status %d; want 129", code, st.Status)
+	}
+	for _, s := range [][]string{{"allow", "-state", dir, "servetest1"}, {"resync", "-state", dir, "servetest1"}} {
+		if _, err := deviceRun(t, s...); err != nil {
+			t.Fatalf("device %v: %v", s, err)
+		}
+	}
+	if code := phone.call(t, "FolderSync", &eas.FolderSyncRequest{SyncKey: fs.SyncKey}, &st); code != http.StatusOK || st.Status != eas.FolderSyncStatusInvalidSyncKey {
+		t.Errorf("FolderSync after a resync = HTTP %d, status %d; want 9", code, st.Status)
+	}
+	if _, err := deviceRun(t, "wipe", "-state", dir, "servetest1"); err != nil {
+		t.Fatal(err)
+	}
 	// The same over the admin listener, with the token.
 	t.Setenv("EASGATE_ADMIN_TOKEN", token)
 	out, err := deviceRun(t, "trace-get", "-url", "http://"+admin, "servetest1")
