@@ -245,15 +245,7 @@ func (ws *waiters) enter(a statecache.Account, cancel context.CancelCauseFunc) (
 }
 
 // end ends a's waiting request, if it has one.
-func (ws *waiters) end(a statecache.Account) {
-	ws.mu.Lock()
-	old := ws.m[a]
-	delete(ws.m, a)
-	ws.mu.Unlock()
-	if old != nil {
-		old.cancel(errSuperseded)
-	}
-}
+func (ws *waiters) end(a statecache.Account) { ws.endCause(a, errSuperseded) }
 
 // count returns the number of waiting requests.
 func (ws *waiters) count() int {

@@ -183,15 +183,7 @@ func (r Resync) Pending() bool { return r.Hierarchy || len(r.Collections) > 0 }
 // for any key 0. It returns ErrNotFound for an unknown account or a
 // collection never synced.
 func (s *Store) ForceResync(ctx context.Context, a Account, collection string) error {
-	return s.update(ctx, func(txn *badger.Txn) error {
-		var r accountRec
-		found, err := getJSON(txn, accountKey(a), &r)
-		if err != nil {
-			return err
-		}
-		if !found {
-			return ErrNotFound
-		}
+	return s.editAccountTxn(ctx, a, func(txn *badger.Txn, r *accountRec) error {
 		if collection != "" {
 			ok, err := rekey(txn, collectionKey(CollectionKey{Account: a, Collection: collection}))
 			if err != nil {
@@ -203,7 +195,7 @@ func (s *Store) ForceResync(ctx context.Context, a Account, collection string) e
 			if !slices.Contains(r.ResyncCols, collection) {
 				r.ResyncCols = append(r.ResyncCols, collection)
 			}
-			return setJSON(txn, accountKey(a), &r)
+			return nil
 		}
 		if _, err := rekey(txn, hierarchyKey(a)); err != nil {
 			return err
@@ -223,7 +215,7 @@ func (s *Store) ForceResync(ctx context.Context, a Account, collection string) e
 			}
 		}
 		r.Resync, r.ResyncCols = true, nil
-		return setJSON(txn, accountKey(a), &r)
+		return nil
 	})
 }
 

@@ -244,6 +244,12 @@ func (r *accountRec) info(a Account) *AccountInfo {
 
 // editAccount applies fn to an existing account record in one transaction.
 func (s *Store) editAccount(ctx context.Context, a Account, fn func(r *accountRec) error) error {
+	return s.editAccountTxn(ctx, a, func(_ *badger.Txn, r *accountRec) error { return fn(r) })
+}
+
+// editAccountTxn is editAccount for an fn that writes more in the same
+// transaction.
+func (s *Store) editAccountTxn(ctx context.Context, a Account, fn func(txn *badger.Txn, r *accountRec) error) error {
 	return s.update(ctx, func(txn *badger.Txn) error {
 		var r accountRec
 		found, err := getJSON(txn, accountKey(a), &r)
@@ -253,7 +259,7 @@ func (s *Store) editAccount(ctx context.Context, a Account, fn func(r *accountRe
 		if !found {
 			return ErrNotFound
 		}
-		if err := fn(&r); err != nil {
+		if err := fn(txn, &r); err != nil {
 			return err
 		}
 		return setJSON(txn, accountKey(a), &r)
