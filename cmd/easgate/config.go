@@ -161,7 +161,7 @@ type StateConfig struct {
 // StoreConfig is the [store] section: which store holds the mail.
 type StoreConfig struct {
 	Kind     string `toml:"kind"`      // required: memory, jmap, imapdav or graph
-	MaxUsers int    `toml:"max_users"` // users whose store login is kept (jmap, imapdav); default 1000
+	MaxUsers int    `toml:"max_users"` // users whose store login is kept (jmap, imapdav, graph); default 1000
 }
 
 // JMAPConfig is the [jmap] section, for store kind jmap.

@@ -113,7 +113,7 @@ func graphBackend(cfg *Config, log *slog.Logger, state *statecache.Store) (*grap
 		ClientSecret: g.ClientSecret, Passwords: statePasswords{state}, MailDomain: cfg.Server.MailDomain,
 		Concurrency: g.Concurrency, Budget: g.Budget, PageSize: g.PageSize,
 		PollInterval: g.PollInterval, MaxPollInterval: g.MaxPollInterval,
-		NotificationURL: g.NotificationURL, Directory: g.Directory, Logger: log,
+		NotificationURL: g.NotificationURL, Directory: g.Directory, MaxUsers: cfg.Store.MaxUsers, Logger: log,
 	}
 	if g.CertificateFile != "" {
 		cert, key, err := loadCertificate(g.CertificateFile, g.KeyFile)

@@ -187,7 +187,7 @@ func TestWebhooks(t *testing.T) {
 			_, err := src.Watch(ctx, []sources.FolderID{inbox})
 			done <- err
 		}()
-		for deadline := time.Now().Add(5 * time.Second); len(g.Emu.Subscriptions()) == 0 || waiters(src) == 0; {
+		for deadline := time.Now().Add(5 * time.Second); len(g.Emu.Subscriptions()) == 0 || waiting(src) == 0; {
 			if time.Now().After(deadline) {
 				t.Fatal("no subscription or waiter after 5 s")
 			}
@@ -226,12 +226,6 @@ func TestWebhooks(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-func waiters(s *Source) int {
-	s.poll.mu.Lock()
-	defer s.poll.mu.Unlock()
-	return len(s.poll.waiters)
 }
 
 // An unknown user or a wrong device password is ErrAuth, and the

@@ -70,6 +70,11 @@ type Options struct {
 	// names it too). Phones see it as an address book. "" means none.
 	Directory string
 
+	// MaxUsers bounds the mailboxes whose journals are kept in memory;
+	// past it the one logged in to least recently, without waiting
+	// phones, is dropped, and its phones' States expire. 0 means 10,000.
+	MaxUsers int
+
 	// CalendarPast and CalendarFuture bound the calendar view window
 	// (§2.5); 0 means 180 and 540 days.
 	CalendarPast, CalendarFuture time.Duration
@@ -142,6 +147,9 @@ func NewBackend(o Options) (*Backend, error) {
 	if o.CalendarFuture <= 0 {
 		o.CalendarFuture = 540 * 24 * time.Hour
 	}
+	if o.MaxUsers <= 0 {
+		o.MaxUsers = 10000
+	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 60 * time.Second}
 	}
@@ -206,10 +214,31 @@ func (b *Backend) Login(ctx context.Context, user, password string) (sources.Sou
 	defer b.mu.Unlock()
 	s := b.sources[id]
 	if s == nil {
+		b.evictLocked()
 		s = newSource(b, id, upn)
 		b.sources[id] = s
 	}
+	s.used = time.Now()
 	return s, nil
+}
+
+// evictLocked makes room for one more Source: the one used least
+// recently whose phones are not waiting goes.
+func (b *Backend) evictLocked() {
+	if len(b.sources) < b.o.MaxUsers {
+		return
+	}
+	var oldest *Source
+	for _, s := range b.sources {
+		if waiting(s) == 0 && (oldest == nil || s.used.Before(oldest.used)) {
+			oldest = s
+		}
+	}
+	if oldest != nil {
+		// Its poller ends by itself with its last waiter; a login the
+		// gateway still remembers keeps working on it meanwhile.
+		delete(b.sources, oldest.id)
+	}
 }
 
 // checkPassword checks the device password of upn. The gateway
@@ -268,6 +297,7 @@ type Source struct {
 	epoch    string
 
 	poll *poller
+	used time.Time // last login, for evictLocked; guarded by Backend.mu
 }
 
 var (

@@ -92,6 +92,13 @@ func (p *poller) add(w *waiter) {
 	}
 }
 
+// waiting returns the number of Watch calls in progress on s.
+func waiting(s *Source) int {
+	s.poll.mu.Lock()
+	defer s.poll.mu.Unlock()
+	return len(s.poll.waiters)
+}
+
 func (p *poller) remove(w *waiter) {
 	p.mu.Lock()
 	delete(p.waiters, w)

@@ -1,0 +1,50 @@
+package graph
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/easgate/easgate/sources"
+)
+
+// FuzzDecodeError feeds decodeError, which walks nested innerError
+// objects of Graph error bodies: it must terminate, and an expired sync
+// state must be recognised however it is spelled.
+func FuzzDecodeError(f *testing.F) {
+	f.Add(410, []byte(`{"error":{"code":"SyncStateNotFound","message":"generation=149","innerError":{"request-id":"x"}}}`))
+	f.Add(400, []byte(`{"error":{"code":"badRequest","innererror":{"code":"syncStateNotFound","innerError":{"code":"x"}}}}`))
+	f.Add(404, []byte(`{"error":{"code":"ErrorItemNotFound"}}`))
+	f.Add(429, []byte(`{"error":{"code":"ApplicationThrottled","message":"MailboxConcurrency"}}`))
+	f.Add(500, []byte(`not json`))
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		e := decodeError(status, http.Header{"Retry-After": {"3"}}, body)
+		if e.Status != status {
+			t.Fatalf("status %d became %d", status, e.Status)
+		}
+		if status == 410 && !errors.Is(e, sources.ErrStateExpired) {
+			t.Fatalf("a 410 is not ErrStateExpired: %v", e)
+		}
+		_ = e.Error()
+	})
+}
+
+// FuzzParseState feeds parseState the States phones send back: any
+// string is either a position of this Source's journal or expired,
+// never a panic.
+func FuzzParseState(f *testing.F) {
+	s := &Source{epoch: "gabc"}
+	f.Add("gabc:12")
+	f.Add("gabc:12:i")
+	f.Add("gold:3")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, st string) {
+		seq, _, _, err := s.parseState(sources.State(st))
+		if err != nil && !errors.Is(err, sources.ErrStateExpired) {
+			t.Fatalf("parseState(%q) = %v", st, err)
+		}
+		if err == nil && st != "" && s.stateOf(seq, "") == "" {
+			t.Fatal("empty state")
+		}
+	})
+}
