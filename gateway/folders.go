@@ -179,6 +179,12 @@ func (h *hierarchyState) apply(d sources.FolderDelta) []folderOp {
 		h.Known[f.ID] = k
 	}
 	h.Store = d.Next
+	if d.Partial {
+		// Part of the hierarchy could not be listed (a calendar server
+		// down): the next FolderSync lists everything again rather than
+		// trusting a state that may not cover that part.
+		h.Store = ""
+	}
 	return slices.Concat(h.parentsFirst(adds), updates, deletes)
 }
 
@@ -244,10 +250,11 @@ func hierarchyDelta(ctx context.Context, src sources.Source, h *hierarchyState) 
 }
 
 // fullDelta lists every folder and counts the known folders missing from
-// the list as removed.
+// the list as removed, unless the list is partial: a store that is down
+// does not delete its folders from the phones.
 func fullDelta(ctx context.Context, src sources.Source, h *hierarchyState) (sources.FolderDelta, error) {
 	d, err := src.Folders(ctx, "")
-	if err != nil {
+	if err != nil || d.Partial {
 		return d, err
 	}
 	listed := make(map[sources.FolderID]bool, len(d.Changed))

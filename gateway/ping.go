@@ -57,13 +57,14 @@ func (s *Server) handlePing(ctx context.Context, sess *Session, req *eas.PingReq
 		}
 		return s.answerNow(ctx, w, resp)
 	}
-	changed, err := s.pingChanges(ctx, sess, folders)
+	changed, up, err := s.pingChanges(ctx, sess, folders)
 	if err != nil {
 		return err
 	}
 	if len(changed) > 0 {
 		return s.answerNow(ctx, w, pingChanged(changed))
 	}
+	folders = up
 	d := time.Duration(pp.heartbeat) * time.Second
 	return s.wait(ctx, w, sess, d, func(ctx context.Context) (any, error) {
 		return s.pingWait(ctx, sess, folders)
@@ -122,19 +123,22 @@ func (s *Server) pingWait(ctx context.Context, sess *Session, folders []pingFold
 	if !ok {
 		watcher = &sources.PollWatcher{Source: sess.Source}
 	}
-	ids := make([]sources.FolderID, len(folders))
-	for i, f := range folders {
-		ids[i] = f.store
-	}
 	for {
+		ids := make([]sources.FolderID, len(folders))
+		for i, f := range folders {
+			ids[i] = f.store
+		}
 		werr := s.pingWatch(ctx, watcher, sess, folders, ids)
 		woke := time.Now()
 		if ctx.Err() != nil {
 			break
 		}
 		// Watch also wakes for changes the device has already synced (its
-		// own, or those a Sync fetched meanwhile): compare again.
-		changed, err := s.pingChanges(ctx, sess, folders)
+		// own, or those a Sync fetched meanwhile), and when a store goes
+		// away: compare again. A store that is down answers the Ping at
+		// once when it holds all the folders (status 8, retry); otherwise
+		// its folders are left out and the others still watched.
+		changed, up, err := s.pingChanges(ctx, sess, folders)
 		switch {
 		case err != nil && ctx.Err() != nil:
 		case err != nil:
@@ -142,8 +146,19 @@ func (s *Server) pingWait(ctx context.Context, sess *Session, folders []pingFold
 		case len(changed) > 0:
 			s.metrics.PushWake(time.Since(woke))
 			return pingChanged(changed), nil
-		case werr != nil:
+		case werr != nil && !sources.Temporary(werr):
 			return nil, fmt.Errorf("gateway: Ping watch: %w", werr)
+		case werr != nil && len(up) == len(folders):
+			// Watch failed but every store answers: try again after a
+			// pause, so that a store whose Watch keeps failing costs
+			// little.
+			select {
+			case <-ctx.Done():
+			case <-time.After(pingWatchRetry):
+			}
+		}
+		if err == nil {
+			folders = up
 		}
 	}
 	if c := context.Cause(ctx); c == errAdminAction || c == errFoldersChosen {
@@ -154,7 +169,7 @@ func (s *Server) pingWait(ctx context.Context, sess *Session, folders []pingFold
 		// Watch does not wake it; look once more before saying none came.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if changed, err := s.pingChanges(cctx, sess, folders); err == nil && len(changed) > 0 {
+		if changed, _, err := s.pingChanges(cctx, sess, folders); err == nil && len(changed) > 0 {
 			return pingChanged(changed), nil
 		}
 	}
@@ -162,8 +177,12 @@ func (s *Server) pingWait(ctx context.Context, sess *Session, folders []pingFold
 }
 
 // pingRecheck is how long after calling Watch pingWatch compares states
-// again.
-const pingRecheck = 200 * time.Millisecond
+// again; pingWatchRetry how long a Ping waits before calling a Watch that
+// failed again.
+const (
+	pingRecheck    = 200 * time.Millisecond
+	pingWatchRetry = 5 * time.Second
+)
 
 // pingWatch calls Watch until a change or ctx ends. Watch reports only
 // changes made after it began, and the comparison before it cannot tell
@@ -179,7 +198,7 @@ func (s *Server) pingWatch(ctx context.Context, watcher sources.Watcher, sess *S
 				s.log.Error("Ping recheck panic", "panic", v, "stack", string(debug.Stack()))
 			}
 		}()
-		if changed, err := s.pingChanges(wctx, sess, folders); err == nil && len(changed) > 0 {
+		if changed, _, err := s.pingChanges(wctx, sess, folders); err == nil && len(changed) > 0 {
 			cancel()
 		}
 	})
@@ -192,19 +211,33 @@ func (s *Server) pingWatch(ctx context.Context, watcher sources.Watcher, sess *S
 }
 
 // pingChanges returns the CollectionIds of folders whose store holds
-// changes after the state of the device's last Sync of them.
-func (s *Server) pingChanges(ctx context.Context, sess *Session, folders []pingFolder) ([]string, error) {
-	var changed []string
+// changes after the state of the device's last Sync of them, and the
+// folders whose store answered. A folder whose store is down (a temporary
+// error) is left out of both; when that is every folder, pingChanges fails
+// with the store's error.
+func (s *Server) pingChanges(ctx context.Context, sess *Session, folders []pingFolder) (changed []string, up []pingFolder, err error) {
+	var down error
 	for _, f := range folders {
 		ok, err := s.pingChanged(ctx, sess, f)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
+		switch {
+		case err != nil && sources.Temporary(err) && ctx.Err() == nil:
+			down = err
+			continue
+		case err != nil:
+			return nil, nil, err
+		case ok:
 			changed = append(changed, f.collection)
 		}
+		up = append(up, f)
 	}
-	return changed, nil
+	if len(up) == 0 && down != nil {
+		return nil, nil, down
+	}
+	if down != nil {
+		s.log.Warn("Ping: some folders' store is down; watching the others", "user", sess.User,
+			"device_id", sess.Account.Device, "err", down)
+	}
+	return changed, up, nil
 }
 
 // pingChanged reports whether folder f holds changes after the device's

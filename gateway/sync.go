@@ -1120,8 +1120,9 @@ func (sw *syncWriter) stop() { sw.timer.Stop() }
 // time.
 
 type cachedFolders struct {
-	at   time.Time
-	byID map[sources.FolderID]sources.Folder
+	at      time.Time
+	byID    map[sources.FolderID]sources.Folder
+	partial bool // part of the hierarchy could not be listed
 }
 
 const folderCacheTTL = time.Minute
@@ -1134,7 +1135,12 @@ func (s *Server) lookupFolder(ctx context.Context, sess *Session, id sources.Fol
 		return sources.Folder{}, err
 	}
 	f, ok := fs.byID[id]
-	if !ok {
+	switch {
+	case !ok && fs.partial:
+		// Its store is down, not the folder gone: retry later, rather
+		// than sending the device to a FolderSync that cannot tell.
+		return sources.Folder{}, sources.MarkTemporary(fmt.Errorf("gateway: folder %q: its store could not be listed", id))
+	case !ok:
 		return sources.Folder{}, fmt.Errorf("gateway: folder %q: %w", id, sources.ErrNotFound)
 	}
 	return f, nil
@@ -1173,7 +1179,7 @@ func (c folderCache) lookup(ctx context.Context, sess *Session, now time.Time, o
 	if err != nil {
 		return nil, err
 	}
-	fresh := &cachedFolders{at: now, byID: make(map[sources.FolderID]sources.Folder, len(d.Changed))}
+	fresh := &cachedFolders{at: now, byID: make(map[sources.FolderID]sources.Folder, len(d.Changed)), partial: d.Partial}
 	for _, f := range d.Changed {
 		fresh.byID[f.ID] = f
 	}

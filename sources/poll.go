@@ -9,8 +9,9 @@ import (
 // PollWatcher gives a Source without push the Watch method, by asking the
 // Source for changes at an interval. A folder counts as changed when its
 // Changes show an item changed or removed, or when Changes says the folder
-// is gone (ErrNotFound) or its state expired. Temporary errors are retried
-// at the next poll.
+// is gone (ErrNotFound) or its state expired. A temporary error (the store
+// is down) ends the Watch: the caller learns of the outage at once rather
+// than when its wait ends.
 type PollWatcher struct {
 	Source   Source
 	Interval time.Duration // between polls; zero means 30 seconds
@@ -53,7 +54,6 @@ func (p *PollWatcher) Watch(ctx context.Context, fs []FolderID) ([]FolderID, err
 				changed = append(changed, f)
 			case err != nil && ctx.Err() != nil:
 				return nil, ctx.Err()
-			case Temporary(err):
 			case err != nil:
 				return nil, err
 			case len(d.Changed) > 0 || len(d.Removed) > 0:

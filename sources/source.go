@@ -52,6 +52,13 @@ type FolderDelta struct {
 	Changed []Folder   // created, renamed or moved
 	Removed []FolderID // deleted
 	Next    State      // pass to the next Folders call
+
+	// Partial says that part of the hierarchy (one store of several, a
+	// calendar server that is down) could not be listed: Changed holds
+	// what could be, with the last known folders of the missing part if
+	// the adapter has them. A folder missing from a Partial listing is
+	// not gone, and Next may not cover the missing part.
+	Partial bool
 }
 
 // Delta is one page of a folder's change feed. An id appears at most once

@@ -128,11 +128,22 @@ func (s *Source) Folders(ctx context.Context, since sources.State) (sources.Fold
 		return sources.FolderDelta{}, err
 	}
 	all := mailFolders(boxes)
+	partial := false
 	if s.dav != nil {
 		pim, err := s.dav.Folders(ctx)
-		if err != nil {
-			return sources.FolderDelta{}, fmt.Errorf("imapdav: dav folders: %w", err)
+		s.mu.Lock()
+		if err == nil {
+			s.pim = pim
+		} else {
+			// The calendar server is down: the mail folders are
+			// still answered, with the DAV folders last seen.
+			s.log.Warn("imapdav: dav folders unavailable; answering the last known", "err", err)
+			pim, partial = s.pim, true
+			if pim == nil {
+				pim = slices.DeleteFunc(slices.Clone(s.lists[since]), func(f sources.Folder) bool { return !isDAV(f.ID) })
+			}
 		}
+		s.mu.Unlock()
 		all = append(all, pim...)
 	}
 	next := folderState(all)
@@ -147,13 +158,13 @@ func (s *Source) Folders(ctx context.Context, since sources.State) (sources.Fold
 	s.mu.Unlock()
 	switch {
 	case since == "":
-		return sources.FolderDelta{Changed: all, Next: next}, nil
+		return sources.FolderDelta{Changed: all, Next: next, Partial: partial}, nil
 	case since == next:
-		return sources.FolderDelta{Next: next}, nil
+		return sources.FolderDelta{Next: next, Partial: partial}, nil
 	case !known:
 		return sources.FolderDelta{}, fmt.Errorf("imapdav: folders since %q: %w", since, sources.ErrStateExpired)
 	}
-	d := sources.FolderDelta{Next: next}
+	d := sources.FolderDelta{Next: next, Partial: partial}
 	was := make(map[sources.FolderID]sources.Folder, len(old))
 	for _, f := range old {
 		was[f.ID] = f

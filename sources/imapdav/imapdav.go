@@ -252,6 +252,7 @@ type Source struct {
 	mu       sync.Mutex
 	lastUsed time.Time
 	lists    map[sources.State][]sources.Folder // recent Folders answers, for deltas
+	pim      []sources.Folder                   // the DAV folders last listed, answered while DAV is down
 	snaps    map[string]snapshot                // flag snapshots, without CONDSTORE
 	page     *pageCache                         // the last Changes' candidates, for the next page
 

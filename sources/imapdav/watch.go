@@ -129,6 +129,9 @@ func (h *idleHub) run(ctx context.Context, b *idleBox) {
 			return
 		}
 		ready()
+		// Wake the watchers: they look at the store, and learn from the
+		// error whether it is down rather than waiting their heartbeat.
+		h.signal(b)
 		log.Info("imapdav: idle connection lost; reconnecting", "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():

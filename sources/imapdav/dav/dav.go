@@ -326,7 +326,9 @@ func (s *Store) collection(ctx context.Context, f sources.FolderID) (*collection
 
 // Watch polls the collections' getctag and sync-token every
 // Options.PollInterval and returns the folders whose value moved or that
-// are gone. DAV has no push a client can hold open.
+// are gone. DAV has no push a client can hold open. A server that cannot be
+// reached ends the Watch with its temporary error, so that a waiting
+// device learns of the outage at once.
 func (s *Store) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.FolderID, error) {
 	start := make([]string, len(fs))
 	for i, f := range fs {
@@ -350,8 +352,6 @@ func (s *Store) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.Fol
 			switch {
 			case err != nil && ctx.Err() != nil:
 				return nil, ctx.Err()
-			case err != nil && sources.Temporary(err):
-				continue
 			case err != nil && !isNotFound(err):
 				return nil, err
 			}
