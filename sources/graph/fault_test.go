@@ -251,3 +251,47 @@ func TestLogin(t *testing.T) {
 		t.Error("two logins of one mailbox got two Sources; they must share one journal and poller")
 	}
 }
+
+// Respond answers an invitation on the calendar through Graph's accept
+// and decline, the whole series or one occurrence.
+func TestRespond(t *testing.T) {
+	g, b := newBackend(t, graphemu.Options{}, Options{CalendarPast: 400 * 24 * time.Hour})
+	src := login(t, b, "alice")
+	fd, _ := src.Folders(context.Background(), "")
+	var cal, inbox sources.FolderID
+	for _, f := range fd.Changed {
+		switch f.Kind {
+		case sources.KindCalendar:
+			cal = f.ID
+		case sources.KindInbox:
+			inbox = f.ID
+		}
+	}
+	id, err := g.Emu.AddEvent(alice, "", map[string]any{"subject": "Review", "isOrganizer": false,
+		"start": map[string]any{"dateTime": "2026-12-07T09:00:00", "timeZone": "UTC"},
+		"end":   map[string]any{"dateTime": "2026-12-07T10:00:00", "timeZone": "UTC"},
+		"recurrence": map[string]any{"pattern": map[string]any{"type": "daily", "interval": 1},
+			"range": map[string]any{"type": "numbered", "startDate": "2026-12-07", "numberOfOccurrences": 3}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := sources.ItemRef{Folder: cal, ID: sources.ItemID(id)}
+	_, _, st := drainAll(t, src, cal, "")
+	got, err := src.Respond(context.Background(), ref, sources.MeetingAnswer{Status: sources.StatusAccepted, Send: true})
+	if err != nil || got != ref {
+		t.Fatalf("Respond(accept) = %v, %v", got, err)
+	}
+	if changed, _, _ := drainAll(t, src, cal, st); !slices.Equal(changed, []sources.ItemID{ref.ID}) {
+		t.Errorf("after accepting, the calendar changed %v, want the series", changed)
+	}
+	occ := time.Date(2026, 12, 8, 9, 0, 0, 0, time.UTC)
+	if got, err := src.Respond(context.Background(), ref, sources.MeetingAnswer{Status: sources.StatusDeclined, Occurrence: occ}); err != nil || got != (sources.ItemRef{}) {
+		t.Errorf("Respond(decline one occurrence) = %v, %v", got, err)
+	}
+	if _, err := src.Respond(context.Background(), ref, sources.MeetingAnswer{Status: sources.StatusDeclined, Occurrence: occ.Add(time.Hour)}); !errors.Is(err, sources.ErrNotFound) {
+		t.Errorf("Respond to no occurrence = %v, want ErrNotFound", err)
+	}
+	if _, err := src.Respond(context.Background(), sources.ItemRef{Folder: inbox, ID: "x"}, sources.MeetingAnswer{Status: sources.StatusAccepted}); !errors.Is(err, sources.ErrNotFound) {
+		t.Errorf("Respond to a message = %v, want ErrNotFound", err)
+	}
+}
