@@ -24,9 +24,9 @@ var errNoInvitation = fmt.Errorf("gateway: not a meeting request: %w", sources.E
 // Request accepts, tentatively accepts or declines a meeting request in a
 // mail folder or an event in a calendar, with one Result in request order.
 // A store that is a sources.Responder answers itself; for the others
-// answerInvitation does it from their common abilities. The organizer is mailed an
-// iTIP answer only when a 16.x client sends SendResponse: before 16.0 the
-// client sends its own with SendMail (MS-ASCMD 2.2.1.11).
+// answerInvitation does it from their common abilities. The organizer is
+// mailed an iTIP answer only when a 16.x client sends SendResponse: before
+// 16.0 the client sends its own with SendMail (MS-ASCMD 2.2.1.11).
 func (s *Server) handleMeetingResponse(ctx context.Context, sess *Session, req *eas.MeetingResponseRequest) (*eas.MeetingResponseResponse, error) {
 	if s.state == nil {
 		return nil, errNoState

@@ -91,16 +91,6 @@ func routedNames() string {
 	return strings.Join(names, ",")
 }
 
-// unroutedCommand returns a command of 14.1 that has no handler yet.
-func unroutedCommand() string {
-	for _, rt := range routes {
-		if !rt.routed() && rt.cmd.Supports(eas.V141) {
-			return rt.cmd.String()
-		}
-	}
-	return "Frobnicate"
-}
-
 // post sends an authenticated EAS POST with protocol version 14.1 unless
 // headers say otherwise.
 func post(s *Server, target string, body []byte, headers ...string) *httptest.ResponseRecorder {
@@ -269,7 +259,8 @@ func TestErrors(t *testing.T) {
 		wantCode int
 		wantTag  eas.Tag // zero: no WBXML body expected
 		wantSt   int
-		wantText string // the plain-text body of a refusal; "" with wantTag zero: none
+		wantText string      // the plain-text body of a refusal; "" with wantTag zero: none
+		unrouted eas.Command // a command whose handler the server lacks: every command has one
 	}{
 		{name: "no-auth", headers: []string{"Authorization", ""}, wantCode: 401},
 		{name: "wrong-password", headers: []string{"Authorization", "Basic " + basic(testUser, "nope")}, wantCode: 401},
@@ -277,8 +268,8 @@ func TestErrors(t *testing.T) {
 		{name: "no-query", target: Path, wantCode: 400, wantText: "gateway: bad request: no query\n"},
 		{name: "unknown-command", target: Path + plainQuery + "Frobnicate", wantCode: 400,
 			wantText: "gateway: bad request: unknown command \"Frobnicate\"\n"},
-		{name: "unrouted-command", target: Path + plainQuery + unroutedCommand(), wantCode: 400,
-			wantText: "gateway: bad request: command " + unroutedCommand() + " is not supported in protocol version 14.1\n"},
+		{name: "unrouted-command", unrouted: eas.CmdValidateCert, target: Path + plainQuery + "ValidateCert", wantCode: 400,
+			wantText: "gateway: bad request: command ValidateCert is not supported in protocol version 14.1\n"},
 		{name: "command-not-in-version", target: Path + plainQuery + "GetHierarchy", wantCode: 400,
 			wantText: "gateway: bad request: command GetHierarchy is not supported in protocol version 14.1\n"},
 		{name: "no-version", headers: []string{"MS-ASProtocolVersion", ""}, wantCode: 400,
@@ -320,6 +311,10 @@ func TestErrors(t *testing.T) {
 			install(s, eas.CmdGetHierarchy, func(*Server, context.Context, *Session, *eas.GetHierarchyRequest) (*eas.GetHierarchyResponse, error) {
 				return nil, nil
 			})
+			if tt.unrouted != 0 {
+				rt := s.route(tt.unrouted)
+				rt.handle, rt.stream = nil, nil
+			}
 			target, body := tt.target, tt.body
 			if target == "" {
 				target = Path + plainQuery + "FolderSync"
