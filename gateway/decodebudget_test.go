@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -90,5 +92,26 @@ func TestDecodeBudgetParallel(t *testing.T) {
 	wg.Wait()
 	if n := s.budget.used.Load(); n != 0 {
 		t.Errorf("budget holds %d bytes after all requests, want 0", n)
+	}
+}
+
+// TestEmptyTagBomb posts issue 9's body shape, a MoveItems of a million
+// empty Move tags, each of which would become a struct: it is refused with
+// 413 once the decoder's allocation passes MaxAllocPerByte, not decoded.
+func TestEmptyTagBomb(t *testing.T) {
+	s := newTestServer(t, &Options{}, nil)
+	install(s, eas.CmdMoveItems, func(*Server, context.Context, *Session, *eas.MoveItemsRequest) (*eas.MoveItemsResponse, error) {
+		t.Error("the MoveItems handler ran")
+		return nil, nil
+	})
+	const moveItems, move = 0x45, 0x06 // Move:MoveItems with content, Move:Move empty (MS-ASWBXML 2.1.2.1.6)
+	body := append([]byte{0x03, 0x01, 0x6A, 0x00, 0x00, byte(eas.PageMove), moveItems}, bytes.Repeat([]byte{move}, 1<<20)...)
+	body = append(body, 0x01)
+	w := post(s, Path+plainQuery+"MoveItems", body)
+	if w.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("POST of a million empty Move tags = %d, want 413", w.Code)
+	}
+	if n := s.budget.used.Load(); n != 0 {
+		t.Errorf("budget holds %d bytes after the request, want 0", n)
 	}
 }
