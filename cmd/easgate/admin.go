@@ -24,7 +24,12 @@ const adminSocketName = "admin.sock"
 // user console to the EAS listener, and serves the API on the unix socket
 // in the state directory until ctx ends or stop is called.
 func mountAdmin(ctx context.Context, gw *gateway.Server, cfg *Config, log *slog.Logger) (stop func(), err error) {
-	a := cfg.Admin
+	return mountAdminAt(ctx, gw, cfg.Admin, cfg.State.Dir, log)
+}
+
+// mountAdminAt is mountAdmin for the [admin] section a and state
+// directory dir.
+func mountAdminAt(ctx context.Context, gw *gateway.Server, a AdminConfig, dir string, log *slog.Logger) (stop func(), err error) {
 	co := gateway.ConsoleOptions{Token: a.Token, SessionTimeout: a.SessionTimeout, SecureCookies: a.SecureCookies}
 	gw.Admin().Handle(gateway.AdminPrefix, gw.AdminAPI(gateway.AdminOptions{Token: a.Token}))
 	gw.Admin().Handle(gateway.AdminConsolePrefix, gw.AdminConsole(co))
@@ -34,7 +39,7 @@ func mountAdmin(ctx context.Context, gw *gateway.Server, cfg *Config, log *slog.
 	if a.UserConsole {
 		gw.EnableUserConsole(co)
 	}
-	stop, err = serveAdminSocket(ctx, filepath.Join(cfg.State.Dir, adminSocketName), gw.AdminAPI(gateway.AdminOptions{Trusted: true}), log)
+	stop, err = serveAdminSocket(ctx, filepath.Join(dir, adminSocketName), gw.AdminAPI(gateway.AdminOptions{Trusted: true}), log)
 	if err != nil {
 		// The server is still useful without it (a path too long for a
 		// socket, a read-only directory): easgate device then needs -url.

@@ -115,6 +115,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		defer stop()
 		go deliverDemoMail(dctx, log, store, *mailEvery)
 	}
+	// The consoles and the admin API as serve has them: the user's at
+	// /devices, the administrator's with EASGATE_ADMIN_TOKEN.
+	stopSocket, err := mountAdminAt(ctx, gw, AdminConfig{
+		Listen: *adminListen, Token: os.Getenv("EASGATE_ADMIN_TOKEN"), UserConsole: true,
+	}, dir, log)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer stopSocket()
 	fd := &frontDoor{listen: *listen, adminListen: *adminListen, grace: demoShutdownGrace,
 		headerTimeout: 30 * time.Second, idleTimeout: 2 * time.Minute}
 	if *useTLS {
@@ -153,6 +162,7 @@ func demoBanner(w io.Writer, eas, admin net.Addr, cert *certSource, dir string, 
 	fmt.Fprintf(w, "  server    %s\n", server)
 	fmt.Fprintf(w, "  user      %s (or %s@%s, or DOMAIN\\%s)\n", demoUser, demoUser, demoDomain, demoUser)
 	fmt.Fprintf(w, "  password  %s\n", demoPassword)
+	fmt.Fprintf(w, "  devices   %s://%s%s (the user's console: see and wipe the phones)\n", scheme, server, gateway.UserConsolePath)
 	if cert != nil {
 		fmt.Fprintf(w, "  sha256    %s\n", cert.fingerprint())
 	}
