@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/gateway"
 	"github.com/easgate/easgate/sources"
 )
 
@@ -160,6 +161,19 @@ func TestDemo(t *testing.T) {
 	}
 	demoGAL(t, &demoPhone{url: d.url, device: "demogal", version: eas.V141, client: client})
 	checkAdmin(t, d.url, strings.TrimSuffix(strings.TrimPrefix(d.admin, "http://"), "/metrics"))
+	// The devices of the sessions above, through the admin socket, and
+	// the user's console.
+	if out, err := deviceRun(t, "list", "-state", d.state); err != nil || !strings.Contains(out, "demo141") {
+		t.Errorf("device list on the running demo = %v:\n%s", err, out)
+	}
+	res, err = client.Get(strings.TrimSuffix(d.url, gateway.Path) + gateway.UserConsolePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("GET /devices = %d %s, want the login page", res.StatusCode, res.Header.Get("Content-Type"))
+	}
 
 	cancel()
 	if err := d.wait(t); err != nil {
