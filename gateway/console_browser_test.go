@@ -15,7 +15,8 @@ import (
 )
 
 // chromiumPath finds Debian's chromium: the real binary, skipping the
-// /usr/bin shell wrapper (/work/shared/recipes/browser-tests.md).
+// /usr/bin shell wrapper (the browser-tests recipe,
+// ../shared/recipes/browser-tests.md beside the repository).
 func chromiumPath() string {
 	if _, err := os.Stat("/usr/lib/chromium/chromium"); err == nil {
 		return "/usr/lib/chromium/chromium"

@@ -1,5 +1,5 @@
 // Package graphemu is an in-memory Microsoft Graph for tests and trials:
-// exactly the surface that /work/shared/notes/graph.md §2–§5 and §7
+// exactly the surface that ../shared/notes/graph.md (beside the repository) §2–§5 and §7
 // describe (token endpoint, users, mail folders and messages with delta,
 // MIME, attachments, moves, sendMail, contacts, calendar views, To Do,
 // $batch, throttling and subscriptions), following Microsoft's documented

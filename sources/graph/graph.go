@@ -6,8 +6,8 @@
 // expired delta link is re-baselined without the phone noticing, and one
 // poller per mailbox serves every waiting phone.
 //
-// The design follows /work/shared/notes/graph.md; section numbers in
-// comments (§2.4, A1) refer to it.
+// The design follows ../shared/notes/graph.md (beside the repository);
+// section numbers in comments (§2.4, A1) refer to it.
 package graph
 
 import (
