@@ -107,6 +107,15 @@ if ! tidy=$(go mod tidy -diff 2>&1); then
 	exit 1
 fi
 
+echo "== no development-machine paths"
+# Notes and recipes live beside the repository (../shared); naming them by
+# an absolute path of one machine leaves readers elsewhere nothing to open.
+if paths=$(git grep -nI -e '/work/' -- ':!scripts/test.sh' 2>/dev/null); then
+	echo "absolute development paths; refer to ../shared/... or the recipe by name:" >&2
+	echo "$paths" >&2
+	exit 1
+fi
+
 echo "== go test"
 go test -timeout 20m ./...
 
