@@ -481,7 +481,7 @@ func (c *checker) httpFail(step string, code int, h http.Header) {
 	case http.StatusUnauthorized:
 		c.add(step, "FAIL", "HTTP 401: the login was refused", "check the user name (as the phone sends it: user, user@domain or DOMAIN\\user) and the password")
 	case http.StatusForbidden:
-		c.add(step, "FAIL", "HTTP 403: the device is not allowed", "the server blocks DeviceId "+checkDeviceID+" or type "+checkDeviceType+"; allow them (or the user) in the device access rules")
+		c.add(step, "FAIL", "HTTP 403: the device is not allowed", "the server blocks DeviceId "+checkDeviceID+" or type "+checkDeviceType+"; allow them (or the user) in the device access rules (on easgate: easgate device allow "+checkDeviceID+")")
 	case 449:
 		c.add(step, "FAIL", "HTTP 449 to a provisioned device: a 449 loop", "the server does not accept the policy key it just issued; phones loop the same way (check the proxy passes X-MS-PolicyKey, and the state directory is writable)")
 	case http.StatusServiceUnavailable:
@@ -547,7 +547,7 @@ func (c *checker) provision(ctx context.Context) bool {
 	}
 	if resp.RemoteWipe || resp.AccountOnlyRemoteWipe {
 		c.add("Provision", "FAIL", "the server asks device "+checkDeviceID+" to wipe itself (not acknowledged)",
-			"cancel the wipe of device "+checkDeviceID+": easgate device cancel-wipe")
+			"cancel the wipe of device "+checkDeviceID+" (on easgate: easgate device cancel-wipe "+checkDeviceID+")")
 		return false
 	}
 	if s := int(resp.Status); s >= 100 {
@@ -602,9 +602,9 @@ func (c *checker) answered(step string, code int, h http.Header, body []byte, er
 func (c *checker) statusFail(step string, s int) {
 	switch eas.Status(s) {
 	case eas.StatusDeviceIsBlockedForThisUser, eas.StatusAccessDenied:
-		c.add(step, "FAIL", fmt.Sprintf("status %d: device blocked", s), "the server blocks DeviceId "+checkDeviceID+" or type "+checkDeviceType+"; allow them in the device access rules")
+		c.add(step, "FAIL", fmt.Sprintf("status %d: device blocked", s), "the server blocks DeviceId "+checkDeviceID+" or type "+checkDeviceType+"; allow them in the device access rules (on easgate: easgate device allow "+checkDeviceID+")")
 	case eas.StatusRemoteWipeRequested:
-		c.add(step, "FAIL", "status 140: a wipe is pending for this device", "cancel the wipe of device "+checkDeviceID)
+		c.add(step, "FAIL", "status 140: a wipe is pending for this device", "cancel the wipe of device "+checkDeviceID+" (on easgate: easgate device cancel-wipe "+checkDeviceID+")")
 	case 142, 143, 144:
 		c.add(step, "FAIL", fmt.Sprintf("status %d right after provisioning: a 449 loop", s), "the server does not accept the policy key it just issued; check the proxy passes X-MS-PolicyKey")
 	default:

@@ -27,8 +27,8 @@ var deadResolver = &net.Resolver{PreferGo: true, Dial: func(context.Context, str
 // checkServer serves a gateway in front of a memory store with user anna
 // (password "anna-pw") over TLS, with Autodiscover handing out external,
 // or the server's own URL when external is "". It returns the URL and a
-// PEM file of the certificate to trust.
-func checkServer(t *testing.T, external string) (string, string) {
+// PEM file of the certificate to trust, and the server's device state.
+func checkServer(t *testing.T, external string) (string, string, *statecache.Store) {
 	t.Helper()
 	var gw *gateway.Server
 	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { gw.ServeHTTP(w, r) }))
@@ -56,7 +56,7 @@ func checkServer(t *testing.T, external string) (string, string) {
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return ts.URL, ca
+	return ts.URL, ca, st
 }
 
 // runCheckTest runs easgate check with password pw and returns the report
@@ -99,7 +99,7 @@ func TestCheckHealthyDemo(t *testing.T) {
 }
 
 func TestCheckHealthyTLS(t *testing.T) {
-	url, ca := checkServer(t, "")
+	url, ca, _ := checkServer(t, "")
 	report, ok := runCheckTest(t, "anna-pw", url, "-user", "anna@example.org", "-ca", ca)
 	t.Log(report)
 	if !ok {
@@ -115,8 +115,8 @@ func TestCheckHealthyTLS(t *testing.T) {
 // TestCheckFaults checks that each broken setup is reported with the step
 // that fails and the fix that names the fault.
 func TestCheckFaults(t *testing.T) {
-	url, ca := checkServer(t, "")
-	wrongURL, wrongCA := checkServer(t, "https://mail.wrong.example")
+	url, ca, _ := checkServer(t, "")
+	wrongURL, wrongCA, _ := checkServer(t, "https://mail.wrong.example")
 	always449 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == "OPTIONS" {
 			w.Header().Set("MS-ASProtocolVersions", "12.1,14.0,14.1")
@@ -165,6 +165,20 @@ func TestCheckFaults(t *testing.T) {
 				t.Errorf("FAIL %s = %q, want it to name %q\n%s", tt.step, got, tt.want, report)
 			}
 		})
+	}
+}
+
+// TestCheckBlockedByEasgate blocks the check's device id with easgate's
+// own device access rules, as an operator would.
+func TestCheckBlockedByEasgate(t *testing.T) {
+	url, ca, st := checkServer(t, "")
+	rule := statecache.AccessRule{By: statecache.ByDeviceID, Value: checkDeviceID, Level: statecache.AccessBlock}
+	if err := st.SetAccessRule(t.Context(), rule); err != nil {
+		t.Fatal(err)
+	}
+	report, ok := runCheckTest(t, "anna-pw", url, "-user", "anna", "-ca", ca)
+	if ok || !strings.Contains(report, "easgate device allow "+checkDeviceID) {
+		t.Errorf("check of a blocked device did not name the access rule:\n%s", report)
 	}
 }
 
