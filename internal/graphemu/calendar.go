@@ -44,7 +44,7 @@ func (s *Server) serveCalendar(c *call, rest []string) *graphError {
 	def := c.mb.wellKnown["calendar"]
 	switch {
 	case low[0] == "calendars" && len(rest) == 1 && get:
-		return s.folderList(c, "hier:calendars")
+		return s.itemList(c, "hier:calendars")
 	case low[0] == "calendar" && len(rest) == 1 && get:
 		s.mu.Lock()
 		j := s.pimJSON(c, c.mb.objects[def])

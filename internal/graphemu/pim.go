@@ -77,19 +77,8 @@ func (s *Server) pimPatch(c *call, o *object) *graphError {
 	return nil
 }
 
-// folderList answers GET of a folder hierarchy as a plain list.
-func (s *Server) folderList(c *call, hier string) *graphError {
-	s.mu.Lock()
-	var out []map[string]any
-	for _, e := range c.mb.container(hier).sorted(0, false) {
-		out = append(out, s.pimJSON(c, e.obj))
-	}
-	s.mu.Unlock()
-	writeJSON(c.w, 200, map[string]any{"value": nonNil(out)})
-	return nil
-}
-
-// itemList answers GET of a folder's items.
+// itemList answers GET of a container's live entries as a plain list:
+// a folder's items, or a folder hierarchy.
 func (s *Server) itemList(c *call, container string) *graphError {
 	s.mu.Lock()
 	var out []map[string]any
@@ -119,7 +108,7 @@ func (s *Server) serveContacts(c *call, rest []string) *graphError {
 	}
 	switch {
 	case low[0] == "contactfolders" && len(rest) == 1 && get:
-		return s.folderList(c, hierContacts)
+		return s.itemList(c, hierContacts)
 	case low[0] == "contactfolders" && len(rest) == 1 && post:
 		o, gerr := pimCreate(c, kindContactF, "C")
 		if gerr != nil {
@@ -227,7 +216,7 @@ func (s *Server) serveTodo(c *call, rest []string) *graphError {
 	}
 	switch {
 	case len(rest) == 2 && get:
-		return s.folderList(c, hierTodo)
+		return s.itemList(c, hierTodo)
 	case len(rest) == 2 && post:
 		o, gerr := pimCreate(c, kindTaskList, "L")
 		if gerr != nil {
