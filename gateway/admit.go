@@ -81,6 +81,20 @@ type Limits struct {
 	// 2 h, longer than the longest heartbeat (59 min) so that a phone in
 	// push mode keeps its cached Ping.
 	AccountIdle time.Duration
+
+	// MaxRequests bounds the requests being worked on at once, and
+	// MaxDeviceRequests those of one device (user and DeviceId): 256 and
+	// 4. Waiting Pings and hanging Syncs do not count once they wait.
+	// Past either, a request is answered 503 with Retry-After (RetryAfter,
+	// 10 s) and X-MS-ASThrottle (overload.go).
+	MaxRequests, MaxDeviceRequests int
+	RetryAfter                     time.Duration
+	// LoopRepeats identical requests of one device, each within
+	// LoopWindow of the one before, make a loop: 5 and 30 s. Further
+	// repeats are answered after a delay doubling from 1 s up to
+	// LoopDelay, 30 s (overload.go).
+	LoopRepeats           int
+	LoopWindow, LoopDelay time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -102,6 +116,12 @@ func (l Limits) withDefaults() Limits {
 	def(&l.KeepAlive, 20*time.Second)
 	defi(&l.MaxAccounts, 10000)
 	def(&l.AccountIdle, 2*time.Hour)
+	defi(&l.MaxRequests, 256)
+	defi(&l.MaxDeviceRequests, 4)
+	def(&l.RetryAfter, 10*time.Second)
+	defi(&l.LoopRepeats, 5)
+	def(&l.LoopWindow, 30*time.Second)
+	def(&l.LoopDelay, 30*time.Second)
 	return l
 }
 

@@ -101,6 +101,11 @@ func (s *Server) wait(ctx context.Context, w http.ResponseWriter, sess *Session,
 	x := rec.x
 	fn = s.countWait(x.q.Command, fn)
 	releaseBody(x.r)
+	if x.release != nil {
+		// Waiting costs almost nothing: it is not counted against the
+		// request caps.
+		x.release()
+	}
 	if x.r.ProtoMajor == 1 && s.park(x, sess, d, fn) {
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -131,7 +132,9 @@ type Server struct {
 	throttle     *Throttle   // login.go
 	logins       *loginCache // login.go
 	proxies      []netip.Prefix
-	conns        ConnOptions // conns.go
+	conns        ConnOptions  // conns.go
+	slots        requestSlots // overload.go
+	loops        loops        // overload.go
 }
 
 var errNoCredentials = errors.New("gateway: no Basic credentials")
@@ -305,6 +308,11 @@ type exchange struct {
 	// writes the answer, the access line and the metrics (park.go).
 	detached bool
 
+	// release gives back the request's slot (overload.go) once it waits
+	// or is answered; sum hashes its command and body for loop detection.
+	release func()
+	sum     hash.Hash64
+
 	tr *traceCapture // the bodies, when the device is traced (trace.go)
 }
 
@@ -379,6 +387,18 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := &Session{User: user, Request: q, Account: statecache.Account{User: user, Device: q.DeviceID}, Source: src}
+	release, reason := s.takeSlot(sess.Account)
+	if reason != "" {
+		s.overloaded(x.w, reason)
+		return
+	}
+	x.release = release
+	defer release()
+	switch q.Command {
+	case eas.CmdSync, eas.CmdPing, eas.CmdFolderSync:
+		// The commands a confused device repeats (overload.go).
+		x.sum = hashBody(r, q.Command.String())
+	}
 	if q.Command == eas.CmdPing || q.Command == eas.CmdSync {
 		// A phone waits in at most one request: its new one ends the old.
 		s.waiters.end(sess.Account)
@@ -396,6 +416,9 @@ func (s *Server) serveRoute(r *http.Request, x *exchange, rt *route, sess *Sessi
 	req, err := s.decode(r, x, rt)
 	if err != nil {
 		s.fail(r.Context(), x, err)
+		return
+	}
+	if x.sum != nil && !s.slowLoop(r.Context(), x, sess, x.sum) {
 		return
 	}
 	if rt.stream != nil {

@@ -142,6 +142,8 @@ func TestCheckFaults(t *testing.T) {
 		step     string
 		want     string // in the FAIL line or its fix
 	}{
+		// OPTIONS authenticates, as Exchange's does: a wrong password
+		// shows there first.
 		{"wrong password", "nope", []string{url, "-user", "anna", "-ca", ca}, "OPTIONS", "HTTP 401"},
 		{"wrong external URL", "anna-pw", []string{wrongURL, "-user", "anna@example.org", "-ca", wrongCA}, "Autodiscover URL", "server.external_url"},
 		{"certificate for another name", "anna-pw", []string{localhost, "-user", "anna", "-ca", ca}, "TLS", "not localhost"},

@@ -114,6 +114,12 @@ type LimitsConfig struct {
 	KeepAlive          time.Duration `toml:"keep_alive"`
 	MaxAccounts        int           `toml:"max_accounts"` // entries of each per-account cache; default 10000
 	AccountIdle        time.Duration `toml:"account_idle"` // default 2h
+	MaxRequests        int           `toml:"max_requests"`
+	MaxDeviceRequests  int           `toml:"max_device_requests"`
+	RetryAfter         time.Duration `toml:"retry_after"`
+	LoopRepeats        int           `toml:"loop_repeats"`
+	LoopWindow         time.Duration `toml:"loop_window"`
+	LoopDelay          time.Duration `toml:"loop_delay"`
 }
 
 // DecoderConfig is the [decoder] section, eas.DecoderOptions; zero takes
@@ -429,7 +435,8 @@ func (c *Config) validate() error {
 		key string
 		v   time.Duration
 	}{{"limits.min_heartbeat", l.MinHeartbeat}, {"limits.max_heartbeat", l.MaxHeartbeat}, {"limits.keep_alive", l.KeepAlive},
-		{"limits.account_idle", l.AccountIdle}} {
+		{"limits.account_idle", l.AccountIdle},
+		{"limits.retry_after", l.RetryAfter}, {"limits.loop_window", l.LoopWindow}, {"limits.loop_delay", l.LoopDelay}} {
 		if d.v < 0 {
 			e.add(d.key, "%v is negative", d.v)
 		}
@@ -446,6 +453,9 @@ func (c *Config) validate() error {
 		{"limits.max_sync_collections", int64(l.MaxSyncCollections)},
 		{"limits.max_accounts", int64(l.MaxAccounts)},
 		{"store.max_users", int64(c.Store.MaxUsers)},
+		{"limits.max_requests", int64(l.MaxRequests)},
+		{"limits.max_device_requests", int64(l.MaxDeviceRequests)},
+		{"limits.loop_repeats", int64(l.LoopRepeats)},
 		{"decoder.max_depth", int64(c.Decoder.MaxDepth)},
 		{"decoder.max_string_size", int64(c.Decoder.MaxStringSize)},
 		{"decoder.max_opaque_size", int64(c.Decoder.MaxOpaqueSize)},
@@ -775,6 +785,12 @@ func (c *Config) gatewayOptions(log *slog.Logger) *gateway.Options {
 			KeepAlive:          c.Limits.KeepAlive,
 			MaxAccounts:        c.Limits.MaxAccounts,
 			AccountIdle:        c.Limits.AccountIdle,
+			MaxRequests:        c.Limits.MaxRequests,
+			MaxDeviceRequests:  c.Limits.MaxDeviceRequests,
+			RetryAfter:         c.Limits.RetryAfter,
+			LoopRepeats:        c.Limits.LoopRepeats,
+			LoopWindow:         c.Limits.LoopWindow,
+			LoopDelay:          c.Limits.LoopDelay,
 		},
 	}
 	if c.SMIME.Revocation == "crl" {

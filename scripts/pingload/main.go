@@ -6,14 +6,22 @@
 // it changes the inbox of a few accounts, checks that their Pings answer
 // status 2 and how fast, and exits, the child with it. Client and server
 // run in separate processes so that neither's memory nor open files count
-// against the other (one process may hold 20,000 files here).
+// against the other (one process may hold 20,000 files here). With -tls
+// the Pings come over TLS (a self-signed certificate made at start), and
+// what is parked per Ping is a *tls.Conn.
 //
 //	go run ./scripts/pingload -n 10000
+//	go run ./scripts/pingload -n 10000 -tls
 package main
 
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -21,6 +29,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"math/big"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -50,6 +59,7 @@ func main() {
 	wake := flag.Int("wake", 5, "Pings to wake with a change")
 	timeout := flag.Duration("timeout", 3*time.Minute, "exit after this long whatever happens")
 	server := flag.Bool("server", false, "run as the server child (internal)")
+	useTLS := flag.Bool("tls", false, "Ping over TLS")
 	flag.Parse()
 	time.AfterFunc(*timeout, func() {
 		fmt.Fprintln(os.Stderr, "pingload: timed out")
@@ -57,9 +67,9 @@ func main() {
 	})
 	var err error
 	if *server {
-		err = serve(*n)
+		err = serve(*n, *useTLS)
 	} else {
-		err = drive(*n, *wake)
+		err = drive(*n, *wake, *useTLS)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pingload:", err)
@@ -71,7 +81,7 @@ func main() {
 // "addr ADDR" and answers commands on stdin until it closes:
 // "measure" prints "waiting W heap H stacks S rss R" (bytes, after a GC);
 // "wake I" adds a message to the inbox of account I.
-func serve(n int) error {
+func serve(n int, useTLS bool) error {
 	ctx := context.Background()
 	st, err := statecache.Open("", &statecache.Options{InMemory: true})
 	if err != nil {
@@ -87,6 +97,8 @@ func serve(n int) error {
 		Logger:  slog.New(slog.DiscardHandler),
 		Backend: backend{store},
 		State:   st,
+		// Every Ping comes from 127.0.0.1.
+		Conns: gateway.ConnOptions{MaxConns: n + 100, MaxConnsPerAddress: n + 100},
 	})
 	if err != nil {
 		return err
@@ -96,7 +108,17 @@ func serve(n int) error {
 	if err != nil {
 		return err
 	}
-	ln := gw.Listen(raw)
+	// The listener chain of easgate serve.
+	inner := gw.LimitConns(raw)
+	if useTLS {
+		cert, err := selfSigned()
+		if err != nil {
+			return err
+		}
+		inner = tls.NewListener(inner, &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"},
+			Certificates: []tls.Certificate{cert}})
+	}
+	ln := gw.Listen(inner)
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second}
 	go srv.Serve(ln)
 	fmt.Printf("addr %s\n", ln.Addr())
@@ -236,12 +258,12 @@ func (c *child) measure() (sample, error) {
 }
 
 // drive starts the child, opens n Pings, measures and wakes a few.
-func drive(n, wake int) error {
+func drive(n, wake int, useTLS bool) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(self, "-server", "-n", strconv.Itoa(n))
+	cmd := exec.Command(self, "-server", "-n", strconv.Itoa(n), "-tls="+strconv.FormatBool(useTLS))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -280,7 +302,7 @@ func drive(n, wake int) error {
 	}
 
 	t0 = time.Now()
-	conns, err := openPings(addr, n)
+	conns, err := openPings(addr, n, useTLS)
 	if err != nil {
 		return err
 	}
@@ -299,7 +321,7 @@ func drive(n, wake int) error {
 		return fmt.Errorf("only %d of %d Pings wait", s.waiting, n)
 	}
 	per := func(a, b uint64) string { return fmt.Sprintf("%.1f KB", float64(int64(a)-int64(b))/float64(n)/1000) }
-	fmt.Printf("waiting Pings: %d\n", n)
+	fmt.Printf("waiting Pings: %d (TLS: %v)\n", n, useTLS)
 	fmt.Printf("server heap objects: %d MB -> %d MB, %s per Ping\n", base.heap>>20, s.heap>>20, per(s.heap, base.heap))
 	fmt.Printf("server stacks:       %d MB -> %d MB, %s per Ping\n", base.stacks>>20, s.stacks>>20, per(s.stacks, base.stacks))
 	fmt.Printf("server RSS:          %d MB -> %d MB, %s per Ping\n", base.rss>>20, s.rss>>20, per(s.rss, base.rss))
@@ -322,7 +344,7 @@ func drive(n, wake int) error {
 }
 
 // openPings dials n connections and sends one Ping on each.
-func openPings(addr string, n int) ([]net.Conn, error) {
+func openPings(addr string, n int, useTLS bool) ([]net.Conn, error) {
 	body, err := eas.Marshal(&eas.PingRequest{HeartbeatInterval: 900,
 		Folders: &eas.PingFolders{Folder: []eas.PingFolder{{ID: "1", Class: "Email"}}}})
 	if err != nil {
@@ -343,6 +365,11 @@ func openPings(addr string, n int) ([]net.Conn, error) {
 					return
 				}
 				c, err := net.Dial("tcp", addr)
+				if err == nil && useTLS {
+					tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}}) // our own certificate
+					err = tc.Handshake()
+					c = tc
+				}
 				if err == nil {
 					_, err = c.Write(request(addr, i, body))
 				}
@@ -392,4 +419,25 @@ func readPing(c net.Conn) (eas.PingStatus, error) {
 		return 0, err
 	}
 	return pr.Status, nil
+}
+
+// selfSigned returns a new self-signed certificate for 127.0.0.1.
+func selfSigned() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
