@@ -85,14 +85,16 @@ type rateBody struct {
 	done  bool
 }
 
-// limitBody wraps r.Body in a rateBody; w must reach the connection
-// (http.ResponseController).
-func (s *Server) limitBody(w http.ResponseWriter, r *http.Request) {
+// limitBody wraps r.Body in a rateBody and returns it (nil for no body);
+// w must reach the connection (http.ResponseController).
+func (s *Server) limitBody(w http.ResponseWriter, r *http.Request) *rateBody {
 	if r.Body == nil || r.Body == http.NoBody {
-		return
+		return nil
 	}
-	r.Body = &rateBody{ReadCloser: r.Body, rc: http.NewResponseController(w), start: time.Now(),
+	b := &rateBody{ReadCloser: r.Body, rc: http.NewResponseController(w), start: time.Now(),
 		floor: s.conns.BodyTimeout, rate: s.conns.BodyMinRate}
+	r.Body = b
+	return b
 }
 
 func (b *rateBody) Read(p []byte) (int, error) {
@@ -111,19 +113,12 @@ func (b *rateBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// release clears the deadline; the body is done with.
+// release clears the deadline: the body is done with, or what is left of
+// it was read. It is safe on nil.
 func (b *rateBody) release() {
-	if !b.done {
+	if b != nil && !b.done {
 		b.done = true
 		b.rc.SetReadDeadline(time.Time{})
-	}
-}
-
-// releaseBody clears the body deadline of r before a wait, whether or not
-// the decoder read up to EOF.
-func releaseBody(r *http.Request) {
-	if b, ok := r.Body.(*rateBody); ok {
-		b.release()
 	}
 }
 

@@ -100,7 +100,6 @@ func (s *Server) wait(ctx context.Context, w http.ResponseWriter, sess *Session,
 	}
 	x := rec.x
 	fn = s.countWait(x.q.Command, fn)
-	releaseBody(x.r)
 	if x.release != nil {
 		// Waiting costs almost nothing: it is not counted against the
 		// request caps.
@@ -109,6 +108,7 @@ func (s *Server) wait(ctx context.Context, w http.ResponseWriter, sess *Session,
 	if x.r.ProtoMajor == 1 && s.park(x, sess, d, fn) {
 		return nil
 	}
+	x.body.release()
 
 	// Wait in the handler.
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -131,6 +131,9 @@ func (s *Server) park(x *exchange, sess *Session, d time.Duration, fn waitFunc) 
 	p := &s.parking
 	// Whatever is left of the body would be read as the next request.
 	n, _ := io.Copy(io.Discard, io.LimitReader(x.r.Body, 1<<10))
+	// Read under the body's deadline; from here on the connection waits
+	// without one.
+	x.body.release()
 	keep := n == 0 && !x.r.Close
 	p.mu.Lock()
 	if p.closed {

@@ -312,6 +312,7 @@ type exchange struct {
 	// or is answered; sum hashes its command and body for loop detection.
 	release func()
 	sum     hash.Hash64
+	body    *rateBody // the body under its deadline (conns.go); nil: none
 
 	tr *traceCapture // the bodies, when the device is traced (trace.go)
 }
@@ -378,7 +379,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		answerAndClose(x.w, http.StatusBadRequest, qerr.Error())
 		return
 	}
-	s.limitBody(w, r)
+	x.body = s.limitBody(w, r)
 	rt := s.route(q.Command)
 	if rt == nil || !rt.routed() || !q.Command.Supports(q.Version) {
 		// MS-ASHTTP 3.2.5.1: a command the server does not support is a
