@@ -106,6 +106,18 @@ func (c *accountCache[K, V]) update(k K, f func(old V, ok bool) (V, bool)) {
 	}
 }
 
+// removeIf forgets every entry for which f reports true.
+func (c *accountCache[K, V]) removeIf(f func(K, V) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, el := range c.m {
+		if f(k, el.Value.(*cacheEntry[K, V]).val) {
+			c.ll.Remove(el)
+			delete(c.m, k)
+		}
+	}
+}
+
 // len returns the number of entries.
 func (c *accountCache[K, V]) len() int {
 	c.mu.Lock()

@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/easgate/easgate/sources"
@@ -110,8 +109,7 @@ type loginCache struct {
 	mac []byte
 	ttl time.Duration
 
-	mu sync.Mutex
-	m  lru[[sha256.Size]byte, cachedLogin]
+	m *accountCache[[sha256.Size]byte, cachedLogin]
 }
 
 type cachedLogin struct {
@@ -120,14 +118,14 @@ type cachedLogin struct {
 	expires time.Time
 }
 
-func newLoginCache(ttl time.Duration, size int) *loginCache {
+func newLoginCache(ttl time.Duration, size int, now func() time.Time) *loginCache {
 	if ttl <= 0 {
 		ttl = 5 * time.Minute
 	}
 	if size <= 0 {
 		size = 10_000
 	}
-	c := &loginCache{mac: make([]byte, 32), ttl: ttl, m: newLRU[[sha256.Size]byte, cachedLogin](size)}
+	c := &loginCache{mac: make([]byte, 32), ttl: ttl, m: newAccountCache[[sha256.Size]byte, cachedLogin](size, ttl, now)}
 	rand.Read(c.mac) // never fails (crypto/rand)
 	return c
 }
@@ -142,23 +140,17 @@ func (c *loginCache) key(user, pass string) [sha256.Size]byte {
 	return k
 }
 
+// get returns the store of a login remembered under k. A login expires
+// ttl after it was made, however often it is used.
 func (c *loginCache) get(k [sha256.Size]byte, now time.Time) (sources.Source, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	e, ok := c.m.get(k)
-	if !ok {
-		return nil, false
-	}
-	if !now.Before(e.expires) {
-		c.m.remove(k)
+	if !ok || !now.Before(e.expires) {
 		return nil, false
 	}
 	return e.src, true
 }
 
 func (c *loginCache) put(k [sha256.Size]byte, user string, src sources.Source, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.m.put(k, cachedLogin{user, src, now.Add(c.ttl)})
 }
 
@@ -169,15 +161,11 @@ func (c *loginCache) put(k [sha256.Size]byte, user string, src sources.Source, n
 func (c *loginCache) forget(user string) {
 	user = strings.ToLower(user)
 	local, _, _ := strings.Cut(user, "@")
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, e := range c.m.m {
-		sent := strings.ToLower(e.Value.(*lruEntry[[sha256.Size]byte, cachedLogin]).v.user)
+	c.m.removeIf(func(_ [sha256.Size]byte, e cachedLogin) bool {
+		sent := strings.ToLower(e.user)
 		if _, n, ok := strings.Cut(sent, `\`); ok {
 			sent = n
 		}
-		if sent == user || sent == local {
-			c.m.remove(k)
-		}
-	}
+		return sent == user || sent == local
+	})
 }

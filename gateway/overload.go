@@ -81,15 +81,9 @@ func (s *Server) overloaded(w http.ResponseWriter, reason string) {
 // Limits.LoopDelay. The device still gets its normal answer: nothing
 // forces it to resync, it only loops more slowly. A hanging Sync or Ping
 // that waited its heartbeat does not count, since the heartbeat is longer
-// than the window. Memory is bounded (LRU of loopAccounts).
-type loops struct {
-	mu   sync.Mutex
-	last lru[statecache.Account, *loopRun]
-}
-
-// loopAccounts bounds the accounts whose last request is kept.
-const loopAccounts = 100_000
-
+// than the window. Each device's last request is kept in an accountCache
+// (Server.loops), bounded by Limits.MaxAccounts and forgotten after
+// LoopWindow.
 type loopRun struct {
 	sum uint64
 	at  time.Time
@@ -114,28 +108,22 @@ func hashBody(r *http.Request, cmd string) hash.Hash64 {
 // and returns how long to hold its answer back: 0 unless the device loops.
 func (s *Server) loopDelay(acct statecache.Account, sum uint64) (time.Duration, int) {
 	now := s.now()
-	l := &s.loops
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.last.m == nil {
-		l.last = newLRU[statecache.Account, *loopRun](loopAccounts)
-	}
-	run, ok := l.last.get(acct)
-	if !ok || run.sum != sum || now.Sub(run.at) > s.limits.LoopWindow {
-		l.last.put(acct, &loopRun{sum: sum, at: now, n: 1})
-		return 0, 1
-	}
-	run.n++
-	run.at = now
-	over := run.n - s.limits.LoopRepeats
+	n := 1
+	s.loops.update(acct, func(run *loopRun, ok bool) (*loopRun, bool) {
+		if ok && run.sum == sum && now.Sub(run.at) <= s.limits.LoopWindow {
+			n = run.n + 1
+		}
+		return &loopRun{sum: sum, at: now, n: n}, true
+	})
+	over := n - s.limits.LoopRepeats
 	if over <= 0 {
-		return 0, run.n
+		return 0, n
 	}
 	d := s.limits.LoopDelay
 	if over <= 30 && time.Second<<(over-1) < d {
 		d = time.Second << (over - 1)
 	}
-	return d, run.n
+	return d, n
 }
 
 // slowLoop holds a looping device's request back (loopDelay). It returns

@@ -132,9 +132,9 @@ type Server struct {
 	throttle     *Throttle   // login.go
 	logins       *loginCache // login.go
 	proxies      []netip.Prefix
-	conns        ConnOptions  // conns.go
-	slots        requestSlots // overload.go
-	loops        loops        // overload.go
+	conns        ConnOptions                                 // conns.go
+	slots        requestSlots                                // overload.go
+	loops        *accountCache[statecache.Account, *loopRun] // each device's last request (overload.go)
 }
 
 var errNoCredentials = errors.New("gateway: no Basic credentials")
@@ -202,7 +202,8 @@ func New(o *Options) (*Server, error) {
 	}
 	s.autodiscover = ad
 	s.throttle = NewThrottle(o.Login.Throttle, s.now)
-	s.logins = newLoginCache(o.Login.CacheTTL, o.Login.CacheSize)
+	s.logins = newLoginCache(o.Login.CacheTTL, o.Login.CacheSize, s.now)
+	s.loops = newAccountCache[statecache.Account, *loopRun](s.limits.MaxAccounts, s.limits.LoopWindow, s.now)
 	s.proxies = o.Login.TrustedProxies
 	s.conns = o.Conns.withDefaults()
 	if err := s.policy.check(); err != nil {

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"container/list"
 	"net/netip"
 	"strings"
 	"sync"
@@ -74,9 +73,9 @@ type Throttle struct {
 	o   ThrottleOptions
 	now func() time.Time
 
-	mu       sync.Mutex
-	failures lru[string, *failures]
-	known    lru[string, time.Time] // user + address → last successful login
+	mu       sync.Mutex // makes Check, Failed and Succeeded one step each
+	failures *accountCache[string, *failures]
+	known    *accountCache[string, time.Time] // user + address → last successful login
 }
 
 // failures is the record of one key's recent failed logins.
@@ -102,8 +101,8 @@ func NewThrottle(o ThrottleOptions, now func() time.Time) *Throttle {
 	o = o.withDefaults()
 	return &Throttle{
 		o: o, now: now,
-		failures: newLRU[string, *failures](o.MaxEntries),
-		known:    newLRU[string, time.Time](o.MaxEntries),
+		failures: newAccountCache[string, *failures](o.MaxEntries, max(o.Window, o.MaxLockout), now),
+		known:    newAccountCache[string, time.Time](o.MaxEntries, o.KnownFor, now),
 	}
 }
 
@@ -185,56 +184,6 @@ func (t *Throttle) Succeeded(user string, addr netip.Addr) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	key := pairKey(user, addr)
-	t.failures.remove(key)
+	t.failures.update(key, func(*failures, bool) (*failures, bool) { return nil, false })
 	t.known.put(key, now)
 }
-
-// lru is a map bounded to max entries that drops the least recently used
-// one when full. It is not safe for concurrent use.
-type lru[K comparable, V any] struct {
-	max   int
-	m     map[K]*list.Element
-	order list.List // front: most recently used
-}
-
-type lruEntry[K comparable, V any] struct {
-	k K
-	v V
-}
-
-func newLRU[K comparable, V any](max int) lru[K, V] {
-	return lru[K, V]{max: max, m: make(map[K]*list.Element)}
-}
-
-func (c *lru[K, V]) get(k K) (V, bool) {
-	e, ok := c.m[k]
-	if !ok {
-		var zero V
-		return zero, false
-	}
-	c.order.MoveToFront(e)
-	return e.Value.(*lruEntry[K, V]).v, true
-}
-
-func (c *lru[K, V]) put(k K, v V) {
-	if e, ok := c.m[k]; ok {
-		e.Value.(*lruEntry[K, V]).v = v
-		c.order.MoveToFront(e)
-		return
-	}
-	if len(c.m) >= c.max {
-		old := c.order.Back()
-		c.order.Remove(old)
-		delete(c.m, old.Value.(*lruEntry[K, V]).k)
-	}
-	c.m[k] = c.order.PushFront(&lruEntry[K, V]{k, v})
-}
-
-func (c *lru[K, V]) remove(k K) {
-	if e, ok := c.m[k]; ok {
-		c.order.Remove(e)
-		delete(c.m, k)
-	}
-}
-
-func (c *lru[K, V]) len() int { return len(c.m) }
