@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"hash"
+	"hash/fnv"
 	"io"
 	"net"
 	"net/http"
@@ -83,6 +85,7 @@ type rateBody struct {
 	rate  int64
 	n     int64
 	done  bool
+	sum   hash.Hash64 // of what was read, for loop detection (overload.go)
 }
 
 // limitBody wraps r.Body in a rateBody and returns it (nil for no body);
@@ -92,18 +95,21 @@ func (s *Server) limitBody(w http.ResponseWriter, r *http.Request) *rateBody {
 		return nil
 	}
 	b := &rateBody{ReadCloser: r.Body, rc: http.NewResponseController(w), start: time.Now(),
-		floor: s.conns.BodyTimeout, rate: s.conns.BodyMinRate}
+		floor: s.conns.BodyTimeout, rate: s.conns.BodyMinRate, sum: fnv.New64a()}
 	r.Body = b
 	return b
 }
 
 func (b *rateBody) Read(p []byte) (int, error) {
 	if b.done {
-		return b.ReadCloser.Read(p)
+		n, err := b.ReadCloser.Read(p)
+		b.sum.Write(p[:n])
+		return n, err
 	}
 	b.rc.SetReadDeadline(b.start.Add(b.floor + time.Duration(b.n*int64(time.Second)/b.rate)))
 	n, err := b.ReadCloser.Read(p)
 	b.n += int64(n)
+	b.sum.Write(p[:n])
 	if err == io.EOF {
 		b.release()
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"hash"
 	"hash/fnv"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -90,18 +89,15 @@ type loopRun struct {
 	n   int
 }
 
-// hashBody wraps r.Body so that what is read of it is hashed with the
-// command, for loop detection.
-func hashBody(r *http.Request, cmd string) hash.Hash64 {
+// loopSum hashes a request's command and the hash of its body (the
+// rateBody's; nil for none) into what loopDelay compares.
+func loopSum(cmd string, body hash.Hash64) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(cmd))
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.TeeReader(r.Body, h), r.Body}
+	if body != nil {
+		h.Write(body.Sum(nil))
 	}
-	return h
+	return h.Sum64()
 }
 
 // loopDelay records a request of acct whose command and body hash to sum
@@ -128,8 +124,12 @@ func (s *Server) loopDelay(acct statecache.Account, sum uint64) (time.Duration, 
 
 // slowLoop holds a looping device's request back (loopDelay). It returns
 // false when ctx ended meanwhile: the client is gone.
-func (s *Server) slowLoop(ctx context.Context, x *exchange, sess *Session, h hash.Hash64) bool {
-	d, n := s.loopDelay(sess.Account, h.Sum64())
+func (s *Server) slowLoop(ctx context.Context, x *exchange, sess *Session) bool {
+	var body hash.Hash64
+	if x.body != nil {
+		body = x.body.sum
+	}
+	d, n := s.loopDelay(sess.Account, loopSum(x.q.Command.String(), body))
 	if d <= 0 {
 		return true
 	}

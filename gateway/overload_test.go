@@ -13,13 +13,12 @@ import (
 	"github.com/easgate/easgate/statecache"
 )
 
-// fnvOf is the loop hash of a request of cmd with body, as hashBody
-// computes it.
+// fnvOf is the loop hash of a request of cmd with body, as a rateBody
+// and loopSum compute it.
 func fnvOf(cmd string, body []byte) uint64 {
 	h := fnv.New64a()
-	h.Write([]byte(cmd))
 	h.Write(body)
-	return h.Sum64()
+	return loopSum(cmd, h)
 }
 
 // postDevice posts a FolderSync of device dev with body in a goroutine and

@@ -157,6 +157,7 @@ func (s *Server) park(x *exchange, sess *Session, d time.Duration, fn waitFunc) 
 	brw = nil
 	x.detached = true
 	x.r = nil
+	x.body = nil // it reaches net/http's buffers through its ResponseController
 	x.w = &recorder{x: x}
 
 	ctx, cancel := context.WithCancelCause(p.ctx)

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -310,9 +309,10 @@ type exchange struct {
 	detached bool
 
 	// release gives back the request's slot (overload.go) once it waits
-	// or is answered; sum hashes its command and body for loop detection.
+	// or is answered; loop says its command is one loop detection
+	// watches.
 	release func()
-	sum     hash.Hash64
+	loop    bool
 	body    *rateBody // the body under its deadline (conns.go); nil: none
 
 	tr *traceCapture // the bodies, when the device is traced (trace.go)
@@ -399,7 +399,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	switch q.Command {
 	case eas.CmdSync, eas.CmdPing, eas.CmdFolderSync:
 		// The commands a confused device repeats (overload.go).
-		x.sum = hashBody(r, q.Command.String())
+		x.loop = true
 	}
 	if q.Command == eas.CmdPing || q.Command == eas.CmdSync {
 		// A phone waits in at most one request: its new one ends the old.
@@ -420,7 +420,7 @@ func (s *Server) serveRoute(r *http.Request, x *exchange, rt *route, sess *Sessi
 		s.fail(r.Context(), x, err)
 		return
 	}
-	if x.sum != nil && !s.slowLoop(r.Context(), x, sess, x.sum) {
+	if x.loop && !s.slowLoop(r.Context(), x, sess) {
 		return
 	}
 	if rt.stream != nil {

@@ -97,8 +97,11 @@ func serve(n int, useTLS bool) error {
 		Logger:  slog.New(slog.DiscardHandler),
 		Backend: backend{store},
 		State:   st,
-		// Every Ping comes from 127.0.0.1.
-		Conns: gateway.ConnOptions{MaxConns: n + 100, MaxConnsPerAddress: n + 100},
+		// Every Ping comes from 127.0.0.1, all at once: the caps would
+		// turn most away with 503 (as they would phones reconnecting
+		// together after a restart, to come back after Retry-After).
+		Conns:  gateway.ConnOptions{MaxConns: n + 100, MaxConnsPerAddress: n + 100},
+		Limits: gateway.Limits{MaxRequests: n + 100},
 	})
 	if err != nil {
 		return err
