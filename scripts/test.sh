@@ -14,8 +14,9 @@ cd "$(dirname "$0")/.."
 # Xandikos and the runtime libraries of Cyrus, whose .debs start-cyrus.sh
 # unpacks itself. Never cyrus-imapd through apt: it removes dovecot-imapd
 # (both provide imap-server). chromium: the browser that the console test
-# (gateway/console_browser_test.go) drives.
-packages=(libwbxml2-utils chromium
+# (gateway/console_browser_test.go) drives. systemd: systemd-analyze, which
+# checks deploy/systemd/easgate.service (deploy/deploy_test.go).
+packages=(libwbxml2-utils chromium systemd
 	curl python3 tzdata dovecot-core dovecot-imapd dovecot-submissiond dovecot-lmtpd
 	radicale xandikos sasl2-bin libsasl2-modules db-util
 	libbrotli1 libclamav12 libical3 libicu72 libjansson4 libkrb5-3 libldap-2.5-0
