@@ -186,7 +186,7 @@ func (d *convDevice) sync(cs ...eas.SyncCollection) map[string]eas.SyncResponseC
 }
 
 // convVersions are the versions a device conversation is held at.
-var convVersions = []eas.ProtocolVersion{eas.V25, eas.V121, eas.V141, eas.V161}
+var convVersions = []eas.ProtocolVersion{eas.V25, eas.V120, eas.V121, eas.V140, eas.V141, eas.V160, eas.V161}
 
 // convFolder is one folder the conversation syncs: its store id, class
 // and the device's view of it, ServerId → ApplicationData.

@@ -60,7 +60,7 @@ func payload[T any](t *testing.T, it *sources.Item, v eas.ProtocolVersion, p bod
 	return &out
 }
 
-var testVersions = []eas.ProtocolVersion{eas.V25, eas.V121, eas.V141, eas.V161}
+var testVersions = []eas.ProtocolVersion{eas.V25, eas.V120, eas.V121, eas.V140, eas.V141, eas.V160, eas.V161}
 
 func u32(n uint32) *uint32 { return &n }
 

@@ -185,7 +185,7 @@ func (e *pingEnv) pingWaiting(t testing.TB, n int) {
 	}
 }
 
-var pingVersions = []eas.ProtocolVersion{eas.V25, eas.V121, eas.V141, eas.V161}
+var pingVersions = []eas.ProtocolVersion{eas.V25, eas.V120, eas.V121, eas.V140, eas.V141, eas.V160, eas.V161}
 
 func TestPingWakesOnChange(t *testing.T) {
 	for _, v := range pingVersions {

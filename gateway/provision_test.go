@@ -166,7 +166,7 @@ func provisionKey(t *testing.T, s string) uint32 {
 	return uint32(k)
 }
 
-var provisionVersions = []eas.ProtocolVersion{eas.V25, eas.V121, eas.V141, eas.V161}
+var provisionVersions = []eas.ProtocolVersion{eas.V25, eas.V120, eas.V121, eas.V140, eas.V141, eas.V160, eas.V161}
 
 // TestProvisionConversation runs a forced policy from an unprovisioned
 // device to syncing, with the iOS 4.3 habit of sending the temporary key

@@ -132,7 +132,7 @@ func TestSMIMEPassThrough(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, v := range []eas.ProtocolVersion{eas.V25, eas.V141, eas.V161} {
+		for _, v := range []eas.ProtocolVersion{eas.V25, eas.V120, eas.V121, eas.V140, eas.V141, eas.V160, eas.V161} {
 			t.Run(m.file+"/"+v.String(), func(t *testing.T) {
 				f := newComposeFixture(t, nil)
 				var code int
@@ -158,7 +158,7 @@ func TestSMIMEPassThrough(t *testing.T) {
 				cid := devicesCollection(d, "inbox")
 				key := d.sync(eas.SyncCollection{SyncKey: "0", CollectionID: cid})[cid].SyncKey
 				o := &eas.SyncOptions{MIMESupport: 1}
-				if v >= eas.V121 {
+				if v >= eas.V120 { // AirSyncBase, and with it BodyPreference, came with 12.0
 					o.BodyPreference = []eas.BodyPreference{{Type: int(eas.BodyMIME)}}
 				}
 				c := d.sync(eas.SyncCollection{SyncKey: key, CollectionID: cid, GetChanges: ptr(true), Options: []eas.SyncOptions{*o}})[cid]
@@ -171,7 +171,7 @@ func TestSMIMEPassThrough(t *testing.T) {
 				}
 				var got string
 				switch {
-				case v < eas.V121 && em.MIMEData25 != nil:
+				case v < eas.V120 && em.MIMEData25 != nil:
 					got = *em.MIMEData25
 				case em.Body != nil && em.Body.Type == eas.BodyMIME && em.Body.Data != nil:
 					got = *em.Body.Data
