@@ -18,7 +18,7 @@ import (
 
 // folderSyncVersions are the protocol versions the hierarchy commands are
 // tested at: the oldest, the last of each generation and the newest.
-var folderSyncVersions = []string{"2.5", "12.1", "14.1", "16.1"}
+var folderSyncVersions = []string{"2.5", "12.0", "12.1", "14.0", "14.1", "16.0", "16.1"}
 
 // folderSyncBackend logs testUser into one memory store user.
 type folderSyncBackend struct{ src sources.Source }

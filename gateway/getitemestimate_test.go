@@ -16,7 +16,7 @@ func estimateRequest(v string, keys map[string]string, order []string) *eas.GetI
 	cs := &eas.GetItemEstimateCollections{}
 	for _, cid := range order {
 		c := eas.GetItemEstimateCollection{SyncKey: keys[cid], CollectionID: cid}
-		if v == "2.5" || v == "12.1" {
+		if pv, _ := eas.ParseVersion(v); pv < eas.V140 { // Options came with 14.0
 			c.Class, c.FilterType = "Email", eas.FilterNone
 		} else {
 			c.Options = []eas.GetItemEstimateOptions{{FilterType: eas.FilterNone}}
@@ -37,7 +37,7 @@ func (e *folderSyncEnv) estimates(keys map[string]string, order []string) [][2]i
 		if r.Collection == nil || r.Collection.CollectionID != order[i] {
 			e.t.Fatalf("Response %d = %+v, want collection %q", i, r, order[i])
 		}
-		if e.version == "14.1" || e.version == "16.1" {
+		if pv, _ := eas.ParseVersion(e.version); pv >= eas.V140 {
 			if r.Collection.Class != "" {
 				e.t.Errorf("Response %d has Class %q at %s", i, r.Collection.Class, e.version)
 			}
