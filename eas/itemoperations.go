@@ -27,7 +27,7 @@ type Fetch struct {
 	CollectionID                     string        `wbxml:"AirSync:CollectionId,omitempty"`
 	ServerID                         string        `wbxml:"AirSync:ServerId,omitempty"`
 	LinkID                           string        `wbxml:"DocumentLibrary:LinkId,omitempty"`
-	LongID                           string        `wbxml:"Search:LongId,omitempty"` // 12.1+
+	LongID                           string        `wbxml:"Search:LongId,omitempty"` // MS-ASCMD 2.2.3.98.1: every version with ItemOperations (12.0+)
 	FileReference                    string        `wbxml:"AirSyncBase:FileReference,omitempty"`
 	Options                          *FetchOptions `wbxml:"ItemOperations:Options,omitempty"`
 	RemoveRightsManagementProtection bool          `wbxml:"RightsManagement:RemoveRightsManagementProtection,empty"` // 14.1+
@@ -197,9 +197,6 @@ func (r *ItemOperationsRequest) Validate(v ProtocolVersion) error {
 }
 
 func (f *Fetch) validate(v ProtocolVersion) error {
-	if f.LongID != "" && v < V121 {
-		return schemaErrorf("ItemOperations", "LongId needs 12.1, not %s", v)
-	}
 	if f.RemoveRightsManagementProtection && v < V141 {
 		return schemaErrorf("ItemOperations", "RemoveRightsManagementProtection needs 14.1, not %s", v)
 	}

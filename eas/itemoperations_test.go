@@ -92,7 +92,7 @@ func TestItemOperationsValidate(t *testing.T) {
 		{"server id without collection", V141, fetch(Fetch{Store: "Mailbox", ServerID: "1:1"}), false},
 		{"long id with collection", V141, fetch(Fetch{Store: "Mailbox", LongID: "x", CollectionID: "1"}), false},
 		{"long id at 12.1", V121, fetch(Fetch{Store: "Mailbox", LongID: "x"}), true},
-		{"long id at 12.0", V120, fetch(Fetch{Store: "Mailbox", LongID: "x"}), false},
+		{"long id at 12.0", V120, fetch(Fetch{Store: "Mailbox", LongID: "x"}), true}, // MS-ASCMD 2.2.3.98.1
 		{"no item named", V141, fetch(Fetch{Store: "Mailbox"}), false},
 		{"link id in mailbox", V141, fetch(Fetch{Store: "Mailbox", FileReference: "a", LinkID: `\\h\s`}), false},
 		{"document library", V121, fetch(Fetch{Store: "DocumentLibrary", LinkID: `\\h\s\f`}), true},

@@ -17,7 +17,7 @@ import (
 )
 
 // ioVersions are the versions ItemOperations and Search are tested at.
-var ioVersions = []string{"12.1", "14.1", "16.1"}
+var ioVersions = []string{"12.0", "12.1", "14.0", "14.1", "16.0", "16.1"}
 
 // ioBackend logs testUser into one memory store.
 type ioBackend struct{ src *memory.Source }

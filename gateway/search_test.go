@@ -138,7 +138,8 @@ func TestSearchGALAndroid(t *testing.T) {
 
 func TestSearchDocumentLibrary(t *testing.T) {
 	f := newIOFixture(t, 10)
-	want := map[string]eas.SearchStatus{"12.1": eas.SearchStatusInvalidRequest, "14.1": 137, "16.1": 137}
+	want := map[string]eas.SearchStatus{"12.0": eas.SearchStatusInvalidRequest, "12.1": eas.SearchStatusInvalidRequest,
+		"14.0": 137, "14.1": 137, "16.0": 137, "16.1": 137}
 	for _, v := range ioVersions {
 		t.Run(v, func(t *testing.T) {
 			st := searchDo(t, f, v, &eas.SearchRequest{Store: eas.SearchStore{Name: "DocumentLibrary",

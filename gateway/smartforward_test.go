@@ -39,7 +39,11 @@ func TestSmartForward(t *testing.T) {
 		forwardees   *eas.Forwardees
 		wantTo       []string
 	}{
+		{v: "2.5", by: "itemid", ctype: "text/plain", wantTo: []string{"carol@example.com"}},
+		{v: "12.0", by: "itemid", ctype: "text/plain", wantTo: []string{"carol@example.com"}},
 		{v: "12.1", by: "itemid", ctype: "text/plain", wantTo: []string{"carol@example.com"}},
+		{v: "14.0", by: "itemid", ctype: "text/plain", wantTo: []string{"carol@example.com"}},
+		{v: "16.0", by: "itemid", ctype: "text/html", wantTo: []string{"carol@example.com"}},
 		{v: "14.1", by: "itemid", ctype: "text/plain", wantTo: []string{"carol@example.com"}},
 		{v: "14.1", by: "longid", ctype: "text/html", wantTo: []string{"carol@example.com"}},
 		{v: "16.1", by: "itemid", ctype: "text/html", forwardees: &eas.Forwardees{Forwardee: []eas.Forwardee{{Name: "Dave", Email: "dave@example.com"}}},

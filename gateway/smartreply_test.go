@@ -46,10 +46,14 @@ func TestSmartReply(t *testing.T) {
 	tests := []struct {
 		v, by, ctype string
 	}{
+		{"2.5", "itemid", "text/plain"},
+		{"12.0", "itemid", "text/plain"},
 		{"12.1", "itemid", "text/plain"},
 		{"12.1", "itemid-only", "text/plain"},
+		{"14.0", "itemid", "text/plain"},
 		{"14.1", "itemid", "text/plain"},
 		{"14.1", "longid", "text/plain"},
+		{"16.0", "itemid", "text/html"},
 		{"16.1", "itemid", "text/html"},
 		{"16.1", "itemid-only", "text/html"},
 	}
