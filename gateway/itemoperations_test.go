@@ -438,6 +438,7 @@ func TestGetAttachment(t *testing.T) {
 	}{
 		{name: "ok", v: "12.1", attName: f.fileRef, code: 200},
 		{name: "2.5", v: "2.5", attName: f.fileRef, code: 200},
+		{name: "12.0", v: "12.0", attName: f.fileRef, code: 200},
 		{name: "unknown reference", v: "12.1", attName: "garbage", code: 404},
 		{name: "missing attachment", v: "12.1", attName: fileReference(sources.AttachmentRef{Folder: "inbox", Item: f.item, ID: "9"}), code: 404},
 		{name: "gone in 14.1", v: "14.1", attName: f.fileRef, code: 400},

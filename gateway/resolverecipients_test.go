@@ -55,7 +55,7 @@ func TestResolveRecipients(t *testing.T) {
 		{name: "address prefix is not a match", to: "alice@example.co", status: 4},
 		{name: "unknown name", to: "zebra", status: 4},
 	}
-	for _, v := range ioVersions {
+	for _, v := range append([]string{"2.5"}, ioVersions...) {
 		for _, tc := range tests {
 			t.Run(v+"/"+tc.name, func(t *testing.T) {
 				req := &eas.ResolveRecipientsRequest{To: []string{tc.to},

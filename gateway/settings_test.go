@@ -38,6 +38,12 @@ func TestSettingsUserInformation(t *testing.T) {
 	}{
 		{"12.1-domain", "example.org", eas.V121, &eas.UserInformationData{
 			EmailAddresses: &eas.SettingsEmailAddresses{SMTPAddress: []string{"alice@example.org"}}}},
+		{"12.0-domain", "example.org", eas.V120, &eas.UserInformationData{
+			EmailAddresses: &eas.SettingsEmailAddresses{SMTPAddress: []string{"alice@example.org"}}}},
+		{"14.0-domain", "example.org", eas.V140, &eas.UserInformationData{
+			EmailAddresses: &eas.SettingsEmailAddresses{SMTPAddress: []string{"alice@example.org"}}}},
+		{"16.0-accounts", "example.org", eas.V160, &eas.UserInformationData{Accounts: &eas.SettingsAccounts{Account: []eas.SettingsAccount{{
+			EmailAddresses: &eas.SettingsEmailAddresses{SMTPAddress: []string{"alice@example.org"}, PrimarySmtpAddress: "alice@example.org"}}}}}},
 		{"14.1-accounts", "example.org", eas.V141, &eas.UserInformationData{Accounts: &eas.SettingsAccounts{Account: []eas.SettingsAccount{{
 			EmailAddresses: &eas.SettingsEmailAddresses{SMTPAddress: []string{"alice@example.org"}, PrimarySmtpAddress: "alice@example.org"}}}}}},
 		{"16.1-no-domain", "", eas.V161, &eas.UserInformationData{Accounts: &eas.SettingsAccounts{Account: []eas.SettingsAccount{{
