@@ -24,6 +24,7 @@ import (
 //	z start                       → end            range still to delete
 //	x characteristic value        → ruleRec        device access rules
 //	p user                        → prefsRec       a user's console choices
+//	k user                        → passwordRec    a device password (password.go)
 //
 // All state of one (user, device) sits under "a user dev", so deleting an
 // account is one range. The item map carries the collection's generation

@@ -19,10 +19,11 @@ import (
 // Basic password against a password easgate issued, kept here as an
 // argon2id hash (RFC 9106) under its own table:
 //
-//	p user → passwordRec
+//	k user → passwordRec
 
-// tPassword is the table of issued device passwords.
-const tPassword byte = 'p'
+// tPassword is the table of issued device passwords. It is not 'p',
+// which holds the users' console preferences under the same user key.
+const tPassword byte = 'k'
 
 func passwordKey(user string) []byte { return newKey(tPassword).str(user) }
 

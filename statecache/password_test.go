@@ -76,3 +76,31 @@ func BenchmarkCheckUserPassword(b *testing.B) {
 		s.CheckUserPassword(ctx, "alice", "pw")
 	}
 }
+
+// TestUserPasswordBesidePrefs checks that a user's console preferences and
+// device password live under different keys: saving one must not destroy
+// the other.
+func TestUserPasswordBesidePrefs(t *testing.T) {
+	s, err := Open("", &Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	const user = "alice@example.com"
+	if err := s.SetUserPassword(ctx, user, "pw", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetUserPrefs(ctx, user, UserPrefs{Hidden: []string{"x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.CheckUserPassword(ctx, user, "pw"); !ok || err != nil {
+		t.Errorf("CheckUserPassword after SetUserPrefs = %v, %v; want true", ok, err)
+	}
+	if err := s.SetUserPassword(ctx, user, "pw2", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.UserPrefs(ctx, user); err != nil || len(p.Hidden) != 1 {
+		t.Errorf("UserPrefs after SetUserPassword = %+v, %v; want Hidden [x]", p, err)
+	}
+}
