@@ -1,5 +1,6 @@
 // Package deploy holds the packaging and monitoring files of easgate
-// (systemd unit, container build, Grafana dashboard, Prometheus rules);
+// (systemd unit, container build, Grafana dashboard, Prometheus rules,
+// HAProxy, nginx and PostgreSQL settings for several nodes);
 // its tests check them against the code.
 package deploy
 

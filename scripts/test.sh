@@ -15,8 +15,9 @@ cd "$(dirname "$0")/.."
 # unpacks itself. Never cyrus-imapd through apt: it removes dovecot-imapd
 # (both provide imap-server). chromium: the browser that the console test
 # (gateway/console_browser_test.go) drives. systemd: systemd-analyze, which
-# checks deploy/systemd/easgate.service (deploy/deploy_test.go).
-packages=(libwbxml2-utils chromium systemd
+# checks deploy/systemd/easgate.service (deploy/deploy_test.go). haproxy:
+# the balancer in front of the nodes of the multi-node tests.
+packages=(libwbxml2-utils chromium systemd haproxy
 	curl python3 tzdata dovecot-core dovecot-imapd dovecot-submissiond dovecot-lmtpd
 	radicale xandikos sasl2-bin libsasl2-modules db-util
 	libbrotli1 libclamav12 libical3 libicu72 libjansson4 libkrb5-3 libldap-2.5-0

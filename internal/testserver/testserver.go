@@ -1,6 +1,6 @@
 // Package testserver starts real mail and DAV servers on loopback for tests:
 // Dovecot, Cyrus (optionally the rebuild with JMAP push), Radicale and
-// Xandikos. Each Start function runs one of the shell scripts in scripts/
+// Xandikos; and HAProxy, the load balancer of the multi-node tests. Each Start function runs one of the shell scripts in scripts/
 // on free ports in a fresh directory, waits until the server answers, and
 // stops it and removes the directory at t.Cleanup.
 //
@@ -138,8 +138,9 @@ func scriptDir() string {
 
 // start runs scripts/start-<name>.sh in a new directory on nports free
 // ports, registers its stop, and returns the directory and the ports.
-// extraEnv is added to the script's environment.
-func start(t testing.TB, name string, nports int, extraEnv []string) (string, []int) {
+// extraEnv is added to the script's environment, extraArgs to its
+// arguments after the ports.
+func start(t testing.TB, name string, nports int, extraEnv []string, extraArgs ...string) (string, []int) {
 	t.Helper()
 	script := filepath.Join(scriptDir(), "start-"+name+".sh")
 	if _, err := os.Stat(script); err != nil {
@@ -176,6 +177,7 @@ func start(t testing.TB, name string, nports int, extraEnv []string) (string, []
 		for _, p := range ports {
 			args = append(args, strconv.Itoa(p))
 		}
+		args = append(args, extraArgs...)
 		t0 := time.Now()
 		out, err = runScript(script, args, extraEnv, timeout)
 		if err == nil {
