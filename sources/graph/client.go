@@ -415,7 +415,9 @@ func (l *limiter) acquire(ctx context.Context, o *Options) error {
 		l.window, l.spent = now, 0
 	}
 	over := l.spent >= o.Budget
-	if !over {
+	if !over && wait <= o.MaxRetryWait {
+		// Only a request that will be sent spends the budget: a caller
+		// refused below for a long Retry-After has cost Graph nothing.
 		l.spent++
 	}
 	l.mu.Unlock()

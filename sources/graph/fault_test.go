@@ -228,6 +228,27 @@ func TestWebhooks(t *testing.T) {
 	}
 }
 
+// Graph may notify before it has answered the POST that creates the
+// subscription: such a notification, vouched for by its clientState,
+// wakes the poller, and one with another clientState does not.
+func TestNotificationBeforeSubscribed(t *testing.T) {
+	_, b := newBackend(t, graphemu.Options{}, Options{PollInterval: time.Hour, MaxPollInterval: time.Hour,
+		NotificationURL: "http://127.0.0.1:9/notify"})
+	src := login(t, b, "alice")
+	const state = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	b.notify.mu.Lock()
+	b.notify.pending[state] = &webhook{src: src, clientState: state}
+	b.notify.mu.Unlock()
+	b.notify.handle("not-yet-known", "forged", "")
+	if len(src.poll.wake) != 0 {
+		t.Fatal("a notification with a wrong clientState woke the poller")
+	}
+	b.notify.handle("not-yet-known", state, "")
+	if len(src.poll.wake) != 1 {
+		t.Fatal("a notification that came before the subscription's POST was answered was dropped")
+	}
+}
+
 // An unknown user or a wrong device password is ErrAuth, and the
 // password is never sent to Graph.
 func TestLogin(t *testing.T) {

@@ -262,7 +262,11 @@ type notifier struct {
 	mu    sync.Mutex
 	subs  map[string]*webhook // by subscription id
 	boxes map[string]*webhook // by mailbox id
-	quit  chan struct{}
+	// pending holds subscriptions being created, by clientState: Graph
+	// may notify before the POST creating one has been answered, and
+	// the secret clientState is what vouches for such a notification.
+	pending map[string]*webhook
+	quit    chan struct{}
 }
 
 type webhook struct {
@@ -276,7 +280,8 @@ type webhook struct {
 const subscriptionLifetime = 4200 * time.Minute
 
 func newNotifier(b *Backend) *notifier {
-	n := &notifier{b: b, subs: make(map[string]*webhook), boxes: make(map[string]*webhook), quit: make(chan struct{})}
+	n := &notifier{b: b, subs: make(map[string]*webhook), boxes: make(map[string]*webhook),
+		pending: make(map[string]*webhook), quit: make(chan struct{})}
 	go n.renewLoop()
 	return n
 }
@@ -324,6 +329,7 @@ func (n *notifier) subscribe(h *webhook) {
 	// Registered before the POST: Graph validates during it.
 	n.mu.Lock()
 	h.clientState = state
+	n.pending[state] = h
 	n.mu.Unlock()
 	err := n.b.c.sendJSON(ctx, h.src.id, "POST", "/subscriptions", map[string]any{
 		"changeType": "created,updated,deleted", "notificationUrl": n.b.o.NotificationURL,
@@ -331,6 +337,7 @@ func (n *notifier) subscribe(h *webhook) {
 		"expirationDateTime": exp.UTC().Format(time.RFC3339), "clientState": state}, &out, "")
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	delete(n.pending, state)
 	if err != nil {
 		n.b.log.Warn("graph: subscribing failed; polling only", "mailbox", h.src.upn, "err", err)
 		delete(n.boxes, h.src.id)
@@ -437,6 +444,9 @@ func (b *Backend) hooked(id string) bool {
 func (n *notifier) handle(subID, state, event string) {
 	n.mu.Lock()
 	h := n.subs[subID]
+	if h == nil {
+		h = n.pending[state] // notified before the POST was answered
+	}
 	if h == nil || h.clientState != state {
 		n.mu.Unlock()
 		return
@@ -448,8 +458,11 @@ func (n *notifier) handle(subID, state, event string) {
 		n.mu.Unlock()
 		n.ensure(h.src)
 	case "reauthorizationRequired":
+		pending := h.id == ""
 		n.mu.Unlock()
-		go n.renew(h)
+		if !pending { // a subscription still being created is fresh
+			go n.renew(h)
+		}
 	default: // a change, or "missed": delta finds what it was
 		n.mu.Unlock()
 	}
