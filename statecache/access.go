@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // AccessLevel is what a device access rule does to the devices it matches,
@@ -85,7 +83,7 @@ func (s *Store) SetAccessRule(ctx context.Context, r AccessRule) error {
 	if !slices.Contains(Characteristics, r.By) || r.Value == "" || r.Level == AccessNone || r.Level > AccessQuarantine {
 		return fmt.Errorf("%w: %s %q %s", ErrBadRule, r.By, r.Value, r.Level)
 	}
-	return s.update(ctx, func(txn *badger.Txn) error {
+	return s.update(ctx, func(txn kvTxn) error {
 		return setJSON(txn, ruleKey(string(r.By), ruleValue(r.By, r.Value)), &ruleRec{
 			Value: r.Value, Level: r.Level, By: r.CreatedBy, At: r.CreatedAt,
 		})
@@ -95,31 +93,35 @@ func (s *Store) SetAccessRule(ctx context.Context, r AccessRule) error {
 // DeleteAccessRule removes the rule for by and value, or returns
 // ErrNotFound.
 func (s *Store) DeleteAccessRule(ctx context.Context, by Characteristic, value string) error {
-	return s.update(ctx, func(txn *badger.Txn) error {
+	return s.update(ctx, func(txn kvTxn) error {
 		k := ruleKey(string(by), ruleValue(by, value))
-		if _, err := txn.Get(k); err != nil {
+		if _, ok, err := txn.get(k); err != nil || !ok {
+			if err == nil {
+				err = ErrNotFound
+			}
 			return err
 		}
-		return txn.Delete(k)
+		return txn.del(k)
 	})
 }
 
 // AccessRules returns every rule, in order of precedence and then value.
 func (s *Store) AccessRules(ctx context.Context) ([]AccessRule, error) {
 	var out []AccessRule
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		for _, by := range Characteristics {
 			prefix := rulesBy(string(by))
-			it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, Prefix: prefix})
-			for it.Rewind(); it.Valid(); it.Next() {
+			err := scanPrefix(txn, prefix, func(_, v []byte) error {
 				var r ruleRec
-				if err := it.Item().Value(func(b []byte) error { return decode(b, &r) }); err != nil {
-					it.Close()
+				if err := decode(v, &r); err != nil {
 					return err
 				}
 				out = append(out, AccessRule{By: by, Value: r.Value, Level: r.Level, CreatedBy: r.By, CreatedAt: r.At})
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			it.Close()
 		}
 		return nil
 	})
@@ -131,7 +133,7 @@ func (s *Store) AccessRules(ctx context.Context) ([]AccessRule, error) {
 // ok is false when no rule matches, or the device is unknown and no rule
 // names its id.
 func (s *Store) DeviceAccess(ctx context.Context, dev string) (rule AccessRule, ok bool, err error) {
-	err = s.view(ctx, func(txn *badger.Txn) error {
+	err = s.view(ctx, func(txn kvTxn) error {
 		var d deviceRec
 		if _, err := getJSON(txn, deviceKey(dev), &d); err != nil {
 			return err
@@ -143,7 +145,7 @@ func (s *Store) DeviceAccess(ctx context.Context, dev string) (rule AccessRule, 
 }
 
 // matchRule finds the first rule, in order of precedence, matching a device.
-func matchRule(txn *badger.Txn, dev string, d *deviceRec) (AccessRule, bool, error) {
+func matchRule(txn kvTxn, dev string, d *deviceRec) (AccessRule, bool, error) {
 	for _, c := range []struct {
 		by Characteristic
 		v  string
@@ -183,7 +185,7 @@ func (r Resync) Pending() bool { return r.Hierarchy || len(r.Collections) > 0 }
 // for any key 0. It returns ErrNotFound for an unknown account or a
 // collection never synced.
 func (s *Store) ForceResync(ctx context.Context, a Account, collection string) error {
-	return s.editAccountTxn(ctx, a, func(txn *badger.Txn, r *accountRec) error {
+	return s.editAccountTxn(ctx, a, func(txn kvTxn, r *accountRec) error {
 		if collection != "" {
 			ok, err := rekey(txn, collectionKey(CollectionKey{Account: a, Collection: collection}))
 			if err != nil {
@@ -202,13 +204,15 @@ func (s *Store) ForceResync(ctx context.Context, a Account, collection string) e
 		}
 		prefix := stateKey(a).tag(pCollection)
 		var recs [][]byte
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-		for it.Rewind(); it.Valid(); it.Next() {
-			if isCollectionRec(it.Item().Key(), prefix) {
-				recs = append(recs, it.Item().KeyCopy(nil))
+		err := scanPrefix(txn, prefix, func(k, _ []byte) error {
+			if isCollectionRec(k, prefix) {
+				recs = append(recs, append([]byte(nil), k...))
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		it.Close()
 		for _, k := range recs {
 			if _, err := rekey(txn, k); err != nil {
 				return err
@@ -230,7 +234,7 @@ func isCollectionRec(k, prefix []byte) bool {
 // rekey gives the sync record at k a new epoch and no previous key, so
 // that no key handed out before matches it. It reports false when there is
 // no record.
-func rekey(txn *badger.Txn, k []byte) (bool, error) {
+func rekey(txn kvTxn, k []byte) (bool, error) {
 	var r syncRec
 	found, err := getJSON(txn, k, &r)
 	if err != nil || !found {
@@ -241,12 +245,12 @@ func rekey(txn *badger.Txn, k []byte) (bool, error) {
 		return false, err
 	}
 	// The window belongs to a key that no longer exists.
-	return true, txn.Delete(windowKey(k))
+	return true, txn.del(windowKey(k))
 }
 
 // resyncDone clears what a reset of sc (a key 0 from the device) carries
 // out. It runs inside advance's transaction.
-func resyncDone(txn *badger.Txn, sc syncScope) error {
+func resyncDone(txn kvTxn, sc syncScope) error {
 	a := sc.ck.Account
 	var r accountRec
 	found, err := getJSON(txn, accountKey(a), &r)
@@ -294,35 +298,40 @@ type CollectionInfo struct {
 // of items in each one's id map.
 func (s *Store) Collections(ctx context.Context, a Account) ([]CollectionInfo, error) {
 	var out []CollectionInfo
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		prefix := stateKey(a).tag(pCollection)
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, Prefix: prefix})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			k := it.Item().Key()
+		type col struct {
+			id string
+			r  syncRec
+		}
+		var cols []col
+		err := scanPrefix(txn, prefix, func(k, v []byte) error {
 			if !isCollectionRec(k, prefix) {
-				continue
+				return nil
 			}
-			var r syncRec
-			if err := it.Item().Value(func(b []byte) error { return decode(b, &r) }); err != nil {
+			c := col{id: firstComponent(k[len(prefix):])}
+			if err := decode(v, &c.r); err != nil {
 				return err
 			}
-			rest := k[len(prefix):]
-			n, w := binary.Uvarint(rest)
-			ci := CollectionInfo{ID: string(rest[w : w+int(n)]), SyncKey: r.current()}
+			cols = append(cols, c)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, c := range cols {
+			ci := CollectionInfo{ID: c.id, SyncKey: c.r.current()}
 			id, _, err := getID(txn, folderKey(a, pByEAS, ci.ID))
 			if err != nil {
 				return err
 			}
 			ci.FolderID = id
 			ck := CollectionKey{Account: a, Collection: ci.ID}
-			ip := itemKey(ck, r.Gen, pByStore, "")
+			ip := itemKey(ck, c.r.Gen, pByStore, "")
 			ip = ip[:len(ip)-1] // drop the empty id's length: every id
-			iit := txn.NewIterator(badger.IteratorOptions{Prefix: ip})
-			for iit.Rewind(); iit.Valid(); iit.Next() {
-				ci.Items++
+			if err := scanPrefix(txn, ip, func(_, _ []byte) error { ci.Items++; return nil }); err != nil {
+				return err
 			}
-			iit.Close()
 			out = append(out, ci)
 		}
 		return nil
@@ -363,21 +372,30 @@ func (s *Store) ListDevices(ctx context.Context, f DeviceFilter) ([]DeviceEntry,
 		out  []DeviceEntry
 		more bool
 	)
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		prefix := newKey(tDevice)
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, Prefix: prefix})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			rest := it.Item().Key()[len(prefix):]
-			n, w := binary.Uvarint(rest)
-			id := string(rest[w : w+int(n)])
+		type dev struct {
+			id string
+			d  deviceRec
+		}
+		var devs []dev
+		err := scanPrefix(txn, prefix, func(k, v []byte) error {
+			id := firstComponent(k[len(prefix):])
 			if f.After != "" && id <= f.After {
-				continue
+				return nil
 			}
-			var d deviceRec
-			if err := it.Item().Value(func(b []byte) error { return decode(b, &d) }); err != nil {
+			x := dev{id: id}
+			if err := decode(v, &x.d); err != nil {
 				return err
 			}
+			devs = append(devs, x)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, x := range devs {
+			id, d := x.id, x.d
 			e, err := deviceEntry(txn, id, &d)
 			if err != nil {
 				return err
@@ -407,7 +425,7 @@ func (s *Store) ListDevices(ctx context.Context, f DeviceFilter) ([]DeviceEntry,
 // DeviceEntry returns one device as ListDevices does, or ErrNotFound.
 func (s *Store) DeviceEntry(ctx context.Context, id string) (*DeviceEntry, error) {
 	var e *DeviceEntry
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		var d deviceRec
 		found, err := getJSON(txn, deviceKey(id), &d)
 		if err != nil {
@@ -422,17 +440,17 @@ func (s *Store) DeviceEntry(ctx context.Context, id string) (*DeviceEntry, error
 	return e, err
 }
 
-func deviceEntry(txn *badger.Txn, id string, d *deviceRec) (*DeviceEntry, error) {
+func deviceEntry(txn kvTxn, id string, d *deviceRec) (*DeviceEntry, error) {
 	e := &DeviceEntry{Device: d.device(id)}
 	prefix := usersOfDevice(id)
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 	var users []string
-	for it.Rewind(); it.Valid(); it.Next() {
-		rest := it.Item().Key()[len(prefix):]
-		n, w := binary.Uvarint(rest)
-		users = append(users, string(rest[w:w+int(n)]))
+	err := scanPrefix(txn, prefix, func(k, _ []byte) error {
+		users = append(users, firstComponent(k[len(prefix):]))
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	it.Close()
 	slices.Sort(users)
 	for _, u := range users {
 		a := Account{User: u, Device: id}
@@ -527,7 +545,7 @@ type UserPrefs struct {
 // UserPrefs returns a user's choices; the zero value when none were made.
 func (s *Store) UserPrefs(ctx context.Context, user string) (UserPrefs, error) {
 	var r prefsRec
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		_, err := getJSON(txn, prefsKey(user), &r)
 		return err
 	})
@@ -536,9 +554,9 @@ func (s *Store) UserPrefs(ctx context.Context, user string) (UserPrefs, error) {
 
 // SetUserPrefs stores a user's choices.
 func (s *Store) SetUserPrefs(ctx context.Context, user string, p UserPrefs) error {
-	return s.update(ctx, func(txn *badger.Txn) error {
+	return s.update(ctx, func(txn kvTxn) error {
 		if len(p.Hidden) == 0 {
-			return txn.Delete(prefsKey(user))
+			return txn.del(prefsKey(user))
 		}
 		h := slices.Clone(p.Hidden)
 		slices.Sort(h)

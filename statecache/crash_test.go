@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // TestCrashRecovery kills a writer with SIGKILL in the middle of its
@@ -96,7 +94,7 @@ func TestCrashRecovery(t *testing.T) {
 func currentWindow(t *testing.T, s *Store) []Change {
 	t.Helper()
 	var r syncRec
-	err := s.view(context.Background(), func(txn *badger.Txn) error {
+	err := s.view(context.Background(), func(txn kvTxn) error {
 		if _, err := getJSON(txn, collectionKey(inbox), &r); err != nil {
 			return err
 		}

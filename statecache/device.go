@@ -6,8 +6,6 @@ import (
 	"encoding/binary"
 	"slices"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // Account names one user's state on one device. A device may serve several
@@ -102,7 +100,7 @@ const seenGranularity = time.Minute
 // account on first sight and updates the type, user agent, protocol version
 // and last-seen time.
 func (s *Store) Seen(ctx context.Context, a Account, v Visit) error {
-	return s.update(ctx, func(txn *badger.Txn) error {
+	return s.update(ctx, func(txn kvTxn) error {
 		var d deviceRec
 		found, err := getJSON(txn, deviceKey(a.Device), &d)
 		if err != nil {
@@ -128,7 +126,7 @@ func (s *Store) Seen(ctx context.Context, a Account, v Visit) error {
 		}
 		if !found {
 			r.FirstSeen = v.At
-			if err := txn.Set(userKey(a.Device, a.User), nil); err != nil {
+			if err := txn.set(userKey(a.Device, a.User), nil); err != nil {
 				return err
 			}
 		}
@@ -139,7 +137,7 @@ func (s *Store) Seen(ctx context.Context, a Account, v Visit) error {
 
 // SetDeviceInfo stores the DeviceInformation a device sent in Settings.
 func (s *Store) SetDeviceInfo(ctx context.Context, dev string, info DeviceInfo) error {
-	return s.update(ctx, func(txn *badger.Txn) error {
+	return s.update(ctx, func(txn kvTxn) error {
 		var d deviceRec
 		found, err := getJSON(txn, deviceKey(dev), &d)
 		if err != nil {
@@ -157,7 +155,7 @@ func (s *Store) SetDeviceInfo(ctx context.Context, dev string, info DeviceInfo) 
 // Device returns a device.
 func (s *Store) Device(ctx context.Context, id string) (*Device, error) {
 	var d deviceRec
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		found, err := getJSON(txn, deviceKey(id), &d)
 		if err == nil && !found {
 			err = ErrNotFound
@@ -196,15 +194,11 @@ func (s *Store) Devices(ctx context.Context, user string) ([]string, error) {
 // key under it.
 func (s *Store) lastComponents(ctx context.Context, prefix []byte) ([]string, error) {
 	var out []string
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			rest := it.Item().Key()[len(prefix):]
-			n, w := binary.Uvarint(rest)
-			out = append(out, string(rest[w:w+int(n)]))
-		}
-		return nil
+	err := s.view(ctx, func(txn kvTxn) error {
+		return scanPrefix(txn, prefix, func(k, _ []byte) error {
+			out = append(out, firstComponent(k[len(prefix):]))
+			return nil
+		})
 	})
 	// Length-prefixed components sort by length first.
 	slices.Sort(out)
@@ -214,7 +208,7 @@ func (s *Store) lastComponents(ctx context.Context, prefix []byte) ([]string, er
 // Account returns the state of an account.
 func (s *Store) Account(ctx context.Context, a Account) (*AccountInfo, error) {
 	var r accountRec
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		found, err := getJSON(txn, accountKey(a), &r)
 		if err == nil && !found {
 			err = ErrNotFound
@@ -244,13 +238,13 @@ func (r *accountRec) info(a Account) *AccountInfo {
 
 // editAccount applies fn to an existing account record in one transaction.
 func (s *Store) editAccount(ctx context.Context, a Account, fn func(r *accountRec) error) error {
-	return s.editAccountTxn(ctx, a, func(_ *badger.Txn, r *accountRec) error { return fn(r) })
+	return s.editAccountTxn(ctx, a, func(_ kvTxn, r *accountRec) error { return fn(r) })
 }
 
 // editAccountTxn is editAccount for an fn that writes more in the same
 // transaction.
-func (s *Store) editAccountTxn(ctx context.Context, a Account, fn func(txn *badger.Txn, r *accountRec) error) error {
-	return s.update(ctx, func(txn *badger.Txn) error {
+func (s *Store) editAccountTxn(ctx context.Context, a Account, fn func(txn kvTxn, r *accountRec) error) error {
+	return s.update(ctx, func(txn kvTxn) error {
 		var r accountRec
 		found, err := getJSON(txn, accountKey(a), &r)
 		if err != nil {
@@ -272,26 +266,29 @@ func (s *Store) editAccountTxn(ctx context.Context, a Account, fn func(txn *badg
 func (s *Store) DeleteAccount(ctx context.Context, a Account) error {
 	prefix := stateKey(a)
 	sp := span{start: prefix, end: prefixEnd(prefix)}
-	err := s.update(ctx, func(txn *badger.Txn) error {
-		if _, err := txn.Get(accountKey(a)); err != nil {
+	err := s.update(ctx, func(txn kvTxn) error {
+		if _, ok, err := txn.get(accountKey(a)); err != nil || !ok {
+			if err == nil {
+				err = ErrNotFound
+			}
 			return err
 		}
 		for _, k := range [][]byte{accountKey(a), userKey(a.Device, a.User)} {
-			if err := txn.Delete(k); err != nil {
+			if err := txn.del(k); err != nil {
 				return err
 			}
 		}
+		// The deletes above are in the transaction, so any user left is
+		// another one.
 		others := false
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: usersOfDevice(a.Device)})
-		for it.Rewind(); it.Valid(); it.Next() {
-			if string(it.Item().Key()) != string(userKey(a.Device, a.User)) {
-				others = true
-				break
-			}
+		if err := txn.scan(usersOfDevice(a.Device), prefixEnd(usersOfDevice(a.Device)), 1, func(_, _ []byte) error {
+			others = true
+			return nil
+		}); err != nil {
+			return err
 		}
-		it.Close()
 		if !others {
-			if err := txn.Delete(deviceKey(a.Device)); err != nil {
+			if err := txn.del(deviceKey(a.Device)); err != nil {
 				return err
 			}
 		}
@@ -357,7 +354,7 @@ func (s *Store) AcknowledgePolicyKey(ctx context.Context, a Account, key uint32,
 // retires it. An unknown account is not provisioned.
 func (s *Store) CheckPolicyKey(ctx context.Context, a Account, key uint32) (bool, error) {
 	ok := false
-	err := s.update(ctx, func(txn *badger.Txn) error {
+	err := s.update(ctx, func(txn kvTxn) error {
 		var r accountRec
 		found, err := getJSON(txn, accountKey(a), &r)
 		if err != nil || !found || key == 0 {

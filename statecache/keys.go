@@ -101,6 +101,15 @@ func prefsKey(user string) []byte     { return newKey(tPrefs).str(user) }
 
 func purgeKey(start []byte) []byte { return append(newKey(tPurge), start...) }
 
+// firstComponent returns the string component at the start of rest.
+func firstComponent(rest []byte) string {
+	n, w := binary.Uvarint(rest)
+	if w <= 0 || w+int(n) > len(rest) {
+		return ""
+	}
+	return string(rest[w : w+int(n)])
+}
+
 // prefixEnd returns the first key after every key that starts with p.
 func prefixEnd(p []byte) []byte {
 	end := append([]byte(nil), p...)

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -56,7 +55,7 @@ func (s *Store) SetUserPassword(ctx context.Context, user, password string, now 
 	rand.Read(salt)
 	rec := passwordRec{Hash: argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen),
 		Salt: salt, Time: argonTime, Memory: argonMemory, Issued: now}
-	return s.update(ctx, func(txn *badger.Txn) error {
+	return s.update(ctx, func(txn kvTxn) error {
 		return setJSON(txn, passwordKey(strings.ToLower(user)), &rec)
 	})
 }
@@ -66,7 +65,7 @@ func (s *Store) SetUserPassword(ctx context.Context, user, password string, now 
 func (s *Store) CheckUserPassword(ctx context.Context, user, password string) (bool, error) {
 	var rec passwordRec
 	var found bool
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		var err error
 		found, err = getJSON(txn, passwordKey(strings.ToLower(user)), &rec)
 		return err
@@ -81,8 +80,8 @@ func (s *Store) CheckUserPassword(ctx context.Context, user, password string) (b
 // DeleteUserPassword removes user's device password; the user can no
 // longer log in until a new one is issued.
 func (s *Store) DeleteUserPassword(ctx context.Context, user string) error {
-	return s.update(ctx, func(txn *badger.Txn) error {
-		return txn.Delete(passwordKey(strings.ToLower(user)))
+	return s.update(ctx, func(txn kvTxn) error {
+		return txn.del(passwordKey(strings.ToLower(user)))
 	})
 }
 
@@ -100,7 +99,7 @@ func NewPassword() string {
 func (s *Store) PasswordIssued(ctx context.Context, user string) (time.Time, error) {
 	var rec passwordRec
 	var found bool
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		var err error
 		found, err = getJSON(txn, passwordKey(strings.ToLower(user)), &rec)
 		return err

@@ -2,10 +2,10 @@
 // devices and their users, provisioning and wipe state, sync keys and the
 // maps between store ids and the short ids a phone sees.
 //
-// The Store's methods are the whole API; each write is one atomic step, so a
-// PostgreSQL backend can implement the same methods one transaction each.
-// Badger stays inside: no Badger type is in a signature and no Badger error
-// is returned.
+// The Store's methods are the whole API; each write is one atomic step,
+// one transaction of a backend: Badger for a single node (Open), or
+// PostgreSQL shared by several nodes. The backend stays inside: no Badger
+// or SQL type is in a signature and no backend error is returned.
 package statecache
 
 import (
@@ -16,9 +16,6 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
-	"github.com/dgraph-io/badger/v4/options"
 )
 
 // Sentinel errors. Callers test them with errors.Is.
@@ -54,7 +51,7 @@ const maxAttempts = 10
 type Options struct {
 	// InMemory keeps everything in memory and ignores dir; for tests.
 	InMemory bool
-	// Logger receives Badger's warnings and errors and failures of
+	// Logger receives the backend's warnings and errors and failures of
 	// background clean-up. Nil discards.
 	Logger *slog.Logger
 
@@ -68,29 +65,13 @@ type Options struct {
 // Store is the device state database. Its methods are safe for concurrent
 // use.
 type Store struct {
-	db      *badger.DB
+	db      kvEngine
 	log     *slog.Logger
 	observe atomic.Pointer[func(op string, d time.Duration)] // observe.go
 }
 
-// Open opens or creates the store in dir.
-//
-// Badger's defaults are tuned for large databases (64 MiB memtables, five of
-// them, a 256 MiB block cache, 1 GiB value log files) and cost about 200 MB
-// of resident memory before the first write. Device state is small (a few
-// kilobytes per device plus its id maps), so the options here trade write
-// throughput we do not need for memory; TestRSS measures the result.
-//
-// Every commit is fsynced (SyncWrites): a sync key handed to a phone must
-// survive a crash, or the phone would hold a key we have forgotten and
-// resync everything. Badger v4 syncs its write-ahead log once per
-// transaction even when it batches concurrent commits, so a write costs one
-// fsync (about 4 ms here, see BenchmarkAdvance). Turning SyncWrites off and
-// calling DB.Sync after commits would let concurrent writers share an fsync,
-// but Sync covers only the active memtable's log: a write that landed in a
-// memtable rotated out just before is not synced until that memtable is
-// flushed. Seen skips writes that change nothing, which keeps the common
-// request at one fsync or none.
+// Open opens or creates the store in dir, on Badger: the single-node
+// backend, which only this process can open (see openBadger).
 func Open(dir string, o *Options) (*Store, error) {
 	if o == nil {
 		o = &Options{}
@@ -99,38 +80,19 @@ func Open(dir string, o *Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if dir == "" && !o.InMemory {
-		return nil, errors.New("statecache: dir: empty")
-	}
-	bo := badger.DefaultOptions(dir)
-	if o.InMemory {
-		bo = badger.DefaultOptions("").WithInMemory(true)
-	}
-	if !o.badgerDefaults {
-		bo = bo.
-			WithMemTableSize(4 << 20).
-			WithNumMemtables(2).
-			WithNumLevelZeroTables(2).
-			WithNumLevelZeroTablesStall(8).
-			WithBaseTableSize(1 << 20).
-			WithBaseLevelSize(4 << 20).
-			WithValueThreshold(64 << 10).
-			WithValueLogFileSize(16 << 20).
-			WithBlockCacheSize(4 << 20).
-			WithIndexCacheSize(2 << 20).
-			WithNumCompactors(2).
-			WithNumGoroutines(2).
-			WithCompression(options.None).
-			WithMetricsEnabled(false)
-	}
-	bo = bo.WithSyncWrites(!o.noSync).WithLogger(badgerLogger{log})
-	db, err := badger.Open(bo)
+	db, err := openBadger(dir, o, log)
 	if err != nil {
-		return nil, fmt.Errorf("statecache: dir: %v", err)
+		return nil, err
 	}
+	return wrapEngine(db, log)
+}
+
+// wrapEngine wraps an open backend and finishes what a previous process
+// left half done.
+func wrapEngine(db kvEngine, log *slog.Logger) (*Store, error) {
 	s := &Store{db: db, log: log}
 	if err := s.resumePurges(); err != nil {
-		db.Close()
+		db.close()
 		return nil, err
 	}
 	return s, nil
@@ -138,24 +100,24 @@ func Open(dir string, o *Options) (*Store, error) {
 
 // Close flushes and closes the store.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
+	if err := s.db.close(); err != nil {
 		return fmt.Errorf("statecache: close: %v", err)
 	}
 	return nil
 }
 
 // update runs fn in a read-write transaction and commits it, retrying from
-// the start when Badger reports a conflict: fn then sees what the winner
-// wrote. fn must not keep side effects outside the transaction between
-// attempts.
-func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) error {
+// the start when the backend reports a conflict: fn then sees what the
+// winner wrote. fn must not keep side effects outside the transaction
+// between attempts.
+func (s *Store) update(ctx context.Context, fn func(txn kvTxn) error) error {
 	defer s.observed("write", time.Now())
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		err := s.db.Update(fn)
-		if !errors.Is(err, badger.ErrConflict) {
+		err := s.db.update(ctx, fn)
+		if !errors.Is(err, errConflict) {
 			return s.wrap(err)
 		}
 		if attempt == maxAttempts {
@@ -167,24 +129,20 @@ func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) erro
 }
 
 // view runs fn in a read-only transaction.
-func (s *Store) view(ctx context.Context, fn func(txn *badger.Txn) error) error {
+func (s *Store) view(ctx context.Context, fn func(txn kvTxn) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	defer s.observed("read", time.Now())
-	return s.wrap(s.db.View(fn))
+	return s.wrap(s.db.view(ctx, fn))
 }
 
-// wrap keeps Badger's errors inside: our sentinels and the caller's context
-// errors pass through, the rest lose their identity.
+// wrap keeps the backend's errors inside: our sentinels and the caller's
+// context errors pass through, the rest lose their identity.
 func (s *Store) wrap(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, badger.ErrDBClosed):
-		return ErrClosed
-	case errors.Is(err, badger.ErrKeyNotFound):
-		return ErrNotFound
 	case isOurs(err):
 		return err
 	}
@@ -204,38 +162,29 @@ func isOurs(err error) bool {
 
 // getJSON reads and decodes the record at k. It returns false when k is
 // absent.
-func getJSON(txn *badger.Txn, k []byte, v any) (bool, error) {
-	it, err := txn.Get(k)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return false, nil
-	}
-	if err != nil {
+func getJSON(txn kvTxn, k []byte, v any) (bool, error) {
+	b, ok, err := txn.get(k)
+	if err != nil || !ok {
 		return false, err
 	}
-	return true, it.Value(func(b []byte) error { return decode(b, v) })
+	return true, decode(b, v)
 }
 
-func setJSON(txn *badger.Txn, k []byte, v any) error {
+func setJSON(txn kvTxn, k []byte, v any) error {
 	b, err := encode(v)
 	if err != nil {
 		return err
 	}
-	return txn.Set(k, b)
+	return txn.set(k, b)
 }
 
 // getID reads an id map entry; ok is false when it is absent.
-func getID(txn *badger.Txn, k []byte) (id string, ok bool, err error) {
-	it, err := txn.Get(k)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return "", false, nil
-	}
-	if err != nil {
+func getID(txn kvTxn, k []byte) (id string, ok bool, err error) {
+	b, ok, err := txn.get(k)
+	if err != nil || !ok {
 		return "", false, err
 	}
-	err = it.Value(func(b []byte) error {
-		id, err = decodeID(b)
-		return err
-	})
+	id, err = decodeID(b)
 	return id, err == nil, err
 }
 
@@ -243,8 +192,8 @@ func getID(txn *badger.Txn, k []byte) (id string, ok bool, err error) {
 // key, written in the same transaction that made the range unreachable.
 type span struct{ start, end []byte }
 
-func queuePurge(txn *badger.Txn, sp span) error {
-	return txn.Set(purgeKey(sp.start), encodeID(string(sp.end)))
+func queuePurge(txn kvTxn, sp span) error {
+	return txn.set(purgeKey(sp.start), encodeID(string(sp.end)))
 }
 
 // purgeBatch keeps each delete transaction far below Badger's batch limit
@@ -261,35 +210,32 @@ func (s *Store) purge(sp span) {
 }
 
 func (s *Store) purgeRange(sp span) error {
+	ctx := context.Background()
 	for {
 		var keys [][]byte
-		err := s.db.View(func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.IteratorOptions{})
-			defer it.Close()
-			for it.Seek(sp.start); it.Valid() && len(keys) < purgeBatch; it.Next() {
-				k := it.Item().Key()
-				if string(k) >= string(sp.end) {
-					break
-				}
-				keys = append(keys, it.Item().KeyCopy(nil))
-			}
-			return nil
+		err := s.db.view(ctx, func(txn kvTxn) error {
+			return txn.scan(sp.start, sp.end, purgeBatch, func(k, _ []byte) error {
+				keys = append(keys, append([]byte(nil), k...))
+				return nil
+			})
 		})
 		if err != nil {
 			return err
 		}
 		if len(keys) == 0 {
-			return s.db.Update(func(txn *badger.Txn) error { return txn.Delete(purgeKey(sp.start)) })
+			return s.db.update(ctx, func(txn kvTxn) error { return txn.del(purgeKey(sp.start)) })
 		}
-		err = s.db.Update(func(txn *badger.Txn) error {
+		err = s.db.update(ctx, func(txn kvTxn) error {
 			for _, k := range keys {
-				if err := txn.Delete(k); err != nil {
+				if err := txn.del(k); err != nil {
 					return err
 				}
 			}
 			return nil
 		})
-		if err != nil {
+		// A conflict means someone else deleted (or another purge did):
+		// scan again.
+		if err != nil && !errors.Is(err, errConflict) {
 			return err
 		}
 	}
@@ -299,21 +245,15 @@ func (s *Store) purgeRange(sp span) error {
 func (s *Store) resumePurges() error {
 	var spans []span
 	prefix := newKey(tPurge)
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, Prefix: prefix})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			v, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				return err
-			}
+	err := s.db.view(context.Background(), func(txn kvTxn) error {
+		return scanPrefix(txn, prefix, func(k, v []byte) error {
 			end, err := decodeID(v)
 			if err != nil {
 				return err
 			}
-			spans = append(spans, span{start: it.Item().KeyCopy(nil)[len(prefix):], end: []byte(end)})
-		}
-		return nil
+			spans = append(spans, span{start: append([]byte(nil), k[len(prefix):]...), end: []byte(end)})
+			return nil
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("statecache: open: %v", err)
@@ -324,21 +264,4 @@ func (s *Store) resumePurges() error {
 		}
 	}
 	return nil
-}
-
-// badgerLogger sends Badger's log lines to slog. Badger's Info lines
-// (compactions, replay) are routine and go to Debug.
-type badgerLogger struct{ l *slog.Logger }
-
-func (b badgerLogger) Errorf(f string, a ...any) {
-	b.l.Error(fmt.Sprintf(f, a...), "component", "badger")
-}
-func (b badgerLogger) Warningf(f string, a ...any) {
-	b.l.Warn(fmt.Sprintf(f, a...), "component", "badger")
-}
-func (b badgerLogger) Infof(f string, a ...any) {
-	b.l.Debug(fmt.Sprintf(f, a...), "component", "badger")
-}
-func (b badgerLogger) Debugf(f string, a ...any) {
-	b.l.Debug(fmt.Sprintf(f, a...), "component", "badger")
 }

@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"strconv"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // SyncKey is an EAS SyncKey as the client sees it: opaque, "{uuid}N". The
@@ -162,7 +160,7 @@ func (s *Store) position(ctx context.Context, sc syncScope, from SyncKey) (Posit
 		return Position{Reset: true, Key: from}, nil
 	}
 	var p Position
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		var r syncRec
 		found, err := getJSON(txn, sc.rec, &r)
 		switch {
@@ -222,7 +220,7 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 		purges []span
 		win    []Change
 	)
-	err := s.update(ctx, func(txn *badger.Txn) error {
+	err := s.update(ctx, func(txn kvTxn) error {
 		out, retry, purges = "", nil, nil
 		var r syncRec
 		found, err := getJSON(txn, sc.rec, &r)
@@ -296,7 +294,7 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 }
 
 // loadWindow reads the window of r, the sync record of sc.
-func loadWindow(txn *badger.Txn, sc syncScope, r *syncRec) error {
+func loadWindow(txn kvTxn, sc syncScope, r *syncRec) error {
 	var w winRec
 	if _, err := getJSON(txn, windowKey(sc.rec), &w); err != nil {
 		return err
@@ -307,35 +305,76 @@ func loadWindow(txn *badger.Txn, sc syncScope, r *syncRec) error {
 
 // assignServerIDs gives each Add of window that has no ServerID one, in
 // place, mapping it in both directions; an item mapped before keeps its id.
-func assignServerIDs(txn *badger.Txn, ck CollectionKey, r *syncRec, window []Change) error {
-	for i := range window {
-		c := &window[i]
-		if c.Op != OpAdd || c.ServerID != "" {
-			continue
+func assignServerIDs(txn kvTxn, ck CollectionKey, r *syncRec, window []Change) error {
+	var adds []int
+	for i, c := range window {
+		if c.Op == OpAdd && c.ServerID == "" {
+			adds = append(adds, i)
 		}
-		sid, ok, err := getID(txn, itemKey(ck, r.Gen, pByStore, c.ItemID))
-		if err != nil {
-			return err
-		}
-		if !ok {
+	}
+	ids := make([]string, len(adds))
+	for j, i := range adds {
+		ids[j] = window[i].ItemID
+	}
+	sids, err := mapIDs(txn, ids,
+		func(dir byte, id string) []byte { return itemKey(ck, r.Gen, dir, id) },
+		func() string {
 			r.NextID++
-			sid = ck.Collection + ":" + strconv.FormatUint(r.NextID, 10)
-			if err := txn.Set(itemKey(ck, r.Gen, pByStore, c.ItemID), encodeID(sid)); err != nil {
-				return err
-			}
-			if err := txn.Set(itemKey(ck, r.Gen, pByEAS, sid), encodeID(c.ItemID)); err != nil {
-				return err
-			}
-		}
-		c.ServerID = sid
+			return ck.Collection + ":" + strconv.FormatUint(r.NextID, 10)
+		})
+	if err != nil {
+		return err
+	}
+	for j, i := range adds {
+		window[i].ServerID = sids[j]
 	}
 	return nil
+}
+
+// mapIDs returns the short id of each store id, reading all map entries in
+// one step and minting (and mapping both ways) the ids not mapped yet. A
+// store id repeated in ids gets one short id.
+func mapIDs(txn kvTxn, ids []string, key func(dir byte, id string) []byte, mint func() string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	keys := make([][]byte, len(ids))
+	for i, id := range ids {
+		keys[i] = key(pByStore, id)
+	}
+	vals, found, err := txn.getMany(keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(ids))
+	minted := map[string]string{}
+	for i, id := range ids {
+		if found[i] {
+			if out[i], err = decodeID(vals[i]); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if short, ok := minted[id]; ok {
+			out[i] = short
+			continue
+		}
+		short := mint()
+		if err := txn.set(keys[i], encodeID(short)); err != nil {
+			return nil, err
+		}
+		if err := txn.set(key(pByEAS, short), encodeID(id)); err != nil {
+			return nil, err
+		}
+		minted[id], out[i] = short, short
+	}
+	return out, nil
 }
 
 // confirm applies the Deletes of the window the client has now
 // acknowledged. For the hierarchy it returns the item maps of deleted
 // folders, queued for purging.
-func (s *Store) confirm(txn *badger.Txn, sc syncScope, r *syncRec) ([]span, error) {
+func (s *Store) confirm(txn kvTxn, sc syncScope, r *syncRec) ([]span, error) {
 	var purges []span
 	for _, c := range r.Pending {
 		if c.Op != OpDelete {
@@ -366,9 +405,9 @@ func (s *Store) confirm(txn *badger.Txn, sc syncScope, r *syncRec) ([]span, erro
 	return purges, nil
 }
 
-func deleteAll(txn *badger.Txn, keys ...[]byte) error {
+func deleteAll(txn kvTxn, keys ...[]byte) error {
 	for _, k := range keys {
-		if err := txn.Delete(k); err != nil {
+		if err := txn.del(k); err != nil {
 			return err
 		}
 	}
@@ -413,7 +452,7 @@ func (s *Store) ServerIDs(ctx context.Context, key CollectionKey, items []string
 // nothing. An unsynced collection knows no item.
 func (s *Store) KnownIDs(ctx context.Context, key CollectionKey, items []string) ([]string, error) {
 	out := make([]string, len(items))
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		var r syncRec
 		found, err := getJSON(txn, collectionKey(key), &r)
 		if err != nil || !found {
@@ -436,7 +475,7 @@ func (s *Store) KnownIDs(ctx context.Context, key CollectionKey, items []string)
 // MapID returns the store item id behind an EAS ServerId, or ErrNotFound.
 func (s *Store) MapID(ctx context.Context, key CollectionKey, serverID string) (string, error) {
 	var item string
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		var r syncRec
 		found, err := getJSON(txn, collectionKey(key), &r)
 		if err != nil {
@@ -471,7 +510,7 @@ func (s *Store) CollectionIDs(ctx context.Context, a Account, folders []string) 
 func (s *Store) allocate(ctx context.Context, rec []byte, ids []string,
 	key func(r *syncRec, dir byte, id string) []byte, mint func(n uint64) string) ([]string, error) {
 	out := make([]string, len(ids))
-	err := s.update(ctx, func(txn *badger.Txn) error {
+	err := s.update(ctx, func(txn kvTxn) error {
 		var r syncRec
 		found, err := getJSON(txn, rec, &r)
 		if err != nil {
@@ -481,23 +520,13 @@ func (s *Store) allocate(ctx context.Context, rec []byte, ids []string,
 			return ErrNotFound
 		}
 		next := r.NextID
-		for i, storeID := range ids {
-			short, ok, err := getID(txn, key(&r, pByStore, storeID))
-			if err != nil {
-				return err
-			}
-			if !ok {
-				next++
-				short = mint(next)
-				if err := txn.Set(key(&r, pByStore, storeID), encodeID(short)); err != nil {
-					return err
-				}
-				if err := txn.Set(key(&r, pByEAS, short), encodeID(storeID)); err != nil {
-					return err
-				}
-			}
-			out[i] = short
+		shorts, err := mapIDs(txn, ids,
+			func(dir byte, id string) []byte { return key(&r, dir, id) },
+			func() string { next++; return mint(next) })
+		if err != nil {
+			return err
 		}
+		copy(out, shorts)
 		if next == r.NextID {
 			return nil
 		}
@@ -514,7 +543,7 @@ func (s *Store) allocate(ctx context.Context, rec []byte, ids []string,
 // ErrNotFound.
 func (s *Store) FolderID(ctx context.Context, a Account, collectionID string) (string, error) {
 	var f string
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		id, ok, err := getID(txn, folderKey(a, pByEAS, collectionID))
 		if err == nil && !ok {
 			err = ErrNotFound
@@ -534,7 +563,7 @@ func (s *Store) CurrentState(ctx context.Context, key CollectionKey) (SyncKey, s
 		r     syncRec
 		found bool
 	)
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.view(ctx, func(txn kvTxn) error {
 		var err error
 		found, err = getJSON(txn, collectionKey(key), &r)
 		return err

@@ -7,8 +7,6 @@ import (
 	"reflect"
 	"sync"
 	"testing"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 var inbox = CollectionKey{Account: Account{User: "u", Device: "d"}, Collection: "5"}
@@ -213,14 +211,12 @@ func TestResetStartsANewMap(t *testing.T) {
 func countPrefix(t testing.TB, s *Store, p []byte) int {
 	t.Helper()
 	n := 0
-	s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			n++
-		}
-		return nil
+	err := s.view(context.Background(), func(txn kvTxn) error {
+		return scanPrefix(txn, p, func(_, _ []byte) error { n++; return nil })
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return n
 }
 
