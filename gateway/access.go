@@ -55,16 +55,9 @@ var errAdminAction = errors.New("gateway: device state changed by an administrat
 var errFoldersChosen = errors.New("gateway: the user chose other folders to sync")
 
 // wake ends the waiting requests (Ping, hanging Sync) of every user of
-// device dev, so that the device sees an action at once.
+// device dev, on every node, so that the device sees an action at once.
 func (s *Server) wake(ctx context.Context, dev string) {
-	users, err := s.state.Users(ctx, dev)
-	if err != nil {
-		s.log.Warn("waking the device", "device_id", dev, "err", err)
-		return
-	}
-	for _, u := range users {
-		s.waiters.endCause(statecache.Account{User: u, Device: dev}, errAdminAction)
-	}
+	s.signal(ctx, signal{Kind: signalAdmin, Device: dev})
 }
 
 // endCause ends a's waiting request with cause, if it has one.

@@ -259,6 +259,23 @@ func (ws *waiters) enter(a statecache.Account, cancel context.CancelCauseFunc) (
 // end ends a's waiting request, if it has one.
 func (ws *waiters) end(a statecache.Account) { ws.endCause(a, errSuperseded) }
 
+// endWhere ends with cause every waiting request whose account match
+// reports true.
+func (ws *waiters) endWhere(match func(statecache.Account) bool, cause error) {
+	ws.mu.Lock()
+	var ended []*waiter
+	for a, w := range ws.m {
+		if match(a) {
+			ended = append(ended, w)
+			delete(ws.m, a)
+		}
+	}
+	ws.mu.Unlock()
+	for _, w := range ended {
+		w.cancel(cause)
+	}
+}
+
 // count returns the number of waiting requests.
 func (ws *waiters) count() int {
 	ws.mu.Lock()

@@ -612,18 +612,10 @@ func characteristicNames() []string {
 	return out
 }
 
-// wakeAll ends every waiting request with errAdminAction: a rule may
-// match any device.
+// wakeAll ends every waiting request, on every node, with
+// errAdminAction: a rule may match any device.
 func (s *Server) wakeAll() {
-	s.waiters.mu.Lock()
-	var as []statecache.Account
-	for a := range s.waiters.m {
-		as = append(as, a)
-	}
-	s.waiters.mu.Unlock()
-	for _, a := range as {
-		s.waiters.endCause(a, errAdminAction)
-	}
+	s.signal(context.Background(), signal{Kind: signalAll})
 }
 
 func (s *Server) apiSetRule(w http.ResponseWriter, r *http.Request) {

@@ -232,7 +232,7 @@ func (c *console) userFolders(w http.ResponseWriter, r *http.Request, sess *sess
 	// The phones learn of it at their next FolderSync; send them there.
 	ids, _ := c.s.state.Devices(r.Context(), sess.user)
 	for _, id := range ids {
-		c.s.waiters.endCause(statecache.Account{User: sess.user, Device: id}, errFoldersChosen)
+		c.s.signal(r.Context(), signal{Kind: signalFolders, User: sess.user, Device: id})
 	}
 	c.redirect(w, r, "", "Saved: your phones pick up the change at their next sync.")
 }

@@ -99,6 +99,13 @@ type Options struct {
 
 	// Conns bound connections (LimitConns) and slow request bodies.
 	Conns ConnOptions
+
+	// Bus and Locks join this Server to the other nodes that share its
+	// State (signals.go): Bus carries the signals that end a phone's
+	// waiting request parked on another node, Locks serialises an
+	// account's Syncs across nodes. Nil for one node.
+	Bus   Bus
+	Locks AccountLocker
 }
 
 // Server is the http.Handler of the EAS endpoint. Metrics and profiles are
@@ -134,6 +141,8 @@ type Server struct {
 	conns        ConnOptions                                 // conns.go
 	slots        requestSlots                                // overload.go
 	loops        *accountCache[statecache.Account, *loopRun] // each device's last request (overload.go)
+	signals      signals                                     // to and from the other nodes (signals.go)
+	locks        AccountLocker                               // nil: one node
 }
 
 var errNoCredentials = errors.New("gateway: no Basic credentials")
@@ -213,6 +222,12 @@ func New(o *Options) (*Server, error) {
 	s.instrument() // opsmetrics.go
 	if s.budget, err = newDecodeBudget(o.DecodeBudget, s.maxBody, s.reg); err != nil {
 		return nil, err
+	}
+	s.signals, s.locks = newSignals(o.Bus), o.Locks
+	if o.Bus != nil {
+		s.parking.init()
+		// ended by Shutdown, with the waits it would end
+		go s.subscribe(s.parking.ctx)
 	}
 	s.mux.HandleFunc("POST "+Path, s.servePost)
 	s.mux.HandleFunc("OPTIONS "+Path, s.serveOptions)
@@ -403,7 +418,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	if q.Command == eas.CmdPing || q.Command == eas.CmdSync {
 		// A phone waits in at most one request: its new one ends the old.
-		s.waiters.end(sess.Account)
+		s.signal(r.Context(), signal{Kind: signalRequest, User: sess.Account.User, Device: sess.Account.Device})
 	}
 	if err := s.admit(r.Context(), sess); err != nil {
 		s.fail(r.Context(), x, err)

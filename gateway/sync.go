@@ -117,7 +117,10 @@ func (s *Server) serveSync(ctx context.Context, sess *Session, r request, w http
 	// One Sync of an account at a time: a phone that resends while its
 	// first request still runs then finds the first one's key advanced
 	// and gets the same window, not a second copy of its own Adds.
-	unlock := s.syncLocks.lock(sess.Account)
+	unlock, err := s.lockAccount(ctx, sess.Account)
+	if err != nil {
+		return fmt.Errorf("gateway: locking the account: %w", err)
+	}
 	defer unlock()
 	plans, idle := s.planAll(ctx, sess, full)
 	if idle && wait > 0 && sw.claim() {
@@ -194,7 +197,11 @@ func (s *Server) syncAfterWait(ctx context.Context, sess *Session, req *eas.Sync
 		// Something changed, or it is time to look again: plan under
 		// the account's lock, with a context the heartbeat does not end.
 		pctx, cancelP := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		unlock := s.syncLocks.lock(sess.Account)
+		unlock, err := s.lockAccount(pctx, sess.Account)
+		if err != nil {
+			cancelP()
+			return nil, fmt.Errorf("gateway: locking the account: %w", err)
+		}
 		again, idle := s.planAll(pctx, sess, req)
 		if idle {
 			unlock()

@@ -21,6 +21,7 @@ type ops struct {
 	stateDur     *prometheus.HistogramVec
 	items        *prometheus.CounterVec
 	wipes        *prometheus.CounterVec
+	signals      *prometheus.CounterVec
 	build        *prometheus.GaugeVec
 }
 
@@ -69,6 +70,10 @@ func newOps() *ops {
 			Name: "easgate_wipes_total",
 			Help: "Remote wipes by event: sent (a device was told to wipe) and done (a device acknowledged it).",
 		}, []string{"event"}),
+		signals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "easgate_signals_total",
+			Help: "Signals between the nodes that share one state store (a device's new request, an administrator's action), by event: published, publish_error, received, lost (the bus connection broke; this node's waits were ended).",
+		}, []string{"event"}),
 		build: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "easgate_build_info",
 			Help: "Always 1; the labels say what easgate binary runs.",
@@ -81,7 +86,7 @@ func newOps() *ops {
 
 func (o *ops) collectors() []prometheus.Collector {
 	return []prometheus.Collector{o.autodiscover, o.waiting, o.pushWake, o.storeCalls, o.storeDur,
-		o.stateDur, o.items, o.wipes, o.build}
+		o.stateDur, o.items, o.wipes, o.signals, o.build}
 }
 
 // Autodiscover counts one Autodiscover answer: version "v1" or "v2",
@@ -153,6 +158,15 @@ func (m *Metrics) Wipe(event string) {
 		return
 	}
 	m.ops.wipes.WithLabelValues(event).Inc()
+}
+
+// CountSignal counts a signal between nodes by event: "published",
+// "publish_error", "received" or "lost".
+func (m *Metrics) CountSignal(event string) {
+	if m == nil {
+		return
+	}
+	m.ops.signals.WithLabelValues(event).Inc()
 }
 
 // RegisterPendingWipes exports easgate_wipes_pending, the wipes requested
