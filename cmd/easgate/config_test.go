@@ -258,9 +258,11 @@ func TestConfigErrors(t *testing.T) {
 			"config: smime.roots: no PEM CERTIFICATE in " + notDir + "\n" +
 				"config: smime.revocation: \"ocsp\" is not one of off, crl\n" +
 				"config: smime.revocation_timeout: 0s is not positive"},
-		{"dav", "", []string{"EASGATE_DAV_CALDAV_URL=/dav/", "EASGATE_DAV_POLL_INTERVAL=0s"},
+		{"dav", "", []string{"EASGATE_DAV_CALDAV_URL=/dav/", "EASGATE_DAV_POLL_INTERVAL=0s", "EASGATE_DAV_POLLS_PER_MINUTE=0"},
 			"config: dav.caldav_url: \"/dav/\" is not a URL (want http:// or https://)\n" +
-				"config: dav.poll_interval: 0s is not positive"},
+				"config: dav.poll_interval: 0s is not positive\n" +
+				"config: dav.poll_interval_active: 5s is not between 0 and dav.poll_interval\n" +
+				"config: dav.polls_per_minute: 0 is less than 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -195,7 +195,8 @@ func storeBackend(cfg *Config, k string, log *slog.Logger, state *statecache.Sto
 			o.SubmissionTLS = imapdav.TLSNone
 		}
 		if d.CalDAVURL != "" || d.CardDAVURL != "" {
-			o.DAV = &dav.Options{CalDAV: d.CalDAVURL, CardDAV: d.CardDAVURL, PollInterval: d.PollInterval, Logger: log}
+			o.DAV = &dav.Options{CalDAV: d.CalDAVURL, CardDAV: d.CardDAVURL, Logger: log,
+				PollInterval: d.PollInterval, ActivePollInterval: d.PollIntervalActive, PollsPerMinute: d.PollsPerMinute}
 		}
 		return imapdav.NewBackend(o)
 	case "graph":

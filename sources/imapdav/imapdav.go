@@ -141,7 +141,16 @@ func NewBackend(o *Options) (*Backend, error) {
 	default:
 		return nil, fmt.Errorf("imapdav: unknown delete mode %q", o.Delete)
 	}
-	return &Backend{opts: o.withDefaults(), users: make(map[string]*Source)}, nil
+	opts := o.withDefaults()
+	if opts.DAV != nil && opts.DAV.Hub == nil {
+		// One Hub for all users: a user's devices share one DAV poller
+		// even when they hold different Sources (after a password change
+		// or an eviction).
+		d := *opts.DAV
+		d.Hub = dav.NewHub()
+		opts.DAV = &d
+	}
+	return &Backend{opts: opts, users: make(map[string]*Source)}, nil
 }
 
 // Login returns user's Source. The first Login of a user, and one with a

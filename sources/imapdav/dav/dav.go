@@ -35,9 +35,23 @@ type Options struct {
 	// HTTPClient sends the requests; nil means http.DefaultClient.
 	HTTPClient *http.Client
 
-	// PollInterval is how often Watch asks the server for changes; zero
-	// means 30 seconds.
-	PollInterval time.Duration
+	// PollInterval is how often a waited-on collection is checked for
+	// changes when nothing happens in it; zero means 60 seconds.
+	// ActivePollInterval is how often right after a change was seen in it
+	// or a device wrote to it; each check that finds nothing doubles the
+	// interval, up to PollInterval. Zero means 5 seconds; it is capped at
+	// PollInterval.
+	PollInterval, ActivePollInterval time.Duration
+
+	// PollsPerMinute bounds the checks of one user's collections, all
+	// devices together, in any minute; past it checks wait. Zero means 20.
+	PollsPerMinute int
+
+	// Hub shares the checks among the user's devices. Stores of the same
+	// server should share one (package imapdav gives its Backend's Stores
+	// one); nil gives the Store its own, shared only by its own Watch
+	// calls.
+	Hub *Hub
 
 	// Logger receives objects that cannot be parsed and are skipped; nil
 	// discards.
@@ -46,16 +60,24 @@ type Options struct {
 	// noSync makes the store ignore sync-collection, so that tests can run
 	// the getctag fallback against servers that have it.
 	noSync bool
+	// budgetWindow replaces PollsPerMinute's minute, so that tests can
+	// watch the bound at work in seconds.
+	budgetWindow time.Duration
 }
 
 // Store is one user's DAV collections. It is safe for concurrent use.
 type Store struct {
-	base            *url.URL
-	user, password  string
-	client          *http.Client
-	log             *slog.Logger
-	poll            time.Duration
-	noSync          bool
+	base           *url.URL
+	user, password string
+	client         *http.Client
+	log            *slog.Logger
+	noSync         bool
+
+	hub              *Hub
+	pollMin, pollMax time.Duration
+	budget           int
+	budgetWindow     time.Duration
+
 	calURL, cardURL string
 
 	mu      sync.Mutex
@@ -94,7 +116,8 @@ func Open(ctx context.Context, o *Options, user, password string) (*Store, error
 	}
 	s := &Store{
 		base: base, user: user, password: password,
-		client: o.HTTPClient, log: o.Logger, poll: o.PollInterval, noSync: o.noSync,
+		client: o.HTTPClient, log: o.Logger, noSync: o.noSync,
+		hub: o.Hub, pollMin: o.ActivePollInterval, pollMax: o.PollInterval, budget: o.PollsPerMinute, budgetWindow: o.budgetWindow,
 		calURL: o.CalDAV, cardURL: o.CardDAV,
 		raw: make(map[string]object), snaps: make(map[string]snapshot), pages: make(map[sources.FolderID]pageCache),
 	}
@@ -104,8 +127,21 @@ func Open(ctx context.Context, o *Options, user, password string) (*Store, error
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	if s.poll <= 0 {
-		s.poll = 30 * time.Second
+	if s.hub == nil {
+		s.hub = NewHub()
+	}
+	if s.pollMax <= 0 {
+		s.pollMax = defaultPollInterval
+	}
+	if s.pollMin <= 0 {
+		s.pollMin = defaultActivePollInterval
+	}
+	s.pollMin = min(s.pollMin, s.pollMax)
+	if s.budget <= 0 {
+		s.budget = defaultPollsPerMinute
+	}
+	if s.budgetWindow <= 0 {
+		s.budgetWindow = time.Minute
 	}
 	if err := s.discover(ctx); err != nil {
 		return nil, err
@@ -322,64 +358,4 @@ func (s *Store) collection(ctx context.Context, f sources.FolderID) (*collection
 		return nil, fmt.Errorf("dav: folder %q: %w", f, sources.ErrNotFound)
 	}
 	return c, nil
-}
-
-// Watch polls the collections' getctag and sync-token every
-// Options.PollInterval and returns the folders whose value moved or that
-// are gone. DAV has no push a client can hold open. A server that cannot be
-// reached ends the Watch with its temporary error, so that a waiting
-// device learns of the outage at once.
-func (s *Store) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.FolderID, error) {
-	start := make([]string, len(fs))
-	for i, f := range fs {
-		v, err := s.version(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		start[i] = v
-	}
-	t := time.NewTicker(s.poll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-		var changed []sources.FolderID
-		for i, f := range fs {
-			v, err := s.version(ctx, f)
-			switch {
-			case err != nil && ctx.Err() != nil:
-				return nil, ctx.Err()
-			case err != nil && !isNotFound(err):
-				return nil, err
-			}
-			if err != nil || v != start[i] {
-				changed = append(changed, f)
-			}
-		}
-		if len(changed) > 0 {
-			return changed, nil
-		}
-	}
-}
-
-// version returns a string that changes whenever collection f does:
-// getctag and sync-token together.
-func (s *Store) version(ctx context.Context, f sources.FolderID) (string, error) {
-	c, err := s.collection(ctx, f)
-	if err != nil {
-		return "", err
-	}
-	ms, err := s.propfind(ctx, c.path, "0", `<cs:getctag/><d:sync-token/><d:getetag/>`)
-	if err != nil {
-		return "", fmt.Errorf("dav: PROPFIND %s: %w", c.path, err)
-	}
-	for _, r := range ms.Responses {
-		if p, ok := r.okProp(); ok {
-			return p.CTag + "\x00" + p.SyncToken + "\x00" + p.ETag, nil
-		}
-	}
-	return "", nil
 }

@@ -186,6 +186,7 @@ func (s *Store) Put(ctx context.Context, f sources.FolderID, it *sources.Item, i
 		return "", "", fmt.Errorf("dav: put %s in %s: %w", id, f, err)
 	}
 	s.keep(object{href: href, etag: etag, data: string(data)})
+	s.hub.wrote(s.user, c.path)
 	return id, etag, nil
 }
 
@@ -270,6 +271,7 @@ func (s *Store) Delete(ctx context.Context, f sources.FolderID, id sources.ItemI
 		return fmt.Errorf("dav: delete %s in %s: %w", id, f, err)
 	}
 	resp.Body.Close()
+	s.hub.wrote(s.user, c.path)
 	s.mu.Lock()
 	if ob, ok := s.raw[href]; ok {
 		s.rawSize -= len(ob.data)

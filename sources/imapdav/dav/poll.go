@@ -1,0 +1,342 @@
+package dav
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/easgate/easgate/sources"
+)
+
+// CalDAV and CardDAV offer no push a client can hold open, so a waiting
+// device is served by polling each collection's getctag and sync-token
+// (one Depth: 0 PROPFIND). The Hub makes that polling cost per user and
+// collection rather than per device: every Watch of a user, whatever
+// device or Store it comes from, joins the user's one poller, which checks
+// each waited-on collection on its own adaptive schedule and wakes all
+// the collection's waiters at once. Its requests are bounded per user.
+
+// Defaults of the polling Options.
+const (
+	defaultPollInterval       = 60 * time.Second
+	defaultActivePollInterval = 5 * time.Second
+	defaultPollsPerMinute     = 20
+)
+
+// pollLinger is how long a user's polling state (the collections' last
+// versions, their intervals and the request log of the budget) outlives
+// the user's last waiter. A device's next Ping follows its Sync within
+// seconds and finds the state warm: no request to learn the version again,
+// the fast interval after a change kept. It is at least the budget's
+// window, so that Pings that come and go cannot reset the budget.
+const pollLinger = 2 * time.Minute
+
+// Hub shares DAV change detection among all the Watch calls of a user:
+// one poller per user, which stops when the user's last Watch ends. Give
+// the same Hub (Options.Hub) to every Store opened for the same server, so
+// that a user's devices share it even when they hold different Stores. It
+// is safe for concurrent use; the zero value is not: use NewHub.
+type Hub struct {
+	mu    sync.Mutex
+	users map[string]*poller
+}
+
+// NewHub returns an empty Hub.
+func NewHub() *Hub { return &Hub{users: make(map[string]*poller)} }
+
+// poller is one user's change detection. Its fields are guarded by the
+// Hub's mu.
+type poller struct {
+	user    string
+	store   *Store // the latest Store to wait: its credentials and settings
+	colls   map[string]*watched
+	waiters int // Watch calls in progress
+	kick    chan struct{}
+	stop    context.CancelFunc // nil while no goroutine polls
+	done    chan struct{}      // closed when the polling goroutine ends
+	left    time.Time          // when the last waiter left
+
+	// sent holds the times of the latest requests, a ring as long as the
+	// budget (of the first Store: a Hub serves one Options): the oldest
+	// entry tells when the next request is allowed.
+	sent     []time.Time
+	sentNext int
+	requests int // sent in total, for tests and the load figures
+}
+
+// watched is one collection of a user.
+type watched struct {
+	path     string
+	waiters  map[*waiter][]int // the indexes of path in each waiter's folders
+	version  string            // getctag, sync-token and ETag as last seen
+	known    bool
+	interval time.Duration // the current one: short after activity, doubled while idle
+	due      time.Time     // when to check next
+}
+
+// waiter is one Watch call.
+type waiter struct {
+	ch      chan struct{} // receives once something is recorded below
+	changed []int         // indexes into the Watch's folders
+	err     error
+}
+
+func (w *waiter) notify() {
+	select {
+	case w.ch <- struct{}{}:
+	default:
+	}
+}
+
+// Watch blocks until one of fs changes on the server, and returns those
+// that did, or until ctx ends. A folder deleted on the server counts as
+// changed. The first checks of a collection only learn its version, so a
+// change made before Watch began may go unreported; a check that fails
+// (the server down) ends the Watch with its error, so that a waiting
+// device learns of the outage at once. See Hub for who checks, and
+// Options for how often.
+func (s *Store) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.FolderID, error) {
+	paths := make([]string, len(fs))
+	for i, f := range fs {
+		c, err := s.collection(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		paths[i] = c.path
+	}
+	w, release := s.hub.subscribe(s, paths)
+	defer release()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-w.ch:
+	}
+	s.hub.mu.Lock()
+	idx, err := slices.Clone(w.changed), w.err
+	s.hub.mu.Unlock()
+	if len(idx) == 0 {
+		return nil, err
+	}
+	slices.Sort(idx)
+	out := make([]sources.FolderID, 0, len(idx))
+	for _, i := range slices.Compact(idx) {
+		out = append(out, fs[i])
+	}
+	return out, nil
+}
+
+// subscribe adds a waiter on paths to s's user, starting the user's
+// poller if none runs. release removes it again.
+func (h *Hub) subscribe(s *Store, paths []string) (w *waiter, release func()) {
+	w = &waiter{ch: make(chan struct{}, 1)}
+	now := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := h.users[s.user]
+	if p == nil {
+		p = &poller{user: s.user, colls: make(map[string]*watched), kick: make(chan struct{}, 1),
+			sent: make([]time.Time, s.budget)}
+		h.users[s.user] = p
+	}
+	p.store = s
+	for i, path := range paths {
+		c := p.colls[path]
+		if c == nil {
+			c = &watched{path: path, waiters: make(map[*waiter][]int), interval: s.pollMin, due: now}
+			p.colls[path] = c
+		}
+		c.waiters[w] = append(c.waiters[w], i)
+	}
+	p.waiters++
+	if p.stop == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		p.stop, p.done = cancel, make(chan struct{})
+		go h.run(ctx, p, p.done)
+	} else {
+		p.poke()
+	}
+	var once sync.Once
+	return w, func() { once.Do(func() { h.release(p, w, paths) }) }
+}
+
+// release ends waiter w. The last waiter of a user stops the poller at
+// once; its state is dropped pollLinger later unless a waiter came back.
+func (h *Hub) release(p *poller, w *waiter, paths []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, path := range paths {
+		if c := p.colls[path]; c != nil {
+			delete(c.waiters, w)
+		}
+	}
+	if p.waiters--; p.waiters > 0 {
+		return
+	}
+	p.stop()
+	p.stop = nil
+	left := time.Now()
+	p.left = left
+	time.AfterFunc(pollLinger, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if p.waiters == 0 && p.left == left && h.users[p.user] == p {
+			delete(h.users, p.user)
+		}
+	})
+}
+
+// wrote tells the Hub that the user's device changed collection path
+// through easgate: its poller checks the collection at once, so that the
+// user's other devices hear of it within one request, and fast for a
+// while after.
+func (h *Hub) wrote(user, path string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := h.users[user]
+	if p == nil {
+		return
+	}
+	c := p.colls[path]
+	if c == nil {
+		return
+	}
+	c.interval, c.due = p.store.pollMin, time.Now()
+	p.poke()
+}
+
+func (p *poller) poke() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// next returns the waited-on collection to check next and when; nil when
+// nobody waits on any. The time is the collection's due time, or later
+// when the budget is spent. h.mu is held.
+func (p *poller) next() (*watched, time.Time) {
+	var c *watched
+	for _, x := range p.colls {
+		if len(x.waiters) > 0 && (c == nil || x.due.Before(c.due)) {
+			c = x
+		}
+	}
+	if c == nil {
+		return nil, time.Time{}
+	}
+	// The oldest of the last budget requests must have left the window.
+	return c, later(c.due, p.sent[p.sentNext].Add(p.store.budgetWindow))
+}
+
+// record notes a request sent at now. h.mu is held.
+func (p *poller) record(now time.Time) {
+	p.requests++
+	p.sent[p.sentNext] = now
+	p.sentNext = (p.sentNext + 1) % len(p.sent)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// run is p's polling goroutine: it checks the due collection, waits for
+// the next, and ends with ctx.
+func (h *Hub) run(ctx context.Context, p *poller, done chan struct{}) {
+	defer close(done)
+	defer func() {
+		if v := recover(); v != nil {
+			h.mu.Lock()
+			log := p.store.log
+			h.mu.Unlock()
+			log.Error("dav: poller panic", "user", p.user, "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		h.mu.Lock()
+		c, at := p.next()
+		s := p.store
+		now := time.Now()
+		if c != nil && !at.After(now) {
+			p.record(now)
+		}
+		h.mu.Unlock()
+		if c == nil || at.After(now) {
+			var tc <-chan time.Time
+			if c != nil {
+				t.Reset(at.Sub(now))
+				tc = t.C
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.kick:
+			case <-tc:
+			}
+			continue
+		}
+		v, err := s.versionAt(ctx, c.path)
+		if ctx.Err() != nil {
+			return
+		}
+		h.mu.Lock()
+		p.seen(c, v, err)
+		h.mu.Unlock()
+	}
+}
+
+// seen applies a check's outcome to c: a changed version wakes its
+// waiters and polls fast again, an unchanged one doubles the interval up
+// to the idle one. A collection gone counts as changed; any other error
+// is handed to the waiters. h.mu is held.
+func (p *poller) seen(c *watched, v string, err error) {
+	s := p.store
+	switch {
+	case err != nil && isNotFound(err):
+		for w, idx := range c.waiters {
+			w.changed = append(w.changed, idx...)
+			w.notify()
+		}
+		c.known, c.interval = false, s.pollMax
+	case err != nil:
+		for w := range c.waiters {
+			w.err = err
+			w.notify()
+		}
+		c.interval = min(2*c.interval, s.pollMax)
+	case !c.known:
+		c.version, c.known = v, true
+	case v != c.version:
+		c.version, c.interval = v, s.pollMin
+		for w, idx := range c.waiters {
+			w.changed = append(w.changed, idx...)
+			w.notify()
+		}
+	default:
+		c.interval = min(2*c.interval, s.pollMax)
+	}
+	c.due = time.Now().Add(c.interval)
+}
+
+// versionAt returns a string that changes whenever the collection at path
+// does: getctag, sync-token and ETag together (servers differ in which of
+// them they keep).
+func (s *Store) versionAt(ctx context.Context, path string) (string, error) {
+	ms, err := s.propfind(ctx, path, "0", `<cs:getctag/><d:sync-token/><d:getetag/>`)
+	if err != nil {
+		return "", fmt.Errorf("dav: PROPFIND %s: %w", path, err)
+	}
+	for _, r := range ms.Responses {
+		if p, ok := r.okProp(); ok {
+			return p.CTag + "\x00" + p.SyncToken + "\x00" + p.ETag, nil
+		}
+	}
+	return "", nil
+}
