@@ -25,6 +25,7 @@ import (
 //	x characteristic value        → ruleRec        device access rules
 //	p user                        → prefsRec       a user's console choices
 //	k user                        → passwordRec    a device password (password.go)
+//	j mailbox folder              → (opaque)       a store adapter's journal (journal.go)
 //
 // All state of one (user, device) sits under "a user dev", so deleting an
 // account is one range. The item map carries the collection's generation

@@ -115,6 +115,11 @@ func graphBackend(cfg *Config, log *slog.Logger, state *statecache.Store) (*grap
 		PollInterval: g.PollInterval, MaxPollInterval: g.MaxPollInterval,
 		NotificationURL: g.NotificationURL, Directory: g.Directory, MaxUsers: cfg.Store.MaxUsers, Logger: log,
 	}
+	if state != nil {
+		// The journals behind the phones' States live in the state store,
+		// so a restart costs the phones no resync.
+		o.Journals = state
+	}
 	if g.CertificateFile != "" {
 		cert, key, err := loadCertificate(g.CertificateFile, g.KeyFile)
 		if err != nil {

@@ -43,11 +43,17 @@ type feed struct {
 	kind   content
 
 	mu       sync.Mutex
+	epoch    string // names this journal in States; kept with it
 	link     string // Graph's delta link; "" before the first round
 	seq      uint64
 	entries  map[sources.ItemID]*jentry
 	masters  map[string]string // calendar instance id → series master id
 	instTags map[string]string // calendar instance id → its last changeKey
+
+	// Persistence (Options.Journals): loaded says the stored journal was
+	// read; saved is the seq it was last stored at.
+	loaded bool
+	saved  uint64
 
 	// Poll scheduling, guarded by the poller's lock.
 	next     time.Time
@@ -61,7 +67,7 @@ type jentry struct {
 }
 
 func newFeed(s *Source, f sources.FolderID, k content) *feed {
-	return &feed{s: s, folder: f, kind: k, entries: make(map[sources.ItemID]*jentry),
+	return &feed{s: s, folder: f, kind: k, epoch: newEpoch(), entries: make(map[sources.ItemID]*jentry),
 		masters: make(map[string]string), instTags: make(map[string]string)}
 }
 
@@ -209,17 +215,20 @@ func (f *feed) initial() (string, url.Values) {
 	return f.s.path + "/mailFolders/" + id + "/messages/delta", url.Values{"$select": {"id,changeKey"}}
 }
 
-// stateOf writes a journal position as a State: the Source's epoch, so a
-// State from before a restart is known as such, then the change number.
-// ":i" continues a first listing, ":m" any other paged answer; neither
-// asks Graph again.
-func (s *Source) stateOf(seq uint64, suffix string) sources.State {
-	return sources.State(s.epoch + ":" + strconv.FormatUint(seq, 10) + suffix)
+// stateOf writes a journal position as a State: the journal's epoch, so
+// a State of a journal that was lost (easgate restarted without
+// Options.Journals) is known as such, then the change number. ":i"
+// continues a first listing, ":m" any other paged answer; neither asks
+// Graph again.
+func (f *feed) stateOf(seq uint64, suffix string) sources.State {
+	return sources.State(f.epoch + ":" + strconv.FormatUint(seq, 10) + suffix)
 }
 
-// parseState reads a State of stateOf. A State of another epoch (easgate
-// restarted) is ErrStateExpired: the journal it points into is gone.
-func (s *Source) parseState(st sources.State) (seq uint64, initial, paged bool, err error) {
+// parseState reads a State of stateOf. A State of another epoch, or one
+// past the journal's end (a journal stored before the State was handed
+// out cannot be, see save), is ErrStateExpired: the journal it points
+// into is gone. f.mu is held.
+func (f *feed) parseState(st sources.State) (seq uint64, initial, paged bool, err error) {
 	if st == "" {
 		return 0, true, false, nil
 	}
@@ -227,11 +236,11 @@ func (s *Source) parseState(st sources.State) (seq uint64, initial, paged bool, 
 	if len(parts) < 2 || len(parts) > 3 {
 		return 0, false, false, fmt.Errorf("graph: state %q: %w", st, sources.ErrStateExpired)
 	}
-	if parts[0] != s.epoch {
-		return 0, false, false, fmt.Errorf("graph: state %q is from before a restart: %w", st, sources.ErrStateExpired)
+	if parts[0] != f.epoch {
+		return 0, false, false, fmt.Errorf("graph: state %q is of a journal that is gone: %w", st, sources.ErrStateExpired)
 	}
 	seq, perr := strconv.ParseUint(parts[1], 10, 64)
-	if perr != nil {
+	if perr != nil || seq > f.seq {
 		return 0, false, false, fmt.Errorf("graph: state %q: %w", st, sources.ErrStateExpired)
 	}
 	if len(parts) == 3 {
@@ -275,31 +284,36 @@ func (f *feed) changes(seq uint64, initial bool, max int) sources.Delta {
 	}
 	switch {
 	case d.More && initial:
-		d.Next = f.s.stateOf(list[len(list)-1].e.seq, ":i")
+		d.Next = f.stateOf(list[len(list)-1].e.seq, ":i")
 	case d.More:
-		d.Next = f.s.stateOf(list[len(list)-1].e.seq, ":m")
+		d.Next = f.stateOf(list[len(list)-1].e.seq, ":m")
 	default:
-		d.Next = f.s.stateOf(f.seq, "")
+		d.Next = f.stateOf(f.seq, "")
 	}
 	return d
 }
 
 // Changes implements sources.Source.
 func (s *Source) Changes(ctx context.Context, fid sources.FolderID, since sources.State, max int) (sources.Delta, error) {
-	seq, initial, paged, err := s.parseState(since)
-	if err != nil {
-		return sources.Delta{}, err
-	}
 	f, err := s.feed(ctx, fid)
 	if err != nil {
 		return sources.Delta{}, err
 	}
-	f.mu.Lock()
+	if err := f.lock(ctx); err != nil {
+		return sources.Delta{}, err
+	}
 	defer f.mu.Unlock()
+	seq, initial, paged, err := f.parseState(since)
+	if err != nil {
+		return sources.Delta{}, err
+	}
 	if !paged {
 		if err := f.sync(ctx); err != nil {
 			return sources.Delta{}, fmt.Errorf("graph: changes of %s: %w", fid, err)
 		}
+	}
+	if err := f.save(ctx); err != nil {
+		return sources.Delta{}, err
 	}
 	return f.changes(seq, initial, max), nil
 }
@@ -310,12 +324,17 @@ func (s *Source) State(ctx context.Context, fid sources.FolderID) (sources.State
 	if err != nil {
 		return "", err
 	}
-	f.mu.Lock()
+	if err := f.lock(ctx); err != nil {
+		return "", err
+	}
 	defer f.mu.Unlock()
 	if err := f.sync(ctx); err != nil {
 		return "", fmt.Errorf("graph: state of %s: %w", fid, err)
 	}
-	return s.stateOf(f.seq, ""), nil
+	if err := f.save(ctx); err != nil {
+		return "", err
+	}
+	return f.stateOf(f.seq, ""), nil
 }
 
 // feed returns the journal of folder fid, made on first use; an unknown
@@ -405,12 +424,12 @@ func newEpoch() string {
 	return "g" + hex.EncodeToString(b)
 }
 
-// restart forgets the journals, as a restart of easgate does; tests use
-// it to see States from before a restart expire.
+// restart forgets the journals in memory, as a restart of easgate does;
+// tests use it to see States from before a restart expire, or, with
+// Options.Journals, continue.
 func (s *Source) restart() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.epoch = newEpoch()
 	s.feeds = make(map[sources.FolderID]*feed)
 	s.folders = newFeed(s, "", contentFolders)
 }

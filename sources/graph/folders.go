@@ -165,7 +165,14 @@ func (s *Source) listFolders(ctx context.Context) ([]sources.Folder, error) {
 // diffed against its journal, so a State is a journal position like an
 // item feed's.
 func (s *Source) Folders(ctx context.Context, since sources.State) (sources.FolderDelta, error) {
-	seq, initial, _, err := s.parseState(since)
+	s.mu.Lock()
+	f := s.folders
+	s.mu.Unlock()
+	if err := f.lock(ctx); err != nil {
+		return sources.FolderDelta{}, err
+	}
+	defer f.mu.Unlock()
+	seq, initial, _, err := f.parseState(since)
 	if err != nil {
 		return sources.FolderDelta{}, err
 	}
@@ -173,9 +180,6 @@ func (s *Source) Folders(ctx context.Context, since sources.State) (sources.Fold
 	if err != nil {
 		return sources.FolderDelta{}, fmt.Errorf("graph: folders: %w", err)
 	}
-	f := s.folders
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	s.mu.Lock()
 	seen := make(map[sources.ItemID]bool)
 	for _, fo := range list {
@@ -199,6 +203,9 @@ func (s *Source) Folders(ctx context.Context, since sources.State) (sources.Fold
 		out.Removed = append(out.Removed, sources.FolderID(id))
 	}
 	s.mu.Unlock()
+	if err := f.save(ctx); err != nil {
+		return sources.FolderDelta{}, err
+	}
 	out.Next = d.Next
 	return out, nil
 }

@@ -70,9 +70,15 @@ type Options struct {
 	// names it too). Phones see it as an address book. "" means none.
 	Directory string
 
+	// Journals, when set, keeps the journals across restarts (and across
+	// MaxUsers evictions); nil keeps them in memory only, and the phones'
+	// States expire with them.
+	Journals Journals
+
 	// MaxUsers bounds the mailboxes whose journals are kept in memory;
 	// past it the one logged in to least recently, without waiting
-	// phones, is dropped, and its phones' States expire. 0 means 10,000.
+	// phones, is dropped: without Journals its phones' States expire.
+	// 0 means 10,000.
 	MaxUsers int
 
 	// CalendarPast and CalendarFuture bound the calendar view window
@@ -294,7 +300,6 @@ type Source struct {
 	known    map[sources.FolderID]sources.Folder
 	wellDone bool
 	well     map[string]string // well-known name → mail folder id
-	epoch    string
 
 	poll *poller
 	used time.Time // last login, for evictLocked; guarded by Backend.mu
@@ -315,8 +320,7 @@ var (
 
 func newSource(b *Backend, id, upn string) *Source {
 	s := &Source{b: b, c: b.c, id: id, upn: upn, path: "/users/" + url.PathEscape(id),
-		feeds: make(map[sources.FolderID]*feed), known: make(map[sources.FolderID]sources.Folder),
-		epoch: newEpoch()}
+		feeds: make(map[sources.FolderID]*feed), known: make(map[sources.FolderID]sources.Folder)}
 	s.folders = newFeed(s, "", contentFolders)
 	s.poll = newPoller(s)
 	return s

@@ -47,7 +47,9 @@ func (s *Source) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.Fo
 		if err != nil {
 			return nil, err
 		}
-		f.mu.Lock()
+		if err := f.lock(ctx); err != nil {
+			return nil, err
+		}
 		if f.link == "" {
 			// A journal nobody has read yet: its first round is the baseline.
 			if err := f.sync(ctx); err != nil {
@@ -219,11 +221,14 @@ func (p *poller) pollFolders(fs []*feed, hinted bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, f := range fs {
-		f.mu.Lock()
-		before := f.seq
-		err := f.sync(ctx)
-		seq := f.seq
-		f.mu.Unlock()
+		var before, seq uint64
+		err := f.lock(ctx)
+		if err == nil {
+			before = f.seq
+			err = f.sync(ctx)
+			seq = f.seq
+			f.mu.Unlock()
+		}
 		if err != nil {
 			p.s.b.log.Debug("graph: poll failed", "mailbox", p.s.upn, "folder", f.folder, "err", err)
 		}

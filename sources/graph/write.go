@@ -55,9 +55,10 @@ func (s *Source) Put(ctx context.Context, fid sources.FolderID, it *sources.Item
 	if err != nil {
 		return "", "", fmt.Errorf("graph: put into %s: %w", fid, err)
 	}
-	f.mu.Lock()
-	f.record(sources.ItemID(out.ID), out.ChangeKey)
-	f.mu.Unlock()
+	if f.lock(ctx) == nil {
+		f.record(sources.ItemID(out.ID), out.ChangeKey)
+		f.mu.Unlock()
+	}
 	return sources.ItemID(out.ID), out.ChangeKey, nil
 }
 
