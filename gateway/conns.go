@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"hash"
 	"hash/fnv"
 	"io"
@@ -35,6 +36,12 @@ type ConnOptions struct {
 	// steady pace arrives, and a trickle does not hold a connection.
 	BodyTimeout time.Duration
 	BodyMinRate int64
+	// WriteTimeout and WriteMinRate do the same for answers: the time an
+	// answer spends blocked on a client that does not read may not pass
+	// WriteTimeout + written/WriteMinRate: 30 s and 2,048. Time the
+	// handler spends between writes (a hanging Sync) does not count.
+	WriteTimeout time.Duration
+	WriteMinRate int64
 }
 
 func (o ConnOptions) withDefaults() ConnOptions {
@@ -49,6 +56,12 @@ func (o ConnOptions) withDefaults() ConnOptions {
 	}
 	if o.BodyMinRate <= 0 {
 		o.BodyMinRate = 2048
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 30 * time.Second
+	}
+	if o.WriteMinRate <= 0 {
+		o.WriteMinRate = 2048
 	}
 	return o
 }
@@ -127,6 +140,80 @@ func (b *rateBody) release() {
 		b.rc.SetReadDeadline(time.Time{})
 	}
 }
+
+// rateWriter enforces ConnOptions' minimum transfer rate on an answer:
+// before each write reaches the connection, its write deadline moves so
+// that the time spent blocked on the client in all writes so far stays
+// within floor + written/rate. A client that stops reading is cut off; a
+// handler that waits between writes (a hanging Sync, a Ping) is not,
+// since only blocked time counts. Without it a client that never read
+// its answer held the handler, its buffers and its connection forever.
+type rateWriter struct {
+	http.ResponseWriter
+	rc      *http.ResponseController // of the wrapped writer
+	floor   time.Duration
+	rate    int64
+	n       int64
+	blocked time.Duration
+	gone    bool // hijacked: the connection's deadlines are no longer ours
+}
+
+// limitWrites wraps w in a rateWriter. The connection's write deadline
+// is cleared first: a kept-alive connection must not bring the last
+// answer's deadline to this one.
+func (s *Server) limitWrites(w http.ResponseWriter) *rateWriter {
+	rw := &rateWriter{ResponseWriter: w, rc: http.NewResponseController(w), floor: s.conns.WriteTimeout, rate: s.conns.WriteMinRate}
+	rw.rc.SetWriteDeadline(time.Time{}) // not supported by test recorders: nothing to bound there
+	return rw
+}
+
+// arm sets the deadline for writing more bytes and returns when it was set.
+func (w *rateWriter) arm(more int) time.Time {
+	now := time.Now()
+	allowed := w.floor + time.Duration((w.n+int64(more))*int64(time.Second)/w.rate) - w.blocked
+	w.rc.SetWriteDeadline(now.Add(max(allowed, 0)))
+	return now
+}
+
+func (w *rateWriter) Write(p []byte) (int, error) {
+	start := w.arm(len(p))
+	n, err := w.ResponseWriter.Write(p)
+	w.n += int64(n)
+	w.blocked += time.Since(start)
+	return n, err
+}
+
+// FlushError is what http.ResponseController's Flush calls: a flush
+// after a wait gets a fresh deadline, not the last write's.
+func (w *rateWriter) FlushError() error {
+	start := w.arm(0)
+	err := w.rc.Flush()
+	w.blocked += time.Since(start)
+	return err
+}
+
+// finish sets the deadline for what net/http writes after the handler:
+// what is left in its buffer (4 KB at most) and the end of a chunked
+// answer. It does not flush, so that a small answer keeps its
+// Content-Length.
+func (w *rateWriter) finish() {
+	if !w.gone {
+		w.rc.SetWriteDeadline(time.Now().Add(w.floor))
+	}
+}
+
+// Hijack hands the connection over (a parked Ping, park.go), which then
+// sets its own deadlines.
+func (w *rateWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := w.rc.Hijack()
+	if err == nil {
+		w.gone = true
+	}
+	return c, brw, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *rateWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // clientAddr returns the address of the client of r: the peer, or, when
 // the peer is a trusted proxy, the nearest address in X-Forwarded-For that

@@ -130,3 +130,62 @@ func TestLimitConns(t *testing.T) {
 	c.Close()
 	a2.Close()
 }
+
+// TestWriteDeadline: an answer to a client that stops reading is cut off
+// once it has been blocked for WriteTimeout, while a handler that waits
+// longer than that between writes (a hanging Sync) is not.
+func TestWriteDeadline(t *testing.T) {
+	s, err := New(&Options{Backend: pingBackend{memory.New(nil)}, State: nil,
+		Conns: ConnOptions{WriteTimeout: 200 * time.Millisecond, WriteMinRate: 1 << 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := s.limitWrites(w)
+		defer rw.finish()
+		if r.URL.Path == "/wait" {
+			io.WriteString(rw, "first ")
+			rw.FlushError()
+			<-time.After(600 * time.Millisecond) // three times WriteTimeout, not blocked on the client
+			_, err := io.WriteString(rw, "second")
+			ended <- err
+			return
+		}
+		chunk := make([]byte, 64<<10)
+		for {
+			if _, err := rw.Write(chunk); err != nil {
+				ended <- err
+				return
+			}
+		}
+	}))
+	defer ts.Close()
+
+	// A client that asks and never reads.
+	c, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(4096)
+	io.WriteString(c, "GET /flood HTTP/1.1\r\nHost: x\r\n\r\n")
+	select {
+	case err := <-ended:
+		if err == nil {
+			t.Fatal("the flood ended without an error")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("an answer to a client that does not read was still being written after 30 s")
+	}
+
+	resp, err := http.Get(ts.URL + "/wait")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err := <-ended; err != nil || string(b) != "first second" {
+		t.Errorf("a handler that waited between writes got %v and the client %q, want no error and \"first second\"", err, b)
+	}
+}

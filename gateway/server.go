@@ -242,6 +242,9 @@ func (s *Server) Registry() *prometheus.Registry { return s.reg }
 // ServeHTTP serves the EAS endpoint, under any case of Path, and nothing
 // else: /metrics is on Admin's mux.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rw := s.limitWrites(w)
+	defer rw.finish()
+	w = rw
 	if isAutodiscover(r.URL.Path) {
 		s.serveAutodiscover(w, r)
 		return

@@ -67,6 +67,8 @@ type ServerConfig struct {
 	IdleTimeout        time.Duration `toml:"idle_timeout"`          // an idle keep-alive connection; default 2m
 	BodyTimeout        time.Duration `toml:"body_timeout"`          // any body may take this long; 0: gateway.ConnOptions default
 	BodyMinRate        int64         `toml:"body_min_rate"`         // bytes/s a body must keep up past body_timeout; 0: default
+	WriteTimeout       time.Duration `toml:"write_timeout"`         // an answer may be blocked on its client this long; 0: default
+	WriteMinRate       int64         `toml:"write_min_rate"`        // bytes/s an answer must drain at past write_timeout; 0: default
 	MaxConns           int           `toml:"max_conns"`             // open connections; 0: default
 	MaxConnsPerAddress int           `toml:"max_conns_per_address"` // open connections from one address; 0: default
 	TrustedProxies     []string      `toml:"trusted_proxies"`       // CIDRs whose X-Forwarded-For is believed
@@ -578,7 +580,7 @@ func (c *Config) validateFrontDoor(e *configErrors) {
 	for _, d := range []struct {
 		key string
 		v   time.Duration
-	}{{"server.body_timeout", sv.BodyTimeout}, {"login.window", l.Window}, {"login.max_lockout", l.MaxLockout}, {"login.cache_ttl", l.CacheTTL}} {
+	}{{"server.body_timeout", sv.BodyTimeout}, {"server.write_timeout", sv.WriteTimeout}, {"login.window", l.Window}, {"login.max_lockout", l.MaxLockout}, {"login.cache_ttl", l.CacheTTL}} {
 		if d.v < 0 {
 			e.add(d.key, "%v is negative", d.v)
 		}
@@ -588,6 +590,7 @@ func (c *Config) validateFrontDoor(e *configErrors) {
 		v   int64
 	}{
 		{"server.body_min_rate", sv.BodyMinRate},
+		{"server.write_min_rate", sv.WriteMinRate},
 		{"server.max_conns", int64(sv.MaxConns)},
 		{"server.max_conns_per_address", int64(sv.MaxConnsPerAddress)},
 		{"login.per_user_address", int64(l.PerUserAddress)},
@@ -768,6 +771,8 @@ func (c *Config) gatewayOptions(log *slog.Logger) *gateway.Options {
 			MaxConnsPerAddress: c.Server.MaxConnsPerAddress,
 			BodyTimeout:        c.Server.BodyTimeout,
 			BodyMinRate:        c.Server.BodyMinRate,
+			WriteTimeout:       c.Server.WriteTimeout,
+			WriteMinRate:       c.Server.WriteMinRate,
 		},
 		Login: gateway.LoginOptions{
 			Throttle: gateway.ThrottleOptions{
