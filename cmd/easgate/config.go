@@ -78,6 +78,12 @@ type ServerConfig struct {
 	DecodeBudget int64 `toml:"decode_budget"`
 }
 
+// kindsInUse returns the store kinds that serve some content.
+func (c *Config) kindsInUse() []string {
+	kinds, _, _ := c.storeKinds()
+	return kinds
+}
+
 // LoginConfig is the [login] section: failed-login throttling and the
 // cache of successful logins, gateway.LoginOptions; zero takes the
 // default.
@@ -191,6 +197,18 @@ type IMAPConfig struct {
 	Delete       string `toml:"delete"`         // trash (default) or expunge
 	IdlePerUser  int    `toml:"idle_per_user"`  // IDLE connections per user; default 8
 	ConnsPerUser int    `toml:"conns_per_user"` // other connections per user; default 4
+
+	// ConnIdle logs out a command connection unused this long; default 1m.
+	ConnIdle time.Duration `toml:"conn_idle"`
+	// EventsToken, when set, turns on store-side push: Dovecot's
+	// push_notification plugin (configs/dovecot/) posts mailbox events
+	// to /dovecot/events on the admin listener with "Authorization:
+	// Bearer <token>", and Pings wait for them instead of holding IDLE
+	// connections. EventsCheck is how often a waiting Ping's folders are
+	// checked anyway, since Dovecot drops an event it failed to post;
+	// default 5m.
+	EventsToken string        `toml:"events_token"`
+	EventsCheck time.Duration `toml:"events_check"`
 }
 
 // DAVConfig is the [dav] section, for store kind imapdav.
@@ -261,7 +279,7 @@ func defaultConfig() *Config {
 		Admin:   AdminConfig{Listen: "127.0.0.1:8081", UserConsole: true},
 		Policy:  PolicyConfig{Mode: "allow"},
 		JMAP:    JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls"},
-		IMAP:    IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4},
+		IMAP:    IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4, ConnIdle: time.Minute, EventsCheck: 5 * time.Minute},
 		DAV:     DAVConfig{PollInterval: 60 * time.Second, PollIntervalActive: 5 * time.Second, PollsPerMinute: 20},
 		SMIME:   SMIMEConfig{Revocation: "off", RevocationTimeout: 5 * time.Second},
 		Graph:   defaultGraphConfig(),
@@ -524,6 +542,22 @@ func (c *Config) validate() error {
 	}
 	if m.ConnsPerUser < 1 {
 		e.add("imap.conns_per_user", "%d is less than 1", m.ConnsPerUser)
+	}
+	if m.ConnIdle <= 0 {
+		e.add("imap.conn_idle", "%v is not positive", m.ConnIdle)
+	}
+	if m.EventsCheck <= 0 {
+		e.add("imap.events_check", "%v is not positive", m.EventsCheck)
+	}
+	if m.EventsToken != "" {
+		switch {
+		case len(m.EventsToken) < 16:
+			e.add("imap.events_token", "too short (%d characters): use at least 16 random ones, e.g. from openssl rand -hex 16", len(m.EventsToken))
+		case c.Admin.Listen == "":
+			e.add("imap.events_token", "set, but admin.listen is empty: the events endpoint is on the admin listener")
+		case !slices.Contains(c.kindsInUse(), "imapdav"):
+			e.add("imap.events_token", "set, but no content comes from store kind imapdav")
+		}
 	}
 
 	d := c.DAV

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/easgate/easgate/gateway"
+	"github.com/easgate/easgate/metrics"
 	"github.com/easgate/easgate/sources"
 	"github.com/easgate/easgate/sources/graph"
 	"github.com/easgate/easgate/sources/imapdav"
@@ -94,6 +95,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) (err error) 
 	gw, err := gateway.New(o)
 	if err != nil {
 		return err
+	}
+	if err := mountEvents(gw, backend, cfg); err != nil {
+		return fmt.Errorf("serve: %w", err)
 	}
 	stopSocket, err := mountAdmin(ctx, gw, cfg, log)
 	if err != nil {
@@ -187,6 +191,9 @@ func storeBackend(cfg *Config, k string, log *slog.Logger, state *statecache.Sto
 			Submission: m.Submission,
 			MaxConns:   m.ConnsPerUser,
 			MaxIdle:    m.IdlePerUser,
+			ConnIdle:   m.ConnIdle,
+			Events:     m.EventsToken != "",
+			EventCheck: m.EventsCheck,
 			MaxUsers:   cfg.Store.MaxUsers,
 			Delete:     imapdav.DeleteMode(m.Delete),
 			Logger:     log,
@@ -375,4 +382,40 @@ func serveGateway(ctx context.Context, gw *gateway.Server, fd *frontDoor, log *s
 		}
 	}
 	return serveErr
+}
+
+// mountEvents adds imapdav's mailbox events endpoint (imapdav.EventsPath)
+// to the admin listener when imap.events_token is set, counting what it
+// receives in gw's registry.
+func mountEvents(gw *gateway.Server, backend gateway.Backend, cfg *Config) error {
+	if cfg.IMAP.EventsToken == "" {
+		return nil
+	}
+	b := eventsBackend(backend)
+	if b == nil {
+		return errors.New("imap.events_token: no imapdav store takes events")
+	}
+	m := metrics.NewStoreEvents(gw.Registry())
+	h, err := b.EventsHandler(imapdav.EventsOptions{Token: cfg.IMAP.EventsToken, Observe: m.Observe})
+	if err != nil {
+		return err
+	}
+	gw.Admin().Handle(imapdav.EventsPath, h)
+	return nil
+}
+
+// eventsBackend finds the imapdav Backend with events on in b, itself or
+// one of those a closingBackend was built from.
+func eventsBackend(b gateway.Backend) *imapdav.Backend {
+	if ib, ok := b.(*imapdav.Backend); ok && ib.EventsEnabled() {
+		return ib
+	}
+	if cb, ok := b.(closingBackend); ok {
+		for _, c := range cb.closers {
+			if ib, ok := c.(*imapdav.Backend); ok && ib.EventsEnabled() {
+				return ib
+			}
+		}
+	}
+	return nil
 }

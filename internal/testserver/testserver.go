@@ -28,6 +28,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -46,6 +47,71 @@ type Dovecot struct{ IMAP, Submission, LMTP, SinkDir, Dir string }
 func StartDovecot(t testing.TB) *Dovecot {
 	t.Helper()
 	dir, p := start(t, "dovecot", 3, nil)
+	return newDovecot(dir, p)
+}
+
+// PushOptions configure StartDovecotPush.
+type PushOptions struct {
+	// URL is easgate's events endpoint, http://127.0.0.1:port/dovecot/events.
+	URL string
+	// Token is easgate's imap.events_token; "" sends no Authorization.
+	Token string
+	// Timeout is the POST's time limit; zero keeps the shipped conf's.
+	Timeout time.Duration
+	// Users, name to password, replace Users when not nil.
+	Users map[string]string
+	// MaxUsers, when not zero, raises Dovecot's process and client limits
+	// so that this many users can each hold an IDLE connection.
+	MaxUsers int
+	// NoPush starts the same Dovecot without the push plugin.
+	NoPush bool
+}
+
+// StartDovecotPush starts Dovecot as StartDovecot does, with the
+// push_notification plugin posting mailbox events to o.URL through
+// configs/dovecot/easgate-push.lua and configs/dovecot/95-easgate-push.conf.
+func StartDovecotPush(t testing.TB, o *PushOptions) *Dovecot {
+	t.Helper()
+	dir, p := start(t, "dovecot-push", 3, o.env())
+	return newDovecot(dir, p)
+}
+
+// LaunchDovecotPush is StartDovecotPush for programs that are not tests
+// (scripts/pushload): the caller calls stop, which removes the directory.
+func LaunchDovecotPush(o *PushOptions) (d *Dovecot, stop func() error, err error) {
+	dir, p, stop, err := launch("dovecot-push", 3, o.env(), func(string, ...any) {})
+	if err != nil {
+		return nil, nil, err
+	}
+	return newDovecot(dir, p), stop, nil
+}
+
+// env returns the start script's environment for o.
+func (o *PushOptions) env() []string {
+	var env []string
+	if o.NoPush {
+		env = append(env, "PUSH_DRIVER=none")
+	} else {
+		env = append(env, "PUSH_URL="+o.URL, "PUSH_TOKEN="+o.Token)
+	}
+	if o.Timeout > 0 {
+		env = append(env, fmt.Sprintf("PUSH_TIMEOUT_MSECS=%d", o.Timeout.Milliseconds()))
+	}
+	if o.MaxUsers > 0 {
+		env = append(env, fmt.Sprintf("DOVECOT_MAX_USERS=%d", o.MaxUsers))
+	}
+	if o.Users != nil {
+		var ups []string
+		for u, p := range o.Users {
+			ups = append(ups, u+":"+p)
+		}
+		sort.Strings(ups)
+		env = append(env, "DOVECOT_USERS="+strings.Join(ups, " "))
+	}
+	return env
+}
+
+func newDovecot(dir string, p []int) *Dovecot {
 	return &Dovecot{
 		IMAP:       addr(p[0]),
 		Submission: addr(p[1]),
@@ -142,36 +208,53 @@ func scriptDir() string {
 // arguments after the ports.
 func start(t testing.TB, name string, nports int, extraEnv []string, extraArgs ...string) (string, []int) {
 	t.Helper()
-	script := filepath.Join(scriptDir(), "start-"+name+".sh")
-	if _, err := os.Stat(script); err != nil {
-		unavailable(t, "%s: %v", name, err)
-	}
 	if os.Geteuid() != 0 {
 		unavailable(t, "%s: the start script needs root (apt, useradd, chown)", name)
 	}
-	// Not t.TempDir(): its parent is 0700, and the servers run as cyrus,
-	// dovecot or nobody, which must enter every parent of the directory.
-	dir, err := os.MkdirTemp("", "easgate-"+name)
+	dir, ports, stop, err := launch(name, nports, extraEnv, t.Logf)
 	if err != nil {
-		t.Fatalf("testserver: %v", err)
+		unavailable(t, "%v", err)
 	}
 	t.Cleanup(func() {
-		// stop before removing: the pidfile lives in dir.
-		if out, err := runScript(script, []string{"stop", dir}, nil, time.Minute); err != nil {
-			t.Errorf("testserver: %s stop: %v\n%s", name, err, tail(out))
+		if err := stop(); err != nil {
+			t.Errorf("testserver: %v", err)
 		}
-		os.RemoveAll(dir)
 	})
+	return dir, ports
+}
+
+// launch is start without a test: it returns the server's stop, which
+// also removes the directory, and logs with logf.
+func launch(name string, nports int, extraEnv []string, logf func(string, ...any)) (dir string, ports []int, stop func() error, err error) {
+	script := filepath.Join(scriptDir(), "start-"+name+".sh")
+	if _, err := os.Stat(script); err != nil {
+		return "", nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	// Not t.TempDir(): its parent is 0700, and the servers run as cyrus,
+	// dovecot or nobody, which must enter every parent of the directory.
+	dir, err = os.MkdirTemp("", "easgate-"+name)
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("testserver: %w", err)
+	}
+	stop = func() error {
+		// stop before removing: the pidfile lives in dir.
+		out, err := runScript(script, []string{"stop", dir}, nil, time.Minute)
+		os.RemoveAll(dir)
+		if err != nil {
+			return fmt.Errorf("%s stop: %w\n%s", name, err, tail(out))
+		}
+		return nil
+	}
 
 	timeout := 5 * time.Minute // a cold install waits for apt and the other installers
 	if name == "cyrus-push" && ci() {
 		timeout = 15 * time.Minute // may build Cyrus first
 	}
 	var out []byte
-	var ports []int
 	for attempt := 0; attempt < 2; attempt++ {
 		if ports, err = freePorts(nports); err != nil {
-			t.Fatalf("testserver: %v", err)
+			stop()
+			return "", nil, nil, err
 		}
 		args := []string{"start", dir}
 		for _, p := range ports {
@@ -181,7 +264,7 @@ func start(t testing.TB, name string, nports int, extraEnv []string, extraArgs .
 		t0 := time.Now()
 		out, err = runScript(script, args, extraEnv, timeout)
 		if err == nil {
-			t.Logf("testserver: %s ready on %v in %v (%s)", name, ports, time.Since(t0).Round(time.Millisecond), dir)
+			logf("testserver: %s ready on %v in %v (%s)", name, ports, time.Since(t0).Round(time.Millisecond), dir)
 			break
 		}
 		// Another process may have taken a port between freePorts and the
@@ -191,17 +274,19 @@ func start(t testing.TB, name string, nports int, extraEnv []string, extraArgs .
 		}
 	}
 	if err != nil {
-		unavailable(t, "%s start: %v\n%s", name, err, tail(out))
+		stop()
+		return "", nil, nil, fmt.Errorf("%s start: %w\n%s", name, err, tail(out))
 	}
 	for _, p := range ports {
 		// the script has waited already; a dial checks what Go will see
 		c, err := net.DialTimeout("tcp", addr(p), 5*time.Second)
 		if err != nil {
-			unavailable(t, "%s: %v", name, err)
+			stop()
+			return "", nil, nil, fmt.Errorf("%s: %w", name, err)
 		}
 		c.Close()
 	}
-	return dir, ports
+	return dir, ports, stop, nil
 }
 
 // runScript runs script with args and returns its combined output.

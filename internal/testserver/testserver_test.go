@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -218,5 +219,47 @@ func checkBody(t *testing.T, addr, user string) {
 	got := strings.Join(lines[1:len(lines)-1], "\n")
 	if want := "hello\n.a line that needs dot-stuffing\n."; got != want {
 		t.Errorf("delivered body = %q, want %q", got, want)
+	}
+}
+
+// TestDovecotPush checks that the shipped configs/dovecot files, as
+// start-dovecot-push.sh installs them, post an LMTP delivery to the URL
+// with the token, and that Usage counts the server's processes.
+func TestDovecotPush(t *testing.T) {
+	t.Parallel()
+	type post struct{ auth, body string }
+	posts := make(chan post, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		posts <- post{r.Header.Get("Authorization"), string(b)}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	d := StartDovecotPush(t, &PushOptions{URL: srv.URL + "/dovecot/events", Token: "testserver-token-123"})
+	Deliver(t, d.LMTP, "alice", []byte(testMsg))
+	select {
+	case p := <-posts:
+		if p.auth != "Bearer testserver-token-123" {
+			t.Errorf("Authorization = %q, want the token", p.auth)
+		}
+		var ev struct {
+			User   string
+			Events []struct{ Event, Mailbox string }
+		}
+		if err := json.Unmarshal([]byte(p.body), &ev); err != nil {
+			t.Fatalf("POST body %q: %v", p.body, err)
+		}
+		if ev.User != "alice" || len(ev.Events) != 1 || ev.Events[0].Event != "MessageNew" || ev.Events[0].Mailbox != "INBOX" {
+			t.Errorf("POST body = %s, want alice's MessageNew in INBOX", p.body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no POST within 10 s of the delivery")
+	}
+	u, err := d.Usage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Procs < 3 || u.PSS <= 0 || u.RSS < u.PSS {
+		t.Errorf("Usage = %+v, want the master, log and config processes with their memory", u)
 	}
 }

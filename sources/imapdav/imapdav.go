@@ -74,6 +74,21 @@ type Options struct {
 	// polled; zero means 30 seconds.
 	PollInterval time.Duration
 
+	// Events makes Watch wait for the mailbox events that the IMAP
+	// server posts to Backend.EventsHandler (Dovecot's push_notification
+	// plugin with configs/dovecot/easgate-push.lua) rather than hold an
+	// IDLE connection per user and folder. EventCheck is how often a
+	// waiting Watch checks its folders anyway, since the server drops an
+	// event it failed to post; zero means 5 minutes.
+	Events     bool
+	EventCheck time.Duration
+
+	// ConnIdle is how long a command connection may stay unused in the
+	// pool before it is logged out; zero means 1 minute. Each open
+	// connection is a server process on Dovecot, so a user who only
+	// waits for push should hold none.
+	ConnIdle time.Duration
+
 	// Delete is what Delete does; empty means DeleteToTrash.
 	Delete DeleteMode
 
@@ -101,6 +116,12 @@ func (o Options) withDefaults() Options {
 	if o.PollInterval <= 0 {
 		o.PollInterval = 30 * time.Second
 	}
+	if o.EventCheck <= 0 {
+		o.EventCheck = 5 * time.Minute
+	}
+	if o.ConnIdle <= 0 {
+		o.ConnIdle = time.Minute
+	}
 	if o.Delete == "" {
 		o.Delete = DeleteToTrash
 	}
@@ -120,7 +141,8 @@ func (o Options) withDefaults() Options {
 // its connection pool, so that the Login that runs on every request costs
 // no round trip once the user's password has been checked.
 type Backend struct {
-	opts Options
+	opts   Options
+	events *eventHub // nil unless Options.Events
 
 	mu    sync.Mutex
 	users map[string]*Source
@@ -150,7 +172,11 @@ func NewBackend(o *Options) (*Backend, error) {
 		d.Hub = dav.NewHub()
 		opts.DAV = &d
 	}
-	return &Backend{opts: opts, users: make(map[string]*Source)}, nil
+	b := &Backend{opts: opts, users: make(map[string]*Source)}
+	if o.Events {
+		b.events = newEventHub()
+	}
+	return b, nil
 }
 
 // Login returns user's Source. The first Login of a user, and one with a
@@ -168,6 +194,7 @@ func (b *Backend) Login(ctx context.Context, user, password string) (sources.Sou
 		return s, nil
 	}
 	s = newSource(b.opts, user, password)
+	s.events = b.events
 	// A fresh connection proves the password; it then joins the pool.
 	c, err := s.pool.get(ctx)
 	if err != nil {
@@ -257,6 +284,9 @@ type Source struct {
 	pool *pool
 	dav  pimStore // nil without DAV
 	idle *idleHub
+	// events, when not nil, replaces idle for mail folders (events.go);
+	// shared by all Sources of the Backend.
+	events *eventHub
 
 	mu       sync.Mutex
 	lastUsed time.Time

@@ -19,6 +19,7 @@ type conn struct {
 	c        *imapclient.Client
 	selected string // mailbox name, "" when none
 	stop     func() bool
+	idleAt   time.Time // when it was last put back in the pool
 }
 
 // caps reports whether the server offers cap.
@@ -33,6 +34,7 @@ type pool struct {
 	mu     sync.Mutex
 	free   []*conn
 	closed bool
+	reaper *time.Timer // logs out connections idle for Options.ConnIdle; nil when none is due
 }
 
 func newPool(s *Source) *pool {
@@ -93,18 +95,75 @@ func (p *pool) put(c *conn, err error) {
 		c.c.Close()
 		return
 	}
+	c.idleAt = time.Now()
 	p.free = append(p.free, c)
+	if p.reaper == nil {
+		p.reaper = time.AfterFunc(p.s.opts.ConnIdle, p.reap)
+	}
+}
+
+// reap logs out the connections that have been idle for Options.ConnIdle
+// and schedules itself for the next one due.
+func (p *pool) reap() {
+	idle := p.s.opts.ConnIdle
+	p.mu.Lock()
+	p.reaper = nil
+	var old []*conn
+	keep := p.free[:0]
+	next := time.Duration(-1)
+	for _, c := range p.free {
+		if left := idle - time.Since(c.idleAt); left > 0 {
+			keep = append(keep, c)
+			if next < 0 || left < next {
+				next = left
+			}
+			continue
+		}
+		old = append(old, c)
+	}
+	clear(p.free[len(keep):])
+	p.free = keep
+	if next >= 0 && !p.closed {
+		p.reaper = time.AfterFunc(next, p.reap)
+	}
+	p.mu.Unlock()
+	logout(old)
+}
+
+// open returns the number of the pool's connections, idle or in use.
+func (p *pool) open() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.free) + len(p.sem)
+}
+
+// closeFree logs out the idle connections.
+func (p *pool) closeFree() {
+	p.mu.Lock()
+	free := p.free
+	p.free = nil
+	p.mu.Unlock()
+	logout(free)
+}
+
+// logout ends the connections cs.
+func logout(cs []*conn) {
+	for _, c := range cs {
+		c.c.Logout().Wait()
+		c.c.Close()
+	}
 }
 
 func (p *pool) close() {
 	p.mu.Lock()
 	free := p.free
 	p.free, p.closed = nil, true
-	p.mu.Unlock()
-	for _, c := range free {
-		c.c.Logout().Wait()
-		c.c.Close()
+	if p.reaper != nil {
+		p.reaper.Stop()
+		p.reaper = nil
 	}
+	p.mu.Unlock()
+	logout(free)
 }
 
 // dial connects and logs in. h, if not nil, receives the connection's

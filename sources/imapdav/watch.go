@@ -215,9 +215,10 @@ func (h *idleHub) idle(ctx context.Context, b *idleBox, ready func()) error {
 	}
 }
 
-// Watch implements sources.Watcher: mail folders wait on the user's
-// shared IDLE connections (polled once the IDLE limit is reached), dav:
-// folders on the DAV store's Watch.
+// Watch implements sources.Watcher: mail folders wait for the store's
+// mailbox events when Options.Events is on (events.go), otherwise on the
+// user's shared IDLE connections (polled once the IDLE limit is reached);
+// dav: folders wait on the DAV store's Watch.
 func (s *Source) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.FolderID, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -225,16 +226,21 @@ func (s *Source) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.Fo
 		fs  []sources.FolderID
 		err error
 	}
-	results := make(chan result, 3)
+	results := make(chan result, 4)
 	var davFs, pollFs []sources.FolderID
 	type sub struct {
 		f  sources.FolderID
 		ch <-chan struct{}
 	}
 	var subs []sub
+	var eventFs []sources.FolderID
 	for _, f := range fs {
 		if isDAV(f) {
 			davFs = append(davFs, f)
+			continue
+		}
+		if s.events != nil {
+			eventFs = append(eventFs, f)
 			continue
 		}
 		ch, _, release, ok := s.idle.subscribe(string(f))
@@ -252,6 +258,12 @@ func (s *Source) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.Fo
 		}
 		go func() {
 			got, err := d.Watch(ctx, davFs)
+			results <- result{got, err}
+		}()
+	}
+	if len(eventFs) > 0 {
+		go func() {
+			got, err := s.eventWatch(ctx, eventFs)
 			results <- result{got, err}
 		}()
 	}

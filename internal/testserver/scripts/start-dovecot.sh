@@ -13,6 +13,7 @@
 # owned by nobody:nogroup.  LMTP socket: WORKDIR/run/lmtp (deliver "incoming" mail).
 # Submission relays to 127.0.0.1:SMTP_PORT; DOVECOT_SMTP_SINK=1 (default) starts
 # smtp-sink.py (next to this script) there, storing WORKDIR/smtp-sink/<n>.eml.
+# DOVECOT_EXTRA_CONF=FILE is included at the end of the generated dovecot.conf.
 set -euo pipefail
 
 ACTION=start
@@ -198,6 +199,9 @@ service stats {
   }
 }
 EOF
+
+# DOVECOT_EXTRA_CONF: a file of settings that follow the above (start-dovecot-push.sh)
+if [ -n "${DOVECOT_EXTRA_CONF:-}" ]; then echo "!include $DOVECOT_EXTRA_CONF" >> "$W/dovecot.conf"; fi
 
 # ---------------------------------------------------------------- start
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

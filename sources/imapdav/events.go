@@ -1,0 +1,472 @@
+package imapdav
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/easgate/easgate/sources"
+)
+
+// Store-side push: rather than one IDLE connection per user and folder
+// (one Dovecot imap process, ~0.7 MiB PSS, per pushing user), Dovecot's
+// push_notification plugin posts every mailbox transaction to one HTTP
+// endpoint (configs/dovecot/easgate-push.lua). The POST carries the user
+// and the mailboxes, but no MODSEQ; it is only a hint that a watched
+// mailbox changed, after which the gateway compares states as it does
+// after an IDLE wake. Dovecot waits for the answer before it answers its
+// own client, so the handler only wakes channels and answers at once.
+// Dovecot drops a POST that fails, so Watch also checks its folders every
+// Options.EventCheck.
+
+// EventsPath is where the admin listener takes the mailbox events that
+// configs/dovecot/easgate-push.lua posts.
+const EventsPath = "/dovecot/events"
+
+// Limits of one events POST. A COPY of many messages is one transaction,
+// one POST with an event per message (~100 bytes each), so the body limit
+// is generous; the decoder keeps only the distinct mailbox names, and
+// past maxEventMailboxes of them it wakes all of the user's watchers.
+const (
+	maxEventBody      = 32 << 20
+	maxEventMailboxes = 64
+	maxEventUser      = 1024
+)
+
+// eventHub holds the mailbox watchers of every user, across the Sources
+// a Backend hands out (an evicted Source's Watch still waits here). A
+// watched mailbox has one eventBox for all its watchers; it goes away
+// with the last of them, so memory follows the waiting Pings.
+type eventHub struct {
+	mu    sync.Mutex
+	users map[string]map[string]*eventBox // user key → mailbox → box
+	// locals maps the local part of users that logged in with an address
+	// to those addresses, for a Dovecot that strips the domain
+	// (auth_username_format = %n).
+	locals map[string]map[string]int
+}
+
+// eventBox is one watched mailbox of one user. gen is closed, and
+// replaced, on every event for the mailbox.
+type eventBox struct {
+	gen  chan struct{}
+	refs int
+}
+
+func newEventHub() *eventHub {
+	return &eventHub{users: make(map[string]map[string]*eventBox), locals: make(map[string]map[string]int)}
+}
+
+// eventUser is the key of a login name: lower case, without a Windows
+// domain ("CORP\alice"), as phones send names in any of these forms.
+func eventUser(name string) string {
+	if _, n, ok := strings.Cut(name, `\`); ok {
+		name = n
+	}
+	return strings.ToLower(name)
+}
+
+// eventMailbox is the key of a mailbox name: INBOX is case-insensitive
+// (RFC 3501 5.1), other names are not.
+func eventMailbox(name string) string {
+	if strings.EqualFold(name, "INBOX") {
+		return "INBOX"
+	}
+	return name
+}
+
+// subscribe returns the channel that closes at the next event for user's
+// mailbox, and the func that ends the subscription.
+func (h *eventHub) subscribe(user, mailbox string) (<-chan struct{}, func()) {
+	user, mailbox = eventUser(user), eventMailbox(mailbox)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	boxes := h.users[user]
+	if boxes == nil {
+		boxes = make(map[string]*eventBox)
+		h.users[user] = boxes
+	}
+	b := boxes[mailbox]
+	if b == nil {
+		b = &eventBox{gen: make(chan struct{})}
+		boxes[mailbox] = b
+	}
+	b.refs++
+	local, _, hasDomain := strings.Cut(user, "@")
+	if hasDomain {
+		if h.locals[local] == nil {
+			h.locals[local] = make(map[string]int)
+		}
+		h.locals[local][user]++
+	}
+	var once sync.Once
+	return b.gen, func() {
+		once.Do(func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			b.refs--
+			if cur := h.users[user]; b.refs == 0 && cur[mailbox] == b {
+				delete(cur, mailbox)
+				if len(cur) == 0 {
+					delete(h.users, user)
+				}
+			}
+			if hasDomain {
+				if h.locals[local][user]--; h.locals[local][user] == 0 {
+					delete(h.locals[local], user)
+					if len(h.locals[local]) == 0 {
+						delete(h.locals, local)
+					}
+				}
+			}
+		})
+	}
+}
+
+// notify wakes the watchers of user's mailboxes (all of them when all is
+// set) and returns how many it woke and whether anybody watches any
+// mailbox of user. A user named without a domain also wakes the watchers
+// who logged in with an address of that local part: an extra wake costs
+// one state comparison, a missed one a push.
+func (h *eventHub) notify(user string, mailboxes []string, all bool) (woken int, known bool) {
+	user = eventUser(user)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	keys := []string{user}
+	if !strings.Contains(user, "@") {
+		for u := range h.locals[user] {
+			keys = append(keys, u)
+		}
+	}
+	wake := func(b *eventBox) {
+		close(b.gen)
+		b.gen = make(chan struct{})
+		woken += b.refs
+	}
+	for _, u := range keys {
+		boxes := h.users[u]
+		if boxes == nil {
+			continue
+		}
+		known = true
+		if all {
+			for _, b := range boxes {
+				wake(b)
+			}
+			continue
+		}
+		for _, m := range mailboxes {
+			if b := boxes[eventMailbox(m)]; b != nil {
+				wake(b)
+			}
+		}
+	}
+	return woken, known
+}
+
+// watchers returns the number of watched mailboxes, for tests.
+func (h *eventHub) watchers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, boxes := range h.users {
+		n += len(boxes)
+	}
+	return n
+}
+
+// mailboxEvents is what an events POST says: whose mailboxes changed.
+type mailboxEvents struct {
+	User      string
+	Mailboxes []string // distinct, in order of appearance
+	All       bool     // more than maxEventMailboxes: treat every mailbox as changed
+	Events    int
+}
+
+// decodeEvents reads one POST of configs/dovecot/easgate-push.lua:
+//
+//	{"user":"alice","service":"imap","events":[{"event":"MessageAppend","mailbox":"INBOX","uid":3,...},...]}
+//
+// keeping only the user and the distinct mailbox names (mailbox and, for
+// a rename, mailbox_old), so that its memory does not grow with the
+// number of events. Unknown keys are skipped; the object's keys may come
+// in any order (Lua tables have none).
+func decodeEvents(r io.Reader) (*mailboxEvents, error) {
+	d := json.NewDecoder(r)
+	d.UseNumber()
+	if err := expectDelim(d, '{'); err != nil {
+		return nil, err
+	}
+	ev := &mailboxEvents{}
+	seen := make(map[string]bool)
+	add := func(m string) {
+		if m == "" || ev.All || seen[m] {
+			return
+		}
+		if len(seen) == maxEventMailboxes {
+			ev.All, ev.Mailboxes, seen = true, nil, nil
+			return
+		}
+		seen[m] = true
+		ev.Mailboxes = append(ev.Mailboxes, m)
+	}
+	var haveUser bool
+	for d.More() {
+		k, err := d.Token()
+		if err != nil {
+			return nil, fmt.Errorf("imapdav: events: %w", err)
+		}
+		key, _ := k.(string)
+		switch key {
+		case "user":
+			if err := d.Decode(&ev.User); err != nil {
+				return nil, fmt.Errorf("imapdav: events: user: %w", err)
+			}
+			haveUser = true
+		case "events":
+			if err := expectDelim(d, '['); err != nil {
+				return nil, err
+			}
+			for d.More() {
+				var e struct {
+					Mailbox    string `json:"mailbox"`
+					MailboxOld string `json:"mailbox_old"`
+				}
+				if err := d.Decode(&e); err != nil {
+					return nil, fmt.Errorf("imapdav: events: event %d: %w", ev.Events, err)
+				}
+				ev.Events++
+				add(e.Mailbox)
+				add(e.MailboxOld)
+			}
+			if err := expectDelim(d, ']'); err != nil {
+				return nil, err
+			}
+		default:
+			var skip json.RawMessage
+			if err := d.Decode(&skip); err != nil {
+				return nil, fmt.Errorf("imapdav: events: %q: %w", key, err)
+			}
+		}
+	}
+	if err := expectDelim(d, '}'); err != nil {
+		return nil, err
+	}
+	if !haveUser || ev.User == "" || len(ev.User) > maxEventUser {
+		return nil, errors.New("imapdav: events: no user, or one too long")
+	}
+	return ev, nil
+}
+
+// expectDelim reads the next token and checks that it is delim.
+func expectDelim(d *json.Decoder, delim json.Delim) error {
+	t, err := d.Token()
+	if err != nil {
+		return fmt.Errorf("imapdav: events: %w", err)
+	}
+	if got, ok := t.(json.Delim); !ok || got != delim {
+		return fmt.Errorf("imapdav: events: got %v, want %v", t, delim)
+	}
+	return nil
+}
+
+// EventsOptions configure Backend.EventsHandler.
+type EventsOptions struct {
+	// Token is the shared secret: each POST must carry
+	// "Authorization: Bearer <Token>" (the Lua script's push_lua_auth).
+	// It may not be empty.
+	Token string
+
+	// Observe, if not nil, is told the outcome of every POST ("ok",
+	// "unknown_user": nobody waits on that user's mail, "unauthorized",
+	// "bad_request", "method") and how many watchers it woke.
+	Observe func(outcome string, woken int)
+}
+
+// EventsHandler returns the handler of EventsPath: it takes the POSTs of
+// configs/dovecot/easgate-push.lua and wakes the Watch calls waiting on
+// the named user's mailboxes. It answers 204 at once: Dovecot waits for
+// the answer before it answers the client that made the change.
+func (b *Backend) EventsHandler(o EventsOptions) (http.Handler, error) {
+	if b.events == nil {
+		return nil, errors.New("imapdav: events handler: Options.Events is off")
+	}
+	if o.Token == "" {
+		return nil, errors.New("imapdav: events handler: no token")
+	}
+	want := sha256.Sum256([]byte("Bearer " + o.Token))
+	observe := o.Observe
+	if observe == nil {
+		observe = func(string, int) {}
+	}
+	log := b.opts.Logger
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("imapdav: events handler panic", "panic", p, "stack", string(debug.Stack()))
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}
+		}()
+		if r.Method != http.MethodPost {
+			observe("method", 0)
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			observe("unauthorized", 0)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		ev, err := decodeEvents(http.MaxBytesReader(w, r.Body, maxEventBody))
+		if err != nil {
+			observe("bad_request", 0)
+			log.Warn("imapdav: events: bad POST", "err", err)
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		woken, known := b.events.notify(ev.User, ev.Mailboxes, ev.All)
+		if known {
+			observe("ok", woken)
+		} else {
+			observe("unknown_user", 0)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}), nil
+}
+
+// EventsEnabled reports whether the Backend waits for mailbox events
+// rather than holding IDLE connections (Options.Events).
+func (b *Backend) EventsEnabled() bool { return b.events != nil }
+
+// eventWatch is Watch's mail side with events: it waits until an event
+// names one of fs, checking their states every Options.EventCheck in case
+// a POST was lost. It holds no IMAP connection while it waits.
+func (s *Source) eventWatch(ctx context.Context, fs []sources.FolderID) ([]sources.FolderID, error) {
+	chans := make([]<-chan struct{}, len(fs))
+	for i, f := range fs {
+		ch, release := s.events.subscribe(s.user, string(f))
+		defer release()
+		chans[i] = ch
+	}
+	// The starting point of the safety check, taken after subscribing so
+	// that a change in between is caught by one or the other.
+	start := make([]sources.State, len(fs))
+	if err := s.checkStates(ctx, fs, start); err != nil {
+		return nil, err
+	}
+	woke := make(chan struct{}, 1)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, ch := range chans {
+		go func() {
+			select {
+			case <-ch:
+				select {
+				case woke <- struct{}{}:
+				default:
+				}
+			case <-wctx.Done():
+			}
+		}()
+	}
+	t := time.NewTicker(s.opts.EventCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-woke:
+			// Let events of other folders that come with this one (a
+			// MOVE posts the append and the expunge apart) count too.
+			gather := time.NewTimer(eventGather)
+			select {
+			case <-gather.C:
+			case <-ctx.Done():
+				gather.Stop()
+				return nil, ctx.Err()
+			}
+			var got []sources.FolderID
+			for i, ch := range chans {
+				select {
+				case <-ch:
+					got = append(got, fs[i])
+				default:
+				}
+			}
+			return got, nil
+		case <-t.C:
+			now := make([]sources.State, len(fs))
+			if err := s.checkStates(ctx, fs, now); err != nil {
+				return nil, err
+			}
+			var got []sources.FolderID
+			for i := range fs {
+				if now[i] != start[i] {
+					got = append(got, fs[i])
+				}
+			}
+			if len(got) > 0 {
+				s.log.Info("imapdav: change found by the periodic check, not by an event", "folders", got)
+				return got, nil
+			}
+		}
+	}
+}
+
+// eventGather is how long a woken eventWatch waits for more events.
+const eventGather = 20 * time.Millisecond
+
+// checkStates writes the states of fs into out. A folder that is gone
+// gets the empty state (a change). When the check had to open the user's
+// only IMAP connection, the connection is logged out afterwards: with
+// events, a waiting phone holds none.
+func (s *Source) checkStates(ctx context.Context, fs []sources.FolderID, out []sources.State) error {
+	opened := s.pool.open() == 0
+	defer func() {
+		if opened {
+			s.pool.closeFree()
+		}
+	}()
+	for i, f := range fs {
+		st, err := s.State(ctx, f)
+		switch {
+		case errors.Is(err, sources.ErrNotFound):
+			out[i] = ""
+		case err != nil:
+			return err
+		default:
+			out[i] = st
+		}
+	}
+	return nil
+}
+
+// Conns returns the IMAP connections that the cached users' Sources hold
+// now: command connections (idle in the pool or in use) and IDLE ones.
+// With Options.Events, a waiting phone holds neither.
+func (b *Backend) Conns() (command, idle int) {
+	b.mu.Lock()
+	users := make([]*Source, 0, len(b.users))
+	for _, s := range b.users {
+		users = append(users, s)
+	}
+	b.mu.Unlock()
+	for _, s := range users {
+		command += s.pool.open()
+		s.idle.mu.Lock()
+		idle += len(s.idle.boxes)
+		s.idle.mu.Unlock()
+	}
+	return command, idle
+}

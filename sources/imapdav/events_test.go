@@ -1,0 +1,345 @@
+package imapdav
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/easgate/easgate/internal/testserver"
+	"github.com/easgate/easgate/sources"
+)
+
+func TestDecodeEvents(t *testing.T) {
+	many := make([]string, maxEventMailboxes+1)
+	for i := range many {
+		many[i] = fmt.Sprintf(`{"event":"MessageAppend","mailbox":"B%d"}`, i)
+	}
+	tests := []struct {
+		name, body string
+		want       *mailboxEvents // nil: an error
+	}{
+		{"append", `{"user":"alice","service":"imap","events":[{"event":"MessageAppend","mailbox":"INBOX","uidvalidity":1796585091,"uid":3}]}`,
+			&mailboxEvents{User: "alice", Mailboxes: []string{"INBOX"}, Events: 1}},
+		{"keys in any order, flags skipped", `{"events":[{"flags":["\\Seen"],"keywords":[],"event":"FlagsSet","mailbox":"Archive","uid":1},{"event":"MessageRead","mailbox":"Archive","uid":1}],"service":"imap","user":"bob"}`,
+			&mailboxEvents{User: "bob", Mailboxes: []string{"Archive"}, Events: 2}},
+		{"rename names both", `{"user":"alice","events":[{"event":"MailboxRename","mailbox":"F2","mailbox_old":"F1"}]}`,
+			&mailboxEvents{User: "alice", Mailboxes: []string{"F2", "F1"}, Events: 1}},
+		{"move: two mailboxes", `{"user":"alice","events":[{"event":"MessageAppend","mailbox":"Archive"},{"event":"MessageExpunge","mailbox":"INBOX"},{"event":"MessageExpunge","mailbox":"INBOX"}]}`,
+			&mailboxEvents{User: "alice", Mailboxes: []string{"Archive", "INBOX"}, Events: 3}},
+		{"too many mailboxes wake all", `{"user":"alice","events":[` + strings.Join(many, ",") + `]}`,
+			&mailboxEvents{User: "alice", All: true, Events: len(many)}},
+		{"no events", `{"user":"alice","events":[]}`, &mailboxEvents{User: "alice"}},
+		{"no user", `{"events":[{"event":"MessageAppend","mailbox":"INBOX"}]}`, nil},
+		{"empty user", `{"user":"","events":[]}`, nil},
+		{"user not a string", `{"user":7,"events":[]}`, nil},
+		{"events not an array", `{"user":"alice","events":{}}`, nil},
+		{"truncated", `{"user":"alice","events":[{"event":"MessageAppend","mailbox":"INBOX"}`, nil},
+		{"not an object", `["alice"]`, nil},
+		{"empty", ``, nil},
+		{"trailing garbage inside", `{"user":"alice" "x"}`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decodeEvents(strings.NewReader(tt.body))
+			if tt.want == nil {
+				if err == nil {
+					t.Fatalf("decodeEvents = %+v, want an error", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("decodeEvents = %v", err)
+			}
+			if got.User != tt.want.User || got.All != tt.want.All || got.Events != tt.want.Events || !slices.Equal(got.Mailboxes, tt.want.Mailboxes) {
+				t.Errorf("decodeEvents = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzDecodeEvents(f *testing.F) {
+	f.Add([]byte(`{"user":"alice","service":"imap","events":[{"event":"MessageAppend","mailbox":"INBOX","uid":3}]}`))
+	f.Add([]byte(`{"user":"bob","events":[{"event":"MailboxRename","mailbox":"F2","mailbox_old":"F1"}]}`))
+	f.Add([]byte(`{"events":[],"user":"x","extra":{"a":[1,2,{"b":null}]}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ev, err := decodeEvents(strings.NewReader(string(b)))
+		if err != nil {
+			return
+		}
+		if ev.User == "" || len(ev.User) > maxEventUser || len(ev.Mailboxes) > maxEventMailboxes || ev.All && len(ev.Mailboxes) > 0 {
+			t.Fatalf("decodeEvents(%q) = %+v: outside its limits", b, ev)
+		}
+	})
+}
+
+// TestEventHub checks who an event wakes: the user's watchers of the
+// named mailbox, in any case of the user name and of INBOX, and watchers
+// who logged in with an address when Dovecot names the local part.
+func TestEventHub(t *testing.T) {
+	h := newEventHub()
+	inbox, r1 := h.subscribe("Alice", "INBOX")
+	inbox2, r2 := h.subscribe(`CORP\alice`, "inbox")
+	arch, r3 := h.subscribe("alice", "Archive")
+	addr, r4 := h.subscribe("bob@example.com", "INBOX")
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	if n, known := h.notify("carol", []string{"INBOX"}, false); n != 0 || known {
+		t.Errorf("notify(carol) = %d, %v; want 0, false", n, known)
+	}
+	if n, known := h.notify("ALICE", []string{"INBOX", "Sent"}, false); n != 2 || !known {
+		t.Errorf("notify(ALICE, INBOX) = %d, %v; want 2 (two devices), true", n, known)
+	}
+	if !closed(inbox) || !closed(inbox2) || closed(arch) || closed(addr) {
+		t.Error("notify(ALICE, INBOX) did not wake exactly alice's INBOX watchers")
+	}
+	if n, _ := h.notify("bob", []string{"INBOX"}, false); n != 1 || !closed(addr) {
+		t.Errorf("notify(bob) woke %d, want bob@example.com's watcher", n)
+	}
+	if n, _ := h.notify("alice", nil, true); n != 3 || !closed(arch) {
+		t.Errorf("notify(alice, all) woke %d, want 3", n)
+	}
+	for _, r := range []func(){r1, r2, r3, r4, r4} { // a second release is a no-op
+		r()
+	}
+	if n := h.watchers(); n != 0 || len(h.users) != 0 || len(h.locals) != 0 {
+		t.Errorf("after every release: %d watched mailboxes, %d users, %d local parts; want none", n, len(h.users), len(h.locals))
+	}
+}
+
+// TestEventsHandler checks the endpoint's answers and what it counts.
+func TestEventsHandler(t *testing.T) {
+	b, err := NewBackend(&Options{IMAP: "127.0.0.1:1", Events: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.EventsHandler(EventsOptions{}); err == nil {
+		t.Error("EventsHandler without a token = nil error")
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	h, err := b.EventsHandler(EventsOptions{Token: "0123456789abcdef", Observe: func(o string, n int) {
+		mu.Lock()
+		seen[o] += 1 + 100*n
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, release := b.events.subscribe("alice", "INBOX")
+	defer release()
+	tests := []struct {
+		method, auth, body string
+		code               int
+		outcome            string
+	}{
+		{"GET", "Bearer 0123456789abcdef", "", http.StatusMethodNotAllowed, "method"},
+		{"POST", "", `{"user":"alice","events":[]}`, http.StatusUnauthorized, "unauthorized"},
+		{"POST", "Bearer 0123456789abcdeF", `{"user":"alice","events":[]}`, http.StatusUnauthorized, "unauthorized"},
+		{"POST", "Bearer 0123456789abcdef", `{"user":`, http.StatusBadRequest, "bad_request"},
+		{"POST", "Bearer 0123456789abcdef", `{"user":"bob","events":[{"mailbox":"INBOX"}]}`, http.StatusNoContent, "unknown_user"},
+		{"POST", "Bearer 0123456789abcdef", `{"user":"alice","events":[{"event":"MessageAppend","mailbox":"INBOX"}]}`, http.StatusNoContent, "ok"},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(tt.method, EventsPath, strings.NewReader(tt.body))
+		if tt.auth != "" {
+			r.Header.Set("Authorization", tt.auth)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tt.code {
+			t.Errorf("%s %q with %q = %d, want %d", tt.method, tt.body, tt.auth, w.Code, tt.code)
+		}
+	}
+	want := map[string]int{"method": 1, "unauthorized": 2, "bad_request": 1, "unknown_user": 1, "ok": 101}
+	mu.Lock()
+	defer mu.Unlock()
+	if !maps(seen, want) {
+		t.Errorf("observed %v, want %v", seen, want)
+	}
+	select {
+	case <-ch:
+	default:
+		t.Error("alice's INBOX watcher was not woken")
+	}
+}
+
+func maps(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// eventsEnv is a Backend with events on, its endpoint on loopback, and a
+// Dovecot posting to it with token (a wrong one drops every event).
+type eventsEnv struct {
+	b        *Backend
+	d        *testserver.Dovecot
+	mu       sync.Mutex
+	outcomes map[string]int
+}
+
+func startEvents(t *testing.T, check time.Duration, token string) *eventsEnv {
+	t.Helper()
+	e := &eventsEnv{outcomes: map[string]int{}}
+	mux := http.NewServeMux()
+	ts := httptest.NewServer(mux)
+	t.Cleanup(ts.Close)
+	e.d = testserver.StartDovecotPush(t, &testserver.PushOptions{URL: ts.URL + EventsPath, Token: token})
+	var err error
+	if e.b, err = NewBackend(&Options{IMAP: e.d.IMAP, TLS: TLSNone, Events: true, EventCheck: check}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.b.Close() })
+	h, err := e.b.EventsHandler(EventsOptions{Token: "imapdav-events-test", Observe: func(o string, _ int) {
+		e.mu.Lock()
+		e.outcomes[o]++
+		e.mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle(EventsPath, h)
+	return e
+}
+
+func (e *eventsEnv) outcome(o string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.outcomes[o]
+}
+
+// watchOnce starts Watch on folder, waits until it is subscribed, runs
+// change and returns what Watch answered.
+func (e *eventsEnv) watchOnce(t *testing.T, s *Source, folder string, change func()) []sources.FolderID {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	done := make(chan []sources.FolderID, 1)
+	before := e.b.events.watchers()
+	go func() {
+		fs, err := s.Watch(ctx, []sources.FolderID{sources.FolderID(folder)})
+		if err != nil {
+			t.Errorf("Watch = %v", err)
+		}
+		done <- fs
+	}()
+	for deadline := time.Now().Add(10 * time.Second); e.b.events.watchers() == before; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Watch did not subscribe within 10 s")
+		}
+	}
+	change()
+	select {
+	case fs := <-done:
+		return fs
+	case <-ctx.Done():
+		t.Fatalf("Watch did not return within 20 s of the change")
+		return nil
+	}
+}
+
+// TestEventWatch: an APPEND, a flag change and an expunge on Dovecot each
+// end a Watch through the events endpoint, while the user holds no IDLE
+// connection; the periodic check is an hour away, so only events can.
+func TestEventWatch(t *testing.T) {
+	e := startEvents(t, time.Hour, "imapdav-events-test")
+	src, err := e.b.Login(t.Context(), "alice", testserver.Users["alice"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := src.(*Source)
+	oc := dialOther(t, e.d.IMAP, "alice")
+	folder := fmt.Sprintf("Ev%d", boxSeq.Add(1))
+	if err := oc.Create(folder, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	var uid imap.UID
+	changes := []struct {
+		name string
+		do   func() error
+	}{
+		{"APPEND", func() (err error) { uid, err = appendRaw(oc, folder, testMessage(1)); return err }},
+		{"STORE +FLAGS", func() error {
+			if _, err := oc.Select(folder, nil).Wait(); err != nil {
+				return err
+			}
+			return oc.Store(imap.UIDSetNum(uid), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagFlagged}}, nil).Close()
+		}},
+		{"EXPUNGE", func() error {
+			if err := oc.Store(imap.UIDSetNum(uid), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+				return err
+			}
+			return oc.UIDExpunge(imap.UIDSetNum(uid)).Close()
+		}},
+	}
+	for _, c := range changes {
+		ok := e.outcome("ok")
+		got := e.watchOnce(t, s, folder, func() {
+			if err := c.do(); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+		})
+		if !slices.Equal(got, []sources.FolderID{sources.FolderID(folder)}) {
+			t.Errorf("Watch after %s = %v, want [%s]", c.name, got, folder)
+		}
+		if e.outcome("ok") == ok {
+			t.Errorf("%s: no event was received for a watched user", c.name)
+		}
+		if _, idle := e.b.Conns(); idle != 0 {
+			t.Errorf("after %s: %d IDLE connections, want none with events", c.name, idle)
+		}
+	}
+}
+
+// TestEventDropped: Dovecot's POSTs are refused (a wrong token), so every
+// event is dropped; the periodic check still ends the Watch.
+func TestEventDropped(t *testing.T) {
+	e := startEvents(t, 500*time.Millisecond, "a-token-easgate-refuses")
+	src, err := e.b.Login(t.Context(), "alice", testserver.Users["alice"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := src.(*Source)
+	oc := dialOther(t, e.d.IMAP, "alice")
+	folder := fmt.Sprintf("Ev%d", boxSeq.Add(1))
+	if err := oc.Create(folder, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	got := e.watchOnce(t, s, folder, func() {
+		if _, err := appendRaw(oc, folder, testMessage(1)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if !slices.Equal(got, []sources.FolderID{sources.FolderID(folder)}) {
+		t.Errorf("Watch after a dropped event = %v, want [%s]", got, folder)
+	}
+	if n := e.outcome("unauthorized"); n == 0 {
+		t.Error("Dovecot's POST was not refused: the test did not drop the event")
+	}
+	if n := e.outcome("ok"); n != 0 {
+		t.Errorf("%d events were accepted, want none", n)
+	}
+	if _, idle := e.b.Conns(); idle != 0 {
+		t.Errorf("%d IDLE connections, want none with events", idle)
+	}
+}
