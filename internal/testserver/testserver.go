@@ -79,7 +79,7 @@ func StartDovecotPush(t testing.TB, o *PushOptions) *Dovecot {
 // LaunchDovecotPush is StartDovecotPush for programs that are not tests
 // (scripts/pushload): the caller calls stop, which removes the directory.
 func LaunchDovecotPush(o *PushOptions) (d *Dovecot, stop func() error, err error) {
-	dir, p, stop, err := launch("dovecot-push", 3, o.env(), func(string, ...any) {})
+	dir, p, stop, err := launch("dovecot-push", 3, o.env(), nil, func(string, ...any) {})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -211,7 +211,7 @@ func start(t testing.TB, name string, nports int, extraEnv []string, extraArgs .
 	if os.Geteuid() != 0 {
 		unavailable(t, "%s: the start script needs root (apt, useradd, chown)", name)
 	}
-	dir, ports, stop, err := launch(name, nports, extraEnv, t.Logf)
+	dir, ports, stop, err := launch(name, nports, extraEnv, extraArgs, t.Logf)
 	if err != nil {
 		unavailable(t, "%v", err)
 	}
@@ -225,7 +225,7 @@ func start(t testing.TB, name string, nports int, extraEnv []string, extraArgs .
 
 // launch is start without a test: it returns the server's stop, which
 // also removes the directory, and logs with logf.
-func launch(name string, nports int, extraEnv []string, logf func(string, ...any)) (dir string, ports []int, stop func() error, err error) {
+func launch(name string, nports int, extraEnv, extraArgs []string, logf func(string, ...any)) (dir string, ports []int, stop func() error, err error) {
 	script := filepath.Join(scriptDir(), "start-"+name+".sh")
 	if _, err := os.Stat(script); err != nil {
 		return "", nil, nil, fmt.Errorf("%s: %w", name, err)
