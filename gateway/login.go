@@ -52,7 +52,10 @@ func (s *Server) login(r *http.Request) (string, sources.Source, error) {
 		return "", nil, errNoCredentials
 	}
 	addr := s.clientAddr(r)
-	if reason, d := s.throttle.Check(user, addr); reason != "" {
+	// One mailbox has one throttle whichever form of its name is guessed
+	// against: alice, ALICE, CONTOSO\alice and alice@example.com.
+	tu := strings.ToLower(s.primaryAddress(user))
+	if reason, d := s.throttle.Check(tu, addr); reason != "" {
 		s.metrics.Throttled("login_" + reason)
 		return user, nil, &errThrottled{reason, d}
 	}
@@ -68,14 +71,14 @@ func (s *Server) login(r *http.Request) (string, sources.Source, error) {
 	src, err := s.backend.Login(r.Context(), user, pass)
 	switch {
 	case err == nil:
-		s.throttle.Succeeded(user, addr)
+		s.throttle.Succeeded(tu, addr)
 		s.logins.put(key, user, src, s.now())
 		return user, src, nil
 	case loginStatus(err) == http.StatusServiceUnavailable:
 		// The store is down: nobody guessed anything.
 		s.metrics.LoginFailed("store_unavailable")
 	default:
-		s.throttle.Failed(user, addr)
+		s.throttle.Failed(tu, addr)
 		s.metrics.LoginFailed("password")
 		s.log.Debug("login failed", "user", user, "addr", addr.String(), "err", err)
 	}

@@ -343,3 +343,20 @@ func counter(fams map[string]*dto.MetricFamily, name, key, value string) float64
 	}
 	return 0
 }
+
+// TestLoginThrottleFoldsNames: guesses against the forms of one mailbox's
+// name (case, DOMAIN\ prefix, the address at MailDomain) share one
+// throttle, so an attacker cannot multiply his guesses by spelling.
+func TestLoginThrottleFoldsNames(t *testing.T) {
+	b := &countingBackend{passwords: passwords{"alice@example.com": testPassword}}
+	s := newTestServer(t, &Options{Backend: b, MailDomain: "example.com",
+		Login: LoginOptions{Throttle: ThrottleOptions{PerUserAddress: 4}}}, nil)
+	install(s, eas.CmdFolderSync, folderSyncOK)
+	body := mustMarshal(t, &eas.FolderSyncRequest{SyncKey: "0"})
+	for i, name := range []string{"alice", "ALICE", `EXAMPLE\alice`, "Alice@Example.com", "alice", "aLiCe"} {
+		postFrom(s, "192.0.2.66:4000", body, name, fmt.Sprintf("guess%d", i))
+	}
+	if n := b.logins(); n != 5 {
+		t.Errorf("store logins = %d after 6 guesses at four spellings with a limit of 4, want 5", n)
+	}
+}
