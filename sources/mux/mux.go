@@ -93,8 +93,18 @@ func (s *Source) Folders(ctx context.Context, since sources.State) (sources.Fold
 	for i, r := range s.routes {
 		d, err := r.Source.Folders(ctx, sources.State(states[i]))
 		if err != nil {
-			return sources.FolderDelta{}, err
+			if !sources.Temporary(err) || len(s.routes) == 1 {
+				return sources.FolderDelta{}, err
+			}
+			// This store is down; the others are listed, and the listing
+			// says it is partial, so that the folders of this one are not
+			// taken for deleted. Its state stays where it was.
+			out.Partial = true
+			continue
 		}
+		// A store's own partial listing (its calendar server down) makes
+		// the whole one partial.
+		out.Partial = out.Partial || d.Partial
 		states[i] = string(d.Next)
 		for _, f := range d.Changed {
 			if s.serves(i, f.Kind.Content()) {
