@@ -6,27 +6,26 @@ import (
 	"sync"
 	"time"
 
-	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/statecache"
 )
 
 // This file is the home of what the gateway remembers per account in
-// memory between requests. Every such map is bounded:
+// memory between requests. What a phone's next request depends on is not
+// here but in the state, which several nodes may share: each device's last
+// Sync and Ping (for empty ones) and its recent SendMail ClientIds
+// (statecache.RememberRequest, Submit). What stays is either a cache that
+// any node may miss, or tied to this process. Every such map is bounded:
 //
-//   - the caches (each device's last Sync and Ping, its recent SendMail
-//     ClientIds, each user's folder list) are accountCaches: at most
-//     Limits.MaxAccounts entries each, the least recently used forgotten
-//     first, and any entry unused for Limits.AccountIdle forgotten. Losing
-//     one costs a round trip, never correctness: a device whose last Sync
-//     is forgotten gets status 13 and sends its request in full, one whose
-//     Ping parameters are forgotten gets Ping status 3 and sends them, and
-//     a forgotten folder list is read from the store again;
+//   - each user's folder list is an accountCache: at most
+//     Limits.MaxAccounts entries, the least recently used forgotten first,
+//     and any entry unused for Limits.AccountIdle forgotten. A forgotten
+//     (or another node's) folder list is read from the store again;
 //   - the account locks and the waiting requests hold an entry only while
 //     a request holds or waits for it, so they are bounded by the requests
-//     in flight, and an entry in use is never dropped.
-//
-// Issue 13 (scale-out) moves these into shared state; the small types
-// below are what it replaces.
+//     in flight, and an entry in use is never dropped. With several nodes,
+//     an account lock is also taken in the shared state (AccountLocker),
+//     and a waiting request is reached from other nodes by signals
+//     (signals.go).
 
 // accountCache is a map bounded in size and idle time: at most max
 // entries, each forgotten after idle without use, the least recently used
@@ -142,35 +141,18 @@ func (c *accountCache[K, V]) removeOldest() {
 // accounts holds the gateway's per-account memory, each part bounded as
 // the file comment says. Server embeds it.
 type accounts struct {
-	syncs     syncCache   // each device's last Sync request, for empty and Partial ones (sync.go)
-	pings     pingCache   // each device's last Ping parameters (ping.go)
-	submitted submissions // each device's recent SendMail ClientIds (sendmail.go)
 	folders   folderCache // each user's folder list (sync.go)
 	syncLocks accountLocks
 	waiters   waiters
 }
 
-type (
-	syncCache struct {
-		*accountCache[statecache.Account, *eas.SyncRequest]
-	}
-	pingCache struct {
-		*accountCache[statecache.Account, pingParams]
-	}
-	submissions struct {
-		*accountCache[statecache.Account, []string]
-	}
-	folderCache struct {
-		*accountCache[string, *cachedFolders]
-	}
-)
+type folderCache struct {
+	*accountCache[string, *cachedFolders]
+}
 
 func newAccounts(l Limits, now func() time.Time) *accounts {
 	return &accounts{
-		syncs:     syncCache{newAccountCache[statecache.Account, *eas.SyncRequest](l.MaxAccounts, l.AccountIdle, now)},
-		pings:     pingCache{newAccountCache[statecache.Account, pingParams](l.MaxAccounts, l.AccountIdle, now)},
-		submitted: submissions{newAccountCache[statecache.Account, []string](l.MaxAccounts, l.AccountIdle, now)},
-		folders:   folderCache{newAccountCache[string, *cachedFolders](l.MaxAccounts, l.AccountIdle, now)},
+		folders: folderCache{newAccountCache[string, *cachedFolders](l.MaxAccounts, l.AccountIdle, now)},
 	}
 }
 

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"testing"
@@ -41,14 +42,13 @@ func TestAccountCacheLRUAndIdle(t *testing.T) {
 
 // TestAccountsBound fills every per-account cache with 100,000 distinct
 // accounts, as many phones would over a day, and checks that each keeps
-// at most MaxAccounts entries and that the heap stays bounded.
+// at most MaxAccounts entries and that the heap stays bounded. (The last
+// Sync and Ping and the SendMail ids live in the state: statecache bounds
+// them per account.)
 func TestAccountsBound(t *testing.T) {
 	const accounts, bound = 100_000, 1_000
 	s := &Server{now: time.Now, limits: Limits{MaxAccounts: bound}.withDefaults()}
 	s.accounts = newAccounts(s.limits, s.now)
-	req := &eas.SyncRequest{Collections: &eas.SyncCollections{Collection: []eas.SyncCollection{
-		{SyncKey: "0", CollectionID: "1"}, {SyncKey: "0", CollectionID: "2"}, {SyncKey: "0", CollectionID: "3"},
-	}}}
 	folders := &cachedFolders{at: time.Now(), byID: map[sources.FolderID]sources.Folder{"INBOX": {ID: "INBOX", Kind: sources.KindInbox}}}
 	heap := func() uint64 {
 		runtime.GC()
@@ -61,11 +61,6 @@ func TestAccountsBound(t *testing.T) {
 	for i := range accounts {
 		user := fmt.Sprintf("user%06d@example.org", i)
 		a := statecache.Account{User: user, Device: fmt.Sprintf("device%06d", i)}
-		s.syncs.remember(a, req, map[string]string{"1": "{k}1", "2": "{k}1", "3": "{k}1"})
-		s.pings.put(a, pingParams{heartbeat: 900, folders: []eas.PingFolder{{ID: "1", Class: "Email"}}})
-		if err := s.submitOnce(&Session{Account: a}, "client-id", func() error { return nil }); err != nil {
-			t.Fatal(err)
-		}
 		s.folders.put(user, folders)
 		s.syncLocks.lock(a)()
 		if i == 2*bound {
@@ -73,8 +68,7 @@ func TestAccountsBound(t *testing.T) {
 		}
 	}
 	after := heap()
-	for name, n := range map[string]int{"syncs": s.syncs.len(), "pings": s.pings.len(),
-		"submitted": s.submitted.len(), "folders": s.folders.len()} {
+	for name, n := range map[string]int{"folders": s.folders.len()} {
 		if n != bound {
 			t.Errorf("%s holds %d entries after %d accounts, want the bound %d", name, n, accounts, bound)
 		}
@@ -134,22 +128,22 @@ func TestAccountLockHeldAcrossChurn(t *testing.T) {
 }
 
 // TestSyncForgottenAnswers13 checks the spec's answer when a device's last
-// Sync has been forgotten: an empty Sync gets status 13 and the device
-// sends its request in full (MS-ASCMD 2.2.3.177.17).
+// Sync is not kept (it was too large): an empty Sync gets status 13 and the
+// device sends its request in full (MS-ASCMD 2.2.3.177.17).
 func TestSyncForgottenAnswers13(t *testing.T) {
 	e := newSyncEnv(t, "14.1")
-	e.srv.accounts = newAccounts(Limits{MaxAccounts: 1, AccountIdle: time.Hour}, e.srv.now)
 	inbox := e.ids["inbox"]
 	c := e.sync1(eas.SyncCollection{SyncKey: "0", CollectionID: inbox})
 	if c.Status != eas.SyncStatusSuccess {
 		t.Fatalf("first Sync: status %d", c.Status)
 	}
 	if resp := e.post(nil); resp != nil && resp.Status == eas.SyncStatusIncompleteRequest {
-		t.Fatalf("empty Sync with the last one cached = status 13, want it answered from the cache")
+		t.Fatalf("empty Sync with the last one kept = status 13, want it answered from the state")
 	}
-	// Another device's Sync takes the one place.
-	e.srv.syncs.remember(statecache.Account{User: "bob", Device: "phone9"},
-		&eas.SyncRequest{Collections: &eas.SyncCollections{Collection: []eas.SyncCollection{{SyncKey: "0", CollectionID: "1"}}}}, nil)
+	a := statecache.Account{User: "alice", Device: "phone1"}
+	if err := e.srv.state.RememberRequest(context.Background(), a, "Sync", make([]byte, statecache.MaxRequestSize+1)); err != nil {
+		t.Fatal(err)
+	}
 	resp := e.post(nil)
 	if resp == nil || resp.Status != eas.SyncStatusIncompleteRequest {
 		t.Errorf("empty Sync after its cache entry was forgotten = %+v, want status 13", resp)

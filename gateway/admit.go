@@ -72,14 +72,13 @@ type Limits struct {
 	// aborts after about 30 s): 20 s.
 	KeepAlive time.Duration
 	// MaxAccounts bounds each in-memory per-account cache (accounts.go):
-	// the last Sync and Ping of that many devices, their recent SendMail
-	// ClientIds and that many users' folder lists: 10,000. Past it the
-	// least recently used is forgotten, which costs its device a resent
-	// request, never data.
+	// that many users' folder lists and devices' recent requests (loop
+	// detection): 10,000. Past it the least recently used is forgotten,
+	// which costs a store read, never data. (The last Sync and Ping and
+	// the SendMail ClientIds live in the state, bounded per account.)
 	MaxAccounts int
 	// AccountIdle is how long such an entry is kept after its last use:
-	// 2 h, longer than the longest heartbeat (59 min) so that a phone in
-	// push mode keeps its cached Ping.
+	// 2 h.
 	AccountIdle time.Duration
 
 	// MaxRequests bounds the requests being worked on at once, and

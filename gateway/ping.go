@@ -14,9 +14,10 @@ import (
 )
 
 // pingParams are an account's last accepted Ping parameters, which a Ping
-// without them repeats (MS-ASCMD 3.1.5.10). The accounts' pingCache keeps
-// them in memory only (accounts.go): after a restart, or once forgotten,
-// such a Ping is answered status 3 and the phone sends them again.
+// without them repeats (MS-ASCMD 3.1.5.10). They are kept in the state
+// (statecache.RememberRequest), as the Ping request that carries them all,
+// since the next Ping may land on another node; when none are kept, such a
+// Ping is answered status 3 and the phone sends them again.
 type pingParams struct {
 	heartbeat int // seconds
 	folders   []eas.PingFolder
@@ -37,7 +38,10 @@ func (s *Server) handlePing(ctx context.Context, sess *Session, req *eas.PingReq
 	if s.state == nil {
 		return errors.New("gateway: Ping needs a state store")
 	}
-	pp, resp := s.pingParams(sess.Account, req)
+	pp, resp, err := s.pingParams(ctx, sess.Account, req)
+	if err != nil {
+		return err
+	}
 	if resp != nil {
 		return s.answerNow(ctx, w, resp)
 	}
@@ -90,8 +94,23 @@ func (s *Server) answerNow(ctx context.Context, w http.ResponseWriter, resp any)
 // pingParams merges req with the account's last Ping and checks the result
 // against s.limits. It returns either the parameters to use, remembered for
 // the next Ping, or the response that refuses them.
-func (s *Server) pingParams(a statecache.Account, req *eas.PingRequest) (pingParams, *eas.PingResponse) {
-	pp, known := s.pings.get(a)
+func (s *Server) pingParams(ctx context.Context, a statecache.Account, req *eas.PingRequest) (pingParams, *eas.PingResponse, error) {
+	var pp pingParams
+	body, err := s.state.LastRequest(ctx, a, eas.CmdPing.String())
+	known := err == nil
+	switch {
+	case errors.Is(err, statecache.ErrNotFound):
+	case err != nil:
+		return pp, nil, err
+	default:
+		var last eas.PingRequest
+		if err := eas.Unmarshal(body, &last, nil); err != nil || last.Folders == nil {
+			s.log.WarnContext(ctx, "the last Ping parameters kept are unreadable", "device_id", a.Device, "err", err)
+			known = false
+		} else {
+			pp = pingParams{heartbeat: last.HeartbeatInterval, folders: last.Folders.Folder}
+		}
+	}
 	if req != nil && req.HeartbeatInterval > 0 {
 		pp.heartbeat = req.HeartbeatInterval
 	}
@@ -101,19 +120,27 @@ func (s *Server) pingParams(a statecache.Account, req *eas.PingRequest) (pingPar
 	// A Ping that leaves out what no earlier Ping gave (MS-ASCMD
 	// 2.2.3.177.10, status 3).
 	if !known && (pp.heartbeat == 0 || len(pp.folders) == 0) {
-		return pp, &eas.PingResponse{Status: eas.PingStatusMissingParameters}
+		return pp, &eas.PingResponse{Status: eas.PingStatusMissingParameters}, nil
 	}
 	minHB, maxHB := int(s.limits.MinHeartbeat/time.Second), int(s.limits.MaxHeartbeat/time.Second)
 	switch {
 	case pp.heartbeat < minHB:
-		return pp, &eas.PingResponse{Status: eas.PingStatusInvalidHeartbeat, HeartbeatInterval: minHB}
+		return pp, &eas.PingResponse{Status: eas.PingStatusInvalidHeartbeat, HeartbeatInterval: minHB}, nil
 	case pp.heartbeat > maxHB:
-		return pp, &eas.PingResponse{Status: eas.PingStatusInvalidHeartbeat, HeartbeatInterval: maxHB}
+		return pp, &eas.PingResponse{Status: eas.PingStatusInvalidHeartbeat, HeartbeatInterval: maxHB}, nil
 	case len(pp.folders) > s.limits.MaxPingFolders:
-		return pp, &eas.PingResponse{Status: eas.PingStatusTooManyFolders, MaxFolders: s.limits.MaxPingFolders}
+		return pp, &eas.PingResponse{Status: eas.PingStatusTooManyFolders, MaxFolders: s.limits.MaxPingFolders}, nil
 	}
-	s.pings.put(a, pp)
-	return pp, nil
+	body, err = eas.Marshal(&eas.PingRequest{HeartbeatInterval: pp.heartbeat, Folders: &eas.PingFolders{Folder: pp.folders}})
+	if err == nil {
+		err = s.state.RememberRequest(ctx, a, eas.CmdPing.String(), body)
+	}
+	if err != nil {
+		// This Ping can still wait; the next one without parameters
+		// gets status 3.
+		s.log.WarnContext(ctx, "keeping the Ping parameters", "device_id", a.Device, "err", err)
+	}
+	return pp, nil, nil
 }
 
 // pingWait waits until one of folders holds changes the device has not

@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"slices"
 
 	"github.com/easgate/easgate/eas"
 )
@@ -17,45 +16,38 @@ func (s *Server) handleSendMail(ctx context.Context, sess *Session, req *eas.Sen
 	if err := checkMessage(req.Mime); err != nil {
 		return nil, err
 	}
-	return nil, s.submitOnce(sess, req.ClientID, func() error {
+	return nil, s.submitOnce(ctx, sess, req.ClientID, func() error {
 		return s.send(ctx, sess, bytes.NewReader(req.Mime), req.SaveInSentItems)
 	})
 }
 
-// The accounts' submissions remember the ClientIds of each account's recent
-// messages (MS-ASCMD 2.2.3.28.1: the client makes one per message), so
-// that a SendMail, SmartReply or SmartForward resent after a lost answer
-// is answered 118 MessagePreviouslySent instead of sending the mail twice.
-// They keep the last submissionMemory ids per account, in memory
-// (accounts.go), for Limits.AccountIdle after the account's last message:
-// a client resends within seconds.
-const submissionMemory = 64
+// The state remembers the ClientIds of each account's recent messages
+// (MS-ASCMD 2.2.3.28.1: the client makes one per message; the last
+// statecache.SubmittedMemory of them), so that a SendMail, SmartReply or
+// SmartForward resent after a lost answer is answered 118
+// MessagePreviouslySent instead of sending the mail twice, whichever node
+// the resend reaches.
 
 // submitOnce runs send unless the account already submitted clientID; a
 // failed send forgets the id, so that the client may try again. Requests
-// before 14.0 carry no ClientId and are not checked.
-func (s *Server) submitOnce(sess *Session, clientID string, send func() error) error {
-	if clientID == "" {
+// before 14.0 carry no ClientId and are not checked, nor are they without a
+// state store.
+func (s *Server) submitOnce(ctx context.Context, sess *Session, clientID string, send func() error) error {
+	if clientID == "" || s.state == nil {
 		return send()
 	}
-	a := sess.Account
-	dup := false
-	s.submitted.update(a, func(ids []string, _ bool) ([]string, bool) {
-		if dup = slices.Contains(ids, clientID); dup {
-			return ids, true
-		}
-		ids = append(slices.Clone(ids), clientID)
-		return ids[max(0, len(ids)-submissionMemory):], true
-	})
-	if dup {
+	first, err := s.state.Submit(ctx, sess.Account, clientID)
+	if err != nil {
+		return err
+	}
+	if !first {
 		return &eas.StatusError{Status: eas.StatusMessagePreviouslySent}
 	}
-	err := send()
-	if err != nil {
-		s.submitted.update(a, func(ids []string, ok bool) ([]string, bool) {
-			ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == clientID })
-			return ids, ok && len(ids) > 0
-		})
+	if err := send(); err != nil {
+		if uerr := s.state.Unsubmit(context.WithoutCancel(ctx), sess.Account, clientID); uerr != nil {
+			s.log.WarnContext(ctx, "forgetting a message that was not sent", "device_id", sess.Account.Device, "err", uerr)
+		}
+		return err
 	}
-	return err
+	return nil
 }

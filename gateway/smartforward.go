@@ -33,7 +33,7 @@ func (s *Server) handleSmartForward(ctx context.Context, sess *Session, req *eas
 	if req.Forwardees != nil {
 		r.forwardees = req.Forwardees.Forwardee
 	}
-	return nil, s.submitOnce(sess, req.ClientID, func() error { return s.smart(ctx, sess, r) })
+	return nil, s.submitOnce(ctx, sess, req.ClientID, func() error { return s.smart(ctx, sess, r) })
 }
 
 // forwardBlock introduces the forwarded original with its header fields,

@@ -13,7 +13,7 @@ import (
 // below, threaded to it (In-Reply-To, References), then marks the original
 // answered. Success has no response body (MS-ASCMD 2.2.3.177.18).
 func (s *Server) handleSmartReply(ctx context.Context, sess *Session, req *eas.SmartReplyRequest) (*eas.SmartReplyResponse, error) {
-	return nil, s.submitOnce(sess, req.ClientID, func() error {
+	return nil, s.submitOnce(ctx, sess, req.ClientID, func() error {
 		return s.smart(ctx, sess, &smartRequest{
 			cmd:         eas.CmdSmartReply,
 			source:      req.Source,

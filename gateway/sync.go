@@ -31,24 +31,33 @@ import (
 // no WindowSize.
 const defaultWindowSize = 100
 
-// The accounts' syncCache remembers each device's last Sync request, with
-// the keys of its answer, for the empty and Partial requests of 12.1 and
-// later (MS-ASCMD 2.2.3.131). It lives in memory (accounts.go): after a
-// restart, or once forgotten, the client gets status 13 and sends its
-// request in full.
+// Each device's last Sync request, with the keys of its answer, is kept in
+// the state (statecache.RememberRequest) for the empty and Partial requests
+// of 12.1 and later (MS-ASCMD 2.2.3.131): the next request may land on
+// another node. When none is kept (a new device, or one that was too
+// large) the client gets status 13 and sends its request in full.
 
-// resolve completes an empty or Partial request from the cache. It
-// returns nil when the cache cannot complete it.
-func (c syncCache) resolve(a statecache.Account, req *eas.SyncRequest) *eas.SyncRequest {
+// resolveSync completes an empty or Partial request from the last one
+// kept. It returns nil when none is kept.
+func (s *Server) resolveSync(ctx context.Context, a statecache.Account, req *eas.SyncRequest) (*eas.SyncRequest, error) {
 	if req != nil && !req.Partial {
-		return req
+		return req, nil
 	}
-	last, _ := c.get(a)
-	if last == nil {
-		return nil
+	body, err := s.state.LastRequest(ctx, a, eas.CmdSync.String())
+	if errors.Is(err, statecache.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	last := new(eas.SyncRequest)
+	if err := eas.Unmarshal(body, last, nil); err != nil || last.Collections == nil {
+		// Kept by an older release, or damaged: ask for it in full.
+		s.log.WarnContext(ctx, "the last Sync request kept is unreadable", "device_id", a.Device, "err", err)
+		return nil, nil
 	}
 	if req == nil {
-		return last
+		return last, nil
 	}
 	out := *last
 	if req.Wait != 0 || req.HeartbeatInterval != 0 {
@@ -70,12 +79,13 @@ func (c syncCache) resolve(a statecache.Account, req *eas.SyncRequest) *eas.Sync
 		out.Collections = merged
 	}
 	out.Partial = false
-	return &out
+	return &out, nil
 }
 
-// remember caches req with the keys of its answer and without the
-// client's commands, which must not run twice.
-func (c syncCache) remember(a statecache.Account, req *eas.SyncRequest, keys map[string]string) {
+// rememberSync keeps req with the keys of its answer and without the
+// client's commands, which must not run twice. A failure is logged: it
+// costs the device a status 13 on its next empty Sync, not this answer.
+func (s *Server) rememberSync(ctx context.Context, a statecache.Account, req *eas.SyncRequest, keys map[string]string) {
 	out := *req
 	out.Collections = &eas.SyncCollections{Collection: slices.Clone(req.Collections.Collection)}
 	for i := range out.Collections.Collection {
@@ -86,7 +96,13 @@ func (c syncCache) remember(a statecache.Account, req *eas.SyncRequest, keys map
 		col.Commands = nil
 		col.Supported = eas.Raw{}
 	}
-	c.put(a, &out)
+	body, err := eas.Marshal(&out)
+	if err == nil {
+		err = s.state.RememberRequest(ctx, a, eas.CmdSync.String(), body)
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "keeping the last Sync request", "device_id", a.Device, "err", err)
+	}
 }
 
 // syncStatusError answers the whole Sync request with a top-level status.
@@ -104,7 +120,10 @@ func (s *Server) serveSync(ctx context.Context, sess *Session, r request, w http
 		return &eas.StatusError{Status: eas.StatusCommandNotSupported, Scope: eas.ScopeCommand}
 	}
 	req, _ := r.(*eas.SyncRequest)
-	full := s.syncs.resolve(sess.Account, req)
+	full, err := s.resolveSync(ctx, sess.Account, req)
+	if err != nil {
+		return err
+	}
 	if full == nil {
 		return writeSyncStatus(w, &syncStatusError{status: eas.SyncStatusIncompleteRequest})
 	}
@@ -135,7 +154,7 @@ func (s *Server) serveSync(ctx context.Context, sess *Session, r request, w http
 			return err
 		}
 	}
-	s.syncs.remember(sess.Account, full, planKeys(plans))
+	s.rememberSync(ctx, sess.Account, full, planKeys(plans))
 	return sw.finish()
 }
 
@@ -208,7 +227,7 @@ func (s *Server) syncAfterWait(ctx context.Context, sess *Session, req *eas.Sync
 			cancelP()
 			continue
 		}
-		s.syncs.remember(sess.Account, req, planKeys(again))
+		s.rememberSync(pctx, sess.Account, req, planKeys(again))
 		return &syncAnswer{write: func(e *eas.Encoder) error {
 			defer cancelP()
 			defer unlock()

@@ -21,6 +21,8 @@ import (
 //	a user dev c collectionID     → syncRec        Sync key, item counter, window
 //	a user dev i collectionID gen s itemID   → serverID   item map of one
 //	a user dev i collectionID gen e serverID → itemID     generation, both ways
+//	a user dev q command          → request body   last Sync/Ping, for empty ones (requests.go)
+//	a user dev m                  → submittedRec   recent SendMail ClientIds (requests.go)
 //	z start                       → end            range still to delete
 //	x characteristic value        → ruleRec        device access rules
 //	p user                        → prefsRec       a user's console choices
