@@ -275,24 +275,31 @@ func TestEventWatch(t *testing.T) {
 	}
 	var uid imap.UID
 	changes := []struct {
-		name string
-		do   func() error
+		name   string
+		before func() error // made before Watch starts
+		do     func() error
 	}{
-		{"APPEND", func() (err error) { uid, err = appendRaw(oc, folder, testMessage(1)); return err }},
-		{"STORE +FLAGS", func() error {
+		{"APPEND", nil, func() (err error) { uid, err = appendRaw(oc, folder, testMessage(1)); return err }},
+		{"STORE +FLAGS", nil, func() error {
 			if _, err := oc.Select(folder, nil).Wait(); err != nil {
 				return err
 			}
 			return oc.Store(imap.UIDSetNum(uid), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagFlagged}}, nil).Close()
 		}},
+		// the \Deleted flag before Watch, so that only the expunge's
+		// event can wake it
 		{"EXPUNGE", func() error {
-			if err := oc.Store(imap.UIDSetNum(uid), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
-				return err
-			}
+			return oc.Store(imap.UIDSetNum(uid), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close()
+		}, func() error {
 			return oc.UIDExpunge(imap.UIDSetNum(uid)).Close()
 		}},
 	}
 	for _, c := range changes {
+		if c.before != nil {
+			if err := c.before(); err != nil {
+				t.Fatalf("before %s: %v", c.name, err)
+			}
+		}
 		ok := e.outcome("ok")
 		got := e.watchOnce(t, s, folder, func() {
 			if err := c.do(); err != nil {
