@@ -16,8 +16,9 @@ cd "$(dirname "$0")/.."
 # (both provide imap-server). chromium: the browser that the console test
 # (gateway/console_browser_test.go) drives. systemd: systemd-analyze, which
 # checks deploy/systemd/easgate.service (deploy/deploy_test.go). haproxy:
-# the balancer in front of the nodes of the multi-node tests.
-packages=(libwbxml2-utils chromium systemd haproxy
+# the balancer in front of the nodes of the multi-node tests. postgresql-15:
+# the shared state of several nodes (statecache's PostgreSQL backend).
+packages=(libwbxml2-utils chromium systemd haproxy postgresql-15
 	curl python3 tzdata dovecot-core dovecot-imapd dovecot-submissiond dovecot-lmtpd
 	radicale xandikos sasl2-bin libsasl2-modules db-util
 	libbrotli1 libclamav12 libical3 libicu72 libjansson4 libkrb5-3 libldap-2.5-0
@@ -81,7 +82,7 @@ print(*(s.getsockname()[1] for s in ss))'
 		"$servers/start-$s.sh" stop "$d" 2>/dev/null
 		rm -rf "$d"
 	}
-	for s in cyrus dovecot radicale xandikos; do
+	for s in cyrus dovecot radicale xandikos postgres; do
 		step "warm-up $s" warm "$s"
 	done
 	# Cyrus with JMAP push: a one-time build of ~2 min, then a no-op.

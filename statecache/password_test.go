@@ -8,11 +8,7 @@ import (
 )
 
 func TestUserPassword(t *testing.T) {
-	s, err := Open("", &Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newStore(t)
 	ctx := context.Background()
 	if ok, err := s.CheckUserPassword(ctx, "alice@example.com", "x"); ok || err != nil {
 		t.Errorf("CheckUserPassword without a password = %v, %v; want false, nil", ok, err)
@@ -81,11 +77,7 @@ func BenchmarkCheckUserPassword(b *testing.B) {
 // device password live under different keys: saving one must not destroy
 // the other.
 func TestUserPasswordBesidePrefs(t *testing.T) {
-	s, err := Open("", &Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newStore(t)
 	ctx := context.Background()
 	const user = "alice@example.com"
 	if err := s.SetUserPassword(ctx, user, "pw", time.Now()); err != nil {

@@ -54,6 +54,9 @@ type Options struct {
 	// Logger receives the backend's warnings and errors and failures of
 	// background clean-up. Nil discards.
 	Logger *slog.Logger
+	// MaxConns is the size of PostgreSQL's connection pool; 0 means the
+	// URL's pool_max_conns, or 16. Badger ignores it.
+	MaxConns int
 
 	// badgerDefaults opens Badger with its default options, and noSync
 	// turns fsync off; for the memory measurements in the tests, which

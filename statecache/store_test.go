@@ -8,16 +8,6 @@ import (
 	"time"
 )
 
-func newStore(t testing.TB) *Store {
-	t.Helper()
-	s, err := Open("", &Options{InMemory: true})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func TestDevices(t *testing.T) {

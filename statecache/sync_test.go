@@ -400,11 +400,7 @@ func BenchmarkMapID(b *testing.B) {
 
 func TestKnownIDsAndClientAdds(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open("", &Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newStore(t)
 	ck := CollectionKey{Account: Account{User: "alice", Device: "d1"}, Collection: "5"}
 	if got, err := s.KnownIDs(ctx, ck, []string{"a"}); err != nil || got[0] != "" {
 		t.Fatalf("KnownIDs before any sync = %q, %v; want empty", got, err)
@@ -450,11 +446,7 @@ func TestCurrentState(t *testing.T) {
 // and its More.
 func TestAdvanceAssignsServerIDs(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open("", &Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newStore(t)
 	ck := CollectionKey{Account: Account{User: "alice", Device: "d1"}, Collection: "7"}
 	k1, err := s.Advance(ctx, ck, InitialKey, SyncState{})
 	if err != nil {

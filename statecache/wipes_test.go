@@ -7,11 +7,7 @@ import (
 )
 
 func TestPendingWipes(t *testing.T) {
-	s, err := Open("", &Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newStore(t)
 	ctx := context.Background()
 	now := time.Now()
 	accounts := []Account{{"anna", "d1"}, {"anna", "d2"}, {"bob", "d3"}}

@@ -39,6 +39,11 @@ func mountAdminAt(ctx context.Context, gw *gateway.Server, a AdminConfig, dir st
 	if a.UserConsole {
 		gw.EnableUserConsole(co)
 	}
+	if dir == "" {
+		// A node on a shared state without a directory of its own.
+		log.Info("no admin socket: state.dir is not set; easgate device needs -url and a token")
+		return func() {}, nil
+	}
 	stop, err = serveAdminSocket(ctx, filepath.Join(dir, adminSocketName), gw.AdminAPI(gateway.AdminOptions{Trusted: true}), log)
 	if err != nil {
 		// The server is still useful without it (a path too long for a

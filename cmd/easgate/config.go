@@ -167,9 +167,13 @@ type PolicyConfig struct {
 	AllowHTMLEmail         *bool          `toml:"allow_html_email"`
 }
 
-// StateConfig is the [state] section: where device state lives.
+// StateConfig is the [state] section: where device state lives. One node
+// keeps it in a Badger directory (dir); several nodes share a PostgreSQL
+// database (url), and dir, if set, then only holds the admin socket.
 type StateConfig struct {
-	Dir string `toml:"dir"` // required
+	Dir      string `toml:"dir"`       // required without url
+	URL      string `toml:"url"`       // "postgres://user:pass@host:5432/db?sslmode=verify-full"
+	MaxConns int    `toml:"max_conns"` // PostgreSQL connections of this node's pool; default 16
 }
 
 // StoreConfig is the [store] section: which store holds the mail.
@@ -497,10 +501,20 @@ func (c *Config) validate() error {
 	c.validateAutodiscover(&e)
 	c.validateClasses(&e)
 
-	if c.State.Dir == "" {
-		e.add("state.dir", "not set")
-	} else if fi, err := os.Stat(c.State.Dir); err == nil && !fi.IsDir() {
-		e.add("state.dir", "%s is not a directory", c.State.Dir)
+	switch {
+	case c.State.Dir == "" && c.State.URL == "":
+		e.add("state.dir", "not set (or state.url for a shared PostgreSQL)")
+	case c.State.Dir != "":
+		if fi, err := os.Stat(c.State.Dir); err == nil && !fi.IsDir() {
+			e.add("state.dir", "%s is not a directory", c.State.Dir)
+		}
+	}
+	if u := c.State.URL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		// Not the URL itself: it may hold a password.
+		e.add("state.url", "want postgres://...")
+	}
+	if c.State.MaxConns < 0 {
+		e.add("state.max_conns", "%d is negative", c.State.MaxConns)
 	}
 
 	kind := c.Store.Kind

@@ -151,7 +151,7 @@ func TestConfigNoFile(t *testing.T) {
 	}
 	_, err = loadConfig("", nil)
 	want := "config: store.kind: not set: serve needs a store (memory, jmap, imapdav or graph); see configs/ for examples, or run easgate demo to try a made-up mailbox\n" +
-		"config: state.dir: not set"
+		"config: state.dir: not set (or state.url for a shared PostgreSQL)"
 	if err == nil || err.Error() != want {
 		t.Errorf("loadConfig(no file) = %v, want\n%s", err, want)
 	}

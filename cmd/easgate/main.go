@@ -8,6 +8,7 @@
 //	easgate wbxml decode|encode [-o FILE] [FILE|-]
 //	easgate device list|show|wipe|resync|block|trace|... -state DIR ...
 //	easgate user password|revoke -state DIR USER
+//	easgate state migrate|version|export|import -config FILE|-dir DIR|-url URL
 //	easgate graph-emulator [-listen ADDR]
 //	easgate check [-user U] [-ca FILE] URL|ADDRESS
 //	easgate version
@@ -31,6 +32,7 @@ commands:
   wbxml           convert WBXML to XML and back (easgate wbxml -h)
   device          list, wipe, resync, block and trace devices, live or offline (easgate device -h)
   user            issue and revoke device passwords for the Graph store (easgate user -h)
+  state           migrate, export and import the device state, e.g. into PostgreSQL (easgate state -h)
   graph-emulator  serve an in-memory Microsoft Graph to try the Graph store (easgate graph-emulator -h)
   check           check a server as a phone would (easgate check -h)
   version         print the version and build information
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runDevice(ctx, args[1:], stdout, stderr)
 	case "user":
 		return runUser(ctx, args[1:], stdout, stderr)
+	case "state":
+		return runState(ctx, args[1:], stdin, stdout, stderr) // state.go
 	case "graph-emulator":
 		return runGraphEmulator(ctx, args[1:], stdout, stderr)
 	case "version":

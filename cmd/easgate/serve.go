@@ -65,9 +65,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) (err error) 
 	}
 	log := cfg.logger(stderr)
 
-	state, err := statecache.Open(cfg.State.Dir, &statecache.Options{Logger: log})
+	state, err := cfg.State.open(ctx, log)
 	if err != nil {
-		return fmt.Errorf("serve: state.dir: %w", err)
+		return fmt.Errorf("serve: %w", err)
 	}
 	defer func() {
 		if cerr := state.Close(); cerr != nil && err == nil {
@@ -418,4 +418,20 @@ func eventsBackend(b gateway.Backend) *imapdav.Backend {
 		}
 	}
 	return nil
+}
+
+// open opens the state the section names.
+func (s StateConfig) open(ctx context.Context, log *slog.Logger) (*statecache.Store, error) {
+	if s.URL != "" {
+		st, err := statecache.OpenPostgres(ctx, s.URL, &statecache.Options{Logger: log, MaxConns: s.MaxConns})
+		if err != nil {
+			return nil, fmt.Errorf("state.url: %w", err)
+		}
+		return st, nil
+	}
+	st, err := statecache.Open(s.Dir, &statecache.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("state.dir: %w", err)
+	}
+	return st, nil
 }
