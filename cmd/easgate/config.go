@@ -220,7 +220,8 @@ type DAVConfig struct {
 	CalDAVURL          string        `toml:"caldav_url"`           // empty: no calendars or tasks
 	CardDAVURL         string        `toml:"carddav_url"`          // empty: no contacts
 	PollInterval       time.Duration `toml:"poll_interval"`        // a collection nothing happens in; default 60s
-	PollIntervalActive time.Duration `toml:"poll_interval_active"` // right after a change or a device's write; default 5s
+	PollIntervalActive time.Duration `toml:"poll_interval_active"` // after a change or a device's write; default 5s
+	PollActiveFor      time.Duration `toml:"poll_active_for"`      // how long poll_interval_active holds; default 60s
 	PollsPerMinute     int           `toml:"polls_per_minute"`     // checks per user, all devices together; default 20
 }
 
@@ -284,7 +285,7 @@ func defaultConfig() *Config {
 		Policy:  PolicyConfig{Mode: "allow"},
 		JMAP:    JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls"},
 		IMAP:    IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4, ConnIdle: time.Minute, EventsCheck: 5 * time.Minute},
-		DAV:     DAVConfig{PollInterval: 60 * time.Second, PollIntervalActive: 5 * time.Second, PollsPerMinute: 20},
+		DAV:     DAVConfig{PollInterval: 60 * time.Second, PollIntervalActive: 5 * time.Second, PollActiveFor: time.Minute, PollsPerMinute: 20},
 		SMIME:   SMIMEConfig{Revocation: "off", RevocationTimeout: 5 * time.Second},
 		Graph:   defaultGraphConfig(),
 		Classes: defaultClassesConfig(),
@@ -586,6 +587,9 @@ func (c *Config) validate() error {
 	}
 	if d.PollIntervalActive <= 0 || d.PollIntervalActive > d.PollInterval {
 		e.add("dav.poll_interval_active", "%v is not between 0 and dav.poll_interval", d.PollIntervalActive)
+	}
+	if d.PollActiveFor <= 0 {
+		e.add("dav.poll_active_for", "%v is not positive", d.PollActiveFor)
 	}
 	if d.PollsPerMinute < 1 {
 		e.add("dav.polls_per_minute", "%d is less than 1", d.PollsPerMinute)

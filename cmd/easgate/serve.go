@@ -203,7 +203,7 @@ func storeBackend(cfg *Config, k string, log *slog.Logger, state *statecache.Sto
 		}
 		if d.CalDAVURL != "" || d.CardDAVURL != "" {
 			o.DAV = &dav.Options{CalDAV: d.CalDAVURL, CardDAV: d.CardDAVURL, Logger: log,
-				PollInterval: d.PollInterval, ActivePollInterval: d.PollIntervalActive, PollsPerMinute: d.PollsPerMinute}
+				PollInterval: d.PollInterval, ActivePollInterval: d.PollIntervalActive, ActiveFor: d.PollActiveFor, PollsPerMinute: d.PollsPerMinute}
 		}
 		return imapdav.NewBackend(o)
 	case "graph":

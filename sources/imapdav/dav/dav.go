@@ -37,11 +37,12 @@ type Options struct {
 
 	// PollInterval is how often a waited-on collection is checked for
 	// changes when nothing happens in it; zero means 60 seconds.
-	// ActivePollInterval is how often right after a change was seen in it
-	// or a device wrote to it; each check that finds nothing doubles the
-	// interval, up to PollInterval. Zero means 5 seconds; it is capped at
-	// PollInterval.
-	PollInterval, ActivePollInterval time.Duration
+	// ActivePollInterval is how often for ActiveFor after a change was
+	// seen in it or a device wrote to it (changes come in bursts); after
+	// that each check that finds nothing doubles the interval, up to
+	// PollInterval. Zero means 5 seconds, capped at PollInterval; a zero
+	// ActiveFor means a minute.
+	PollInterval, ActivePollInterval, ActiveFor time.Duration
 
 	// PollsPerMinute bounds the checks of one user's collections, all
 	// devices together, in any minute; past it checks wait. Zero means 20.
@@ -75,6 +76,7 @@ type Store struct {
 
 	hub              *Hub
 	pollMin, pollMax time.Duration
+	activeFor        time.Duration
 	budget           int
 	budgetWindow     time.Duration
 
@@ -117,7 +119,7 @@ func Open(ctx context.Context, o *Options, user, password string) (*Store, error
 	s := &Store{
 		base: base, user: user, password: password,
 		client: o.HTTPClient, log: o.Logger, noSync: o.noSync,
-		hub: o.Hub, pollMin: o.ActivePollInterval, pollMax: o.PollInterval, budget: o.PollsPerMinute, budgetWindow: o.budgetWindow,
+		hub: o.Hub, pollMin: o.ActivePollInterval, pollMax: o.PollInterval, activeFor: o.ActiveFor, budget: o.PollsPerMinute, budgetWindow: o.budgetWindow,
 		calURL: o.CalDAV, cardURL: o.CardDAV,
 		raw: make(map[string]object), snaps: make(map[string]snapshot), pages: make(map[sources.FolderID]pageCache),
 	}
@@ -137,6 +139,9 @@ func Open(ctx context.Context, o *Options, user, password string) (*Store, error
 		s.pollMin = defaultActivePollInterval
 	}
 	s.pollMin = min(s.pollMin, s.pollMax)
+	if s.activeFor <= 0 {
+		s.activeFor = defaultActiveFor
+	}
 	if s.budget <= 0 {
 		s.budget = defaultPollsPerMinute
 	}

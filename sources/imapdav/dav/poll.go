@@ -23,6 +23,7 @@ import (
 const (
 	defaultPollInterval       = 60 * time.Second
 	defaultActivePollInterval = 5 * time.Second
+	defaultActiveFor          = time.Minute
 	defaultPollsPerMinute     = 20
 )
 
@@ -33,6 +34,10 @@ const (
 // the fast interval after a change kept. It is at least the budget's
 // window, so that Pings that come and go cannot reset the budget.
 const pollLinger = 2 * time.Minute
+
+// checkTimeout bounds one check, so that a server that stops answering
+// ends its waiters' Watch with an error rather than holding them.
+const checkTimeout = 30 * time.Second
 
 // Hub shares DAV change detection among all the Watch calls of a user:
 // one poller per user, which stops when the user's last Watch ends. Give
@@ -58,6 +63,7 @@ type poller struct {
 	stop    context.CancelFunc // nil while no goroutine polls
 	done    chan struct{}      // closed when the polling goroutine ends
 	left    time.Time          // when the last waiter left
+	linger  *time.Timer        // drops the state pollLinger after left
 
 	// sent holds the times of the latest requests, a ring as long as the
 	// budget (of the first Store: a Hub serves one Options): the oldest
@@ -74,6 +80,7 @@ type watched struct {
 	version  string            // getctag, sync-token and ETag as last seen
 	known    bool
 	interval time.Duration // the current one: short after activity, doubled while idle
+	active   time.Time     // until then the interval stays short: changes come in bursts
 	due      time.Time     // when to check next
 }
 
@@ -177,15 +184,21 @@ func (h *Hub) release(p *poller, w *waiter, paths []string) {
 	}
 	p.stop()
 	p.stop = nil
-	left := time.Now()
-	p.left = left
-	time.AfterFunc(pollLinger, func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if p.waiters == 0 && p.left == left && h.users[p.user] == p {
-			delete(h.users, p.user)
-		}
-	})
+	p.left = time.Now()
+	if p.linger == nil {
+		p.linger = time.AfterFunc(pollLinger, func() { h.expire(p) })
+	} else {
+		p.linger.Reset(pollLinger)
+	}
+}
+
+// expire drops p's state if nobody has waited for pollLinger.
+func (h *Hub) expire(p *poller) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p.waiters == 0 && time.Since(p.left) >= pollLinger && h.users[p.user] == p {
+		delete(h.users, p.user)
+	}
 }
 
 // wrote tells the Hub that the user's device changed collection path
@@ -203,7 +216,8 @@ func (h *Hub) wrote(user, path string) {
 	if c == nil {
 		return
 	}
-	c.interval, c.due = p.store.pollMin, time.Now()
+	now := time.Now()
+	c.interval, c.due, c.active = p.store.pollMin, now, now.Add(p.store.activeFor)
 	p.poke()
 }
 
@@ -282,9 +296,15 @@ func (h *Hub) run(ctx context.Context, p *poller, done chan struct{}) {
 			}
 			continue
 		}
-		v, err := s.versionAt(ctx, c.path)
+		cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+		v, err := s.versionAt(cctx, c.path)
+		timedOut := cctx.Err() != nil
+		cancel()
 		if ctx.Err() != nil {
 			return
+		}
+		if err != nil && timedOut {
+			err = sources.MarkTemporary(fmt.Errorf("dav: check of %s: no answer within %v: %w", c.path, checkTimeout, err))
 		}
 		h.mu.Lock()
 		p.seen(c, v, err)
@@ -293,11 +313,13 @@ func (h *Hub) run(ctx context.Context, p *poller, done chan struct{}) {
 }
 
 // seen applies a check's outcome to c: a changed version wakes its
-// waiters and polls fast again, an unchanged one doubles the interval up
-// to the idle one. A collection gone counts as changed; any other error
+// waiters and has c checked at the short interval for activeFor; after
+// that every check that finds nothing doubles the interval, up to the
+// idle one. A collection gone counts as changed; any other error
 // is handed to the waiters. h.mu is held.
 func (p *poller) seen(c *watched, v string, err error) {
 	s := p.store
+	now := time.Now()
 	switch {
 	case err != nil && isNotFound(err):
 		for w, idx := range c.waiters {
@@ -314,15 +336,16 @@ func (p *poller) seen(c *watched, v string, err error) {
 	case !c.known:
 		c.version, c.known = v, true
 	case v != c.version:
-		c.version, c.interval = v, s.pollMin
+		c.version, c.interval, c.active = v, s.pollMin, now.Add(s.activeFor)
 		for w, idx := range c.waiters {
 			w.changed = append(w.changed, idx...)
 			w.notify()
 		}
+	case now.Before(c.active):
 	default:
 		c.interval = min(2*c.interval, s.pollMax)
 	}
-	c.due = time.Now().Add(c.interval)
+	c.due = now.Add(c.interval)
 }
 
 // versionAt returns a string that changes whenever the collection at path

@@ -274,8 +274,8 @@ func testWatchWrite(t *testing.T, srv *testserver.DAV) {
 	}
 }
 
-// TestPollSchedule: the interval shortens on a change and doubles while
-// idle, up to the idle interval; a deleted collection wakes as changed, an
+// TestPollSchedule: the interval shortens on a change, stays short for
+// activeFor, and then doubles while idle, up to the idle interval; a deleted collection wakes as changed, an
 // error reaches the waiters.
 func TestPollSchedule(t *testing.T) {
 	s := &Store{pollMin: time.Second, pollMax: 8 * time.Second}
@@ -285,6 +285,8 @@ func TestPollSchedule(t *testing.T) {
 	gone := fmt.Errorf("PROPFIND: %w", sources.ErrNotFound)
 	down := sources.MarkTemporary(errors.New("connection refused"))
 	for i, step := range []struct {
+		activeFor    time.Duration
+		burstOver    bool
 		version      string
 		err          error
 		wantInterval time.Duration
@@ -300,7 +302,20 @@ func TestPollSchedule(t *testing.T) {
 		{version: "v2", wantInterval: 2 * time.Second},
 		{err: down, wantInterval: 4 * time.Second, wantErr: down},
 		{err: gone, wantInterval: 8 * time.Second, wantChanged: []int{0, 2}},
+		{version: "v3", wantInterval: 8 * time.Second}, // learnt again
+		// With a burst window, the short interval holds until it ends.
+		{activeFor: time.Hour, version: "v4", wantInterval: time.Second, wantChanged: []int{0, 2}},
+		{version: "v4", wantInterval: time.Second},
+		{version: "v4", wantInterval: time.Second},
+		{version: "v5", wantInterval: time.Second, wantChanged: []int{0, 2}},
+		{burstOver: true, version: "v5", wantInterval: 2 * time.Second},
 	} {
+		if step.activeFor != 0 {
+			s.activeFor = step.activeFor
+		}
+		if step.burstOver {
+			c.active = time.Now()
+		}
 		w.changed, w.err = nil, nil
 		before := time.Now()
 		p.seen(c, step.version, step.err)
