@@ -109,6 +109,23 @@ func (s *Server) smart(ctx context.Context, sess *Session, r *smartRequest) erro
 	if err != nil {
 		return err
 	}
+	// A store that writes replies and forwards itself (Graph) quotes the
+	// original better than we can rebuild it, and keeps a forward's
+	// attachments without them passing through here. Forwarded meetings
+	// (Forwardees) are composed here.
+	if rp, ok := sess.Source.(sources.Replier); ok && !r.replaceMime && len(r.forwardees) == 0 {
+		if err := checkMessage(r.mime); err != nil {
+			return err
+		}
+		err := rp.Reply(ctx, ref, r.mime, sources.ReplyOptions{Forward: r.forward(), SaveInSent: r.saveInSent})
+		switch {
+		case err == nil:
+			s.markOriginal(ctx, sess, ref, r.forward())
+			return nil
+		case !errors.Is(err, sources.ErrUnsupported):
+			return fmt.Errorf("%w: %w", errSubmission, err)
+		}
+	}
 	items, err := sess.Source.Get(ctx, ref.Folder, []sources.ItemID{ref.ID},
 		&sources.GetOptions{Text: true, HTML: true, MIME: r.forward() && !r.replaceMime})
 	if err != nil {

@@ -133,7 +133,30 @@ func measure(src sources.Source, adapter string, m *metrics.Metrics) sources.Sou
 	ms := &measured{src: full, adapter: adapter, m: m}
 	o, hasOof := src.(oofer)
 	r, hasResponder := src.(sources.Responder)
+	rp, hasReplier := src.(sources.Replier)
 	switch {
+	case hasOof && hasResponder && hasReplier:
+		return &struct {
+			*measuredOof
+			measuredResponder
+			measuredReplier
+		}{&measuredOof{measured: ms, o: o}, measuredResponder{ms, r}, measuredReplier{ms, rp}}
+	case hasOof && hasReplier:
+		return &struct {
+			*measuredOof
+			measuredReplier
+		}{&measuredOof{measured: ms, o: o}, measuredReplier{ms, rp}}
+	case hasResponder && hasReplier:
+		return &struct {
+			*measured
+			measuredResponder
+			measuredReplier
+		}{ms, measuredResponder{ms, r}, measuredReplier{ms, rp}}
+	case hasReplier:
+		return &struct {
+			*measured
+			measuredReplier
+		}{ms, measuredReplier{ms, rp}}
 	case hasOof && hasResponder:
 		return &struct {
 			*measuredOof
@@ -294,6 +317,21 @@ func (s *measuredOof) SetOof(ctx context.Context, o sources.Oof) error {
 
 // measuredResponder adds a store's own answering of invitations
 // (sources.Responder, optional like oofer) to a measured store.
+// measuredReplier forwards sources.Replier, counted as "Reply".
+type measuredReplier struct {
+	ms *measured
+	r  sources.Replier
+}
+
+var _ sources.Replier = measuredReplier{}
+
+func (s measuredReplier) Reply(ctx context.Context, orig sources.ItemRef, msg []byte, o sources.ReplyOptions) error {
+	start := time.Now()
+	err := s.r.Reply(ctx, orig, msg, o)
+	s.ms.done("Reply", start, err)
+	return err
+}
+
 type measuredResponder struct {
 	ms *measured
 	r  sources.Responder

@@ -164,6 +164,24 @@ type Sender interface {
 	Send(ctx context.Context, msg io.Reader, saveInSent bool) error
 }
 
+// Replier is a Sender whose store writes replies and forwards around the
+// original itself: it quotes the original, threads the reply and keeps a
+// forward's attachments (Microsoft Graph's createReply and
+// createForward), so the caller neither fetches nor rebuilds it.
+type Replier interface {
+	// Reply sends msg, the client's new message (its recipients, subject,
+	// text and own attachments), as a reply to the mail orig or, with
+	// Forward, as a forward of it. ErrUnsupported means the caller must
+	// compose the message itself (orig is not mail, say).
+	Reply(ctx context.Context, orig ItemRef, msg []byte, o ReplyOptions) error
+}
+
+// ReplyOptions qualify a Replier.Reply.
+type ReplyOptions struct {
+	Forward    bool // forward orig rather than reply to it
+	SaveInSent bool // file a copy in the sent folder
+}
+
 // Searcher is a Source that can search mail.
 type Searcher interface {
 	Search(ctx context.Context, q SearchQuery) (SearchResult, error)

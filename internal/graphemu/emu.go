@@ -102,6 +102,7 @@ type Server struct {
 	emptyNext  int // delta pages still to be answered empty (§7 row 2)
 	replay     bool
 	stall      chan struct{} // while set, admitted requests wait for it to close
+	uploads    map[string]*uploadSession
 
 	// baseURL is the scheme and host links are built on; set from the
 	// first request when empty.
@@ -161,7 +162,7 @@ func New(o Options) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Server{o: o, log: log, boxes: make(map[string]*mailbox), byName: make(map[string]*mailbox),
-		tokens: make(map[string]issuedToken), subs: make(map[string]*subscription)}
+		tokens: make(map[string]issuedToken), subs: make(map[string]*subscription), uploads: make(map[string]*uploadSession)}
 }
 
 // SetBaseURL sets the scheme and host of the links the emulator writes
@@ -253,6 +254,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.serveToken(w, r, segs[0])
 			return
 		}
+	}
+	if len(segs) == 2 && segs[0] == "upload" {
+		s.serveUpload(w, r, segs[1])
+		return
 	}
 	if len(segs) == 0 || (segs[0] != "v1.0" && segs[0] != "beta") {
 		s.writeError(w, notImplemented(r))

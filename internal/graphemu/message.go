@@ -36,7 +36,7 @@ func (s *Server) serveMessage(c *call, o *object, rest, low []string) *graphErro
 		return nil
 	case len(low) == 1 && low[0] == "$value" && get:
 		s.mu.Lock()
-		raw := o.mime
+		raw := draftMIME(c.mb, o)
 		s.mu.Unlock()
 		c.w.Header().Set("Content-Type", "text/plain")
 		c.w.WriteHeader(200)
@@ -53,7 +53,7 @@ func (s *Server) serveMessage(c *call, o *object, rest, low []string) *graphErro
 		return s.moveMessage(c, o, low[0] == "copy")
 	case len(low) == 1 && low[0] == "send" && post:
 		s.mu.Lock()
-		raw := o.mime
+		raw := draftMIME(c.mb, o)
 		s.deleteObjectLocked(c.mb, o)
 		s.mu.Unlock()
 		s.deliver(c.mb, raw)
@@ -61,6 +61,12 @@ func (s *Server) serveMessage(c *call, o *object, rest, low []string) *graphErro
 		return nil
 	case len(low) >= 1 && low[0] == "attachments" && get:
 		return s.serveAttachments(c, o, rest[1:], low[1:])
+	case len(low) == 1 && low[0] == "attachments" && post:
+		return s.addAttachment(c, o)
+	case len(low) == 2 && low[0] == "attachments" && low[1] == "createuploadsession" && post:
+		return s.createUploadSession(c, o)
+	case len(low) == 1 && replyActions[low[0]] && post:
+		return s.replyAction(c, o, low[0])
 	}
 	return notImplemented(c.r)
 }
@@ -108,6 +114,11 @@ func (s *Server) patchMessage(c *call, o *object) *graphError {
 		}
 	}
 	s.mu.Lock()
+	for _, k := range []string{"subject", "body", "toRecipients", "ccRecipients", "bccRecipients"} {
+		if _, ok := props[k]; ok {
+			o.edited = true
+		}
+	}
 	props["lastModifiedDateTime"] = s.o.Now().UTC().Format(graphTime)
 	c.mb.touch(o, o.parent, props)
 	j := s.messageJSON(c, o)

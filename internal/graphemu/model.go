@@ -47,6 +47,10 @@ type object struct {
 
 	mime        []byte        // messages only
 	attachments []*attachment // messages only
+	// edited says a message's properties or attachments were changed
+	// through Graph since its MIME was made: sending rebuilds it.
+	edited    bool
+	inReplyTo string // drafts of createReply: the original's Message-ID
 }
 
 // restID is the default ("REST") id: it encodes the object's current

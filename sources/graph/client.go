@@ -295,6 +295,10 @@ type request struct {
 	ifMatch string
 	// idempotent calls are retried after 503/504 and network errors.
 	idempotent bool
+	// preauth calls go to a pre-authenticated URL (an upload session's):
+	// no Authorization header, no Prefer.
+	preauth      bool
+	contentRange string
 }
 
 // do runs r for mailbox mb within its limits and returns the answer,
@@ -374,10 +378,6 @@ func (c *client) do(ctx context.Context, mb string, r request) (*http.Response, 
 }
 
 func (c *client) send(ctx context.Context, u string, r request) (*http.Response, error) {
-	tok, err := c.tokenSource().Token()
-	if err != nil {
-		return nil, err
-	}
 	var body io.Reader
 	if r.body != nil {
 		body = bytes.NewReader(r.body)
@@ -386,9 +386,18 @@ func (c *client) send(ctx context.Context, u string, r request) (*http.Response,
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-	// One Prefer header, comma-joined (A15).
-	req.Header.Set("Prefer", strings.Join(append([]string{`IdType="ImmutableId"`}, r.prefer...), ", "))
+	if !r.preauth {
+		tok, err := c.tokenSource().Token()
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		// One Prefer header, comma-joined (A15).
+		req.Header.Set("Prefer", strings.Join(append([]string{`IdType="ImmutableId"`}, r.prefer...), ", "))
+	}
+	if r.contentRange != "" {
+		req.Header.Set("Content-Range", r.contentRange)
+	}
 	if r.body != nil {
 		ct := r.ctype
 		if ct == "" {

@@ -313,6 +313,7 @@ var (
 	_ sources.FolderWriter = (*Source)(nil)
 	_ sources.Watcher      = (*Source)(nil)
 	_ sources.Sender       = (*Source)(nil)
+	_ sources.Replier      = (*Source)(nil)
 	_ sources.Searcher     = (*Source)(nil)
 	_ sources.Attachments  = (*Source)(nil)
 	_ sources.Stater       = (*Source)(nil)

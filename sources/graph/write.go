@@ -3,7 +3,6 @@ package graph
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -160,30 +159,6 @@ func (s *Source) UpdateFlags(ctx context.Context, fid sources.FolderID, id sourc
 	if err := s.c.sendJSON(ctx, s.id, "PATCH", s.path+"/messages/"+url.PathEscape(string(id)), patch, nil, ""); err != nil {
 		return fmt.Errorf("graph: flags of %s: %w", id, err)
 	}
-	return nil
-}
-
-// maxSendSize is the largest MIME message sendMail takes: base64 of it
-// must stay under Graph's 4 MB request ceiling (§4.2, A10).
-const maxSendSize = 3 << 20
-
-// Send implements sources.Sender with MIME sendMail (§4.3). Graph always
-// files a MIME send in Sent Items (A11), so saveInSent false is not
-// honoured.
-func (s *Source) Send(ctx context.Context, msg io.Reader, saveInSent bool) error {
-	raw, err := io.ReadAll(io.LimitReader(msg, maxSendSize+1))
-	if err != nil {
-		return fmt.Errorf("graph: send: %w", err)
-	}
-	if len(raw) > maxSendSize {
-		return fmt.Errorf("graph: send: message over %d bytes: %w", maxSendSize, sources.ErrTooLarge)
-	}
-	b := []byte(base64.StdEncoding.EncodeToString(raw))
-	resp, err := s.c.do(ctx, s.id, request{method: "POST", path: s.path + "/sendMail", body: b, ctype: "text/plain"})
-	if err != nil {
-		return fmt.Errorf("graph: send: %w", err)
-	}
-	resp.Body.Close()
 	return nil
 }
 

@@ -301,6 +301,20 @@ func (s *Source) Send(ctx context.Context, msg io.Reader, saveInSent bool) error
 	return unsupported("send", s.routes[i].Source)
 }
 
+// Reply implements sources.Replier through the store of the original; a
+// store that cannot is ErrUnsupported, and the caller composes the
+// message.
+func (s *Source) Reply(ctx context.Context, orig sources.ItemRef, msg []byte, o sources.ReplyOptions) error {
+	src, err := s.of(ctx, orig.Folder)
+	if err != nil {
+		return err
+	}
+	if rp, ok := src.(sources.Replier); ok {
+		return rp.Reply(ctx, orig, msg, o)
+	}
+	return unsupported("reply", src)
+}
+
 // Search implements sources.Searcher through the store of mail.
 func (s *Source) Search(ctx context.Context, q sources.SearchQuery) (sources.SearchResult, error) {
 	i := s.mail()
@@ -411,6 +425,7 @@ var (
 	_ sources.FolderWriter = (*Source)(nil)
 	_ sources.Watcher      = (*Source)(nil)
 	_ sources.Sender       = (*Source)(nil)
+	_ sources.Replier      = (*Source)(nil)
 	_ sources.Searcher     = (*Source)(nil)
 	_ sources.Attachments  = (*Source)(nil)
 	_ sources.Stater       = (*Source)(nil)
