@@ -428,9 +428,9 @@ func TestGraphFaults(t *testing.T) {
 	for range 3 {
 		busy.Go(func() { e.other.Folders(context.Background(), "") })
 	}
-	for deadline := time.Now().Add(5 * time.Second); e.g.Emu.Active(e.upn) < 3; {
+	for deadline := time.Now().Add(30 * time.Second); e.g.Emu.Active(e.upn) < 3; {
 		if time.Now().After(deadline) {
-			t.Fatal("3 requests not in flight after 5 s")
+			t.Fatal("3 requests not in flight after 30 s")
 		}
 		time.Sleep(time.Millisecond)
 	}

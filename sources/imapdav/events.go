@@ -353,17 +353,20 @@ func (b *Backend) EventsEnabled() bool { return b.events != nil }
 // names one of fs, checking their states every Options.EventCheck in case
 // a POST was lost. It holds no IMAP connection while it waits.
 func (s *Source) eventWatch(ctx context.Context, fs []sources.FolderID) ([]sources.FolderID, error) {
+	// The starting point of the safety check, taken before subscribing: a
+	// change in between has its event missed but differs from it, and a
+	// later one is caught by both. Taken after subscribing, a change in
+	// between whose event was lost would be in the starting point and
+	// caught by neither.
+	start := make([]sources.State, len(fs))
+	if err := s.checkStates(ctx, fs, start); err != nil {
+		return nil, err
+	}
 	chans := make([]<-chan struct{}, len(fs))
 	for i, f := range fs {
 		ch, release := s.events.subscribe(s.user, string(f))
 		defer release()
 		chans[i] = ch
-	}
-	// The starting point of the safety check, taken after subscribing so
-	// that a change in between is caught by one or the other.
-	start := make([]sources.State, len(fs))
-	if err := s.checkStates(ctx, fs, start); err != nil {
-		return nil, err
 	}
 	woke := make(chan struct{}, 1)
 	wctx, cancel := context.WithCancel(ctx)
