@@ -100,11 +100,13 @@ func (w *waiter) notify() {
 
 // Watch blocks until one of fs changes on the server, and returns those
 // that did, or until ctx ends. A folder deleted on the server counts as
-// changed. The first checks of a collection only learn its version, so a
-// change made before Watch began may go unreported; a check that fails
-// (the server down) ends the Watch with its error, so that a waiting
-// device learns of the outage at once. See Hub for who checks, and
-// Options for how often.
+// changed. Changes are judged against the version the user's poller saw
+// last, which may be older than the Watch: it may report a change the
+// caller has already synced (callers compare their states), and a change
+// made before the poller's first check of a collection goes unreported. A
+// check that fails (the server down) ends the Watch with its error, so
+// that a waiting device learns of the outage at once. See Hub for who
+// checks, and Options for how often.
 func (s *Store) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.FolderID, error) {
 	paths := make([]string, len(fs))
 	for i, f := range fs {
