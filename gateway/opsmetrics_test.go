@@ -28,7 +28,8 @@ func TestMeasuredForwardsEveryAbility(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forwarded := map[string]bool{"oofer": true, "sources.Responder": true, "sources.Replier": true} // measuredOof, measuredResponder, measuredReplier
+	forwarded := map[string]bool{"oofer": true, "sources.Responder": true, "sources.Replier": true, // measuredOof, measuredResponder, measuredReplier
+		"sources.Notifier": true} // measured.Notify, sources.ErrUnsupported without one
 	ast.Inspect(f, func(n ast.Node) bool {
 		if ts, ok := n.(*ast.TypeSpec); ok && ts.Name.Name == "fullSource" {
 			for _, m := range ts.Type.(*ast.InterfaceType).Methods.List {

@@ -107,7 +107,7 @@ func TestWaitingFreesSlot(t *testing.T) {
 			close(waiting)
 			<-ctx.Done()
 			return &eas.PingResponse{Status: eas.PingStatusExpired}, nil
-		})
+		}, nil)
 	}
 	install(s, eas.CmdFolderSync, folderSyncOK)
 	ctx, cancel := context.WithCancel(context.Background())

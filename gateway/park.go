@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/easgate/easgate/sources"
 )
 
 // A phone in push mode keeps a Ping (or a hanging Sync) open for up to the
@@ -27,6 +29,13 @@ import (
 //
 // Connections that cannot be taken over (HTTP/2, a test recorder) wait in
 // the handler instead, with the same contexts and the same answers.
+//
+// A wait whose store can call back (sources.Notifier) costs not even the
+// goroutine: it is a parked record (a *parked) that the store's callback,
+// the heartbeat's timer, a newer request of the device or Shutdown wakes;
+// only then does a goroutine look at the store and answer. A waiting phone
+// then holds the connection, that record and the store's registration:
+// about 4 KB, where a goroutine alone starts at 2–8 KB of stack.
 
 // waitFunc waits for the outcome of a waiting request and returns the
 // response to send. Its ctx ends at the heartbeat (cause errHeartbeat),
@@ -34,6 +43,24 @@ import (
 // Shutdown (errShutdown); it then returns its "nothing happened" answer
 // promptly rather than an error.
 type waitFunc func(ctx context.Context) (any, error)
+
+// A notifyWait is a wait that needs no goroutine while nothing happens.
+// The goroutine that runs check and end is the only one to touch the
+// wait's own state, so they need no lock between themselves; arm is
+// called from it too, except for the first time.
+type notifyWait struct {
+	// arm asks the store to call wake at the next change, and returns
+	// the function that cancels that. wake returns at once and may be
+	// called from any goroutine, also before arm returns.
+	arm func(wake func()) (stop func(), err error)
+	// check runs after a wake: it returns the answer, or nil and nil
+	// to go on waiting. Its ctx ends when the wait ends meanwhile; what
+	// it then returns is ignored and end answers.
+	check waitFunc
+	// end answers when the wait ends without an answer from check: ctx
+	// is done, with the cause (errHeartbeat, errSuperseded, ...).
+	end waitFunc
+}
 
 // errHeartbeat and errShutdown are the other causes that end a wait.
 var (
@@ -91,8 +118,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // response. w must be the ResponseWriter servePost gave the route. When the
 // connection can be taken over, wait returns at once and a goroutine
 // answers later; otherwise it returns after answering. An error is
-// returned only when nothing was written, for servePost to answer.
-func (s *Server) wait(ctx context.Context, w http.ResponseWriter, sess *Session, d time.Duration, fn waitFunc) error {
+// returned only when nothing was written, for servePost to answer. nw,
+// when not nil, is the same wait as fn told as a notifyWait, which a
+// taken-over connection waits in without a goroutine.
+func (s *Server) wait(ctx context.Context, w http.ResponseWriter, sess *Session, d time.Duration, fn waitFunc, nw *notifyWait) error {
 	s.parking.init()
 	rec, _ := w.(*recorder)
 	if rec == nil || rec.x.r == nil || rec.code != 0 {
@@ -105,7 +134,7 @@ func (s *Server) wait(ctx context.Context, w http.ResponseWriter, sess *Session,
 		// request caps.
 		x.release()
 	}
-	if x.r.ProtoMajor == 1 && s.park(x, sess, d, fn) {
+	if x.r.ProtoMajor == 1 && s.park(x, sess, d, fn, nw) {
 		return nil
 	}
 	x.body.release()
@@ -124,10 +153,10 @@ func (s *Server) wait(ctx context.Context, w http.ResponseWriter, sess *Session,
 	return nil
 }
 
-// park takes the connection of x over and answers it from a new goroutine.
-// It reports false, having touched nothing, when the connection cannot be
-// taken over.
-func (s *Server) park(x *exchange, sess *Session, d time.Duration, fn waitFunc) bool {
+// park takes the connection of x over and answers it from a new goroutine,
+// or, with nw, from a parked record. It reports false, having touched
+// nothing, when the connection cannot be taken over.
+func (s *Server) park(x *exchange, sess *Session, d time.Duration, fn waitFunc, nw *notifyWait) bool {
 	p := &s.parking
 	// Whatever is left of the body would be read as the next request.
 	n, _ := io.Copy(io.Discard, io.LimitReader(x.r.Body, 1<<10))
@@ -152,6 +181,9 @@ func (s *Server) park(x *exchange, sess *Session, d time.Duration, fn waitFunc) 
 	if brw.Reader.Buffered() > 0 {
 		keep = false
 	}
+	if s.parkHook != nil {
+		s.parkHook(x.r, brw)
+	}
 	// Drop what ties this request to net/http's buffers and structures;
 	// only x, sess and the connection stay.
 	brw = nil
@@ -159,6 +191,9 @@ func (s *Server) park(x *exchange, sess *Session, d time.Duration, fn waitFunc) 
 	x.r = nil
 	x.body = nil // it reaches net/http's buffers through its ResponseController
 	x.w = &recorder{x: x}
+	if nw != nil && s.parkRecord(conn, x, sess, d, nw, keep) {
+		return true
+	}
 
 	ctx, cancel := context.WithCancelCause(p.ctx)
 	leave := s.waiters.enter(sess.Account, cancel)
@@ -181,6 +216,202 @@ func (s *Server) park(x *exchange, sess *Session, d time.Duration, fn waitFunc) 
 	}()
 	return true
 }
+
+// parked is a wait that holds no goroutine (a notifyWait on a taken-over
+// connection). Its store registration, its heartbeat timer, the account's
+// waiters entry and Shutdown wake it; the first wake starts the one
+// goroutine that checks and, if it is not the answer yet, arms again and
+// ends.
+type parked struct {
+	s    *Server
+	conn net.Conn
+	x    *exchange
+	nw   *notifyWait
+	keep bool
+
+	timer *time.Timer
+	leave func() // the waiters entry
+	quit  func() bool
+	done  func() // the waiting gauge
+
+	released sync.Once // release
+	over     sync.Once // the parking's WaitGroup told
+
+	mu       sync.Mutex
+	running  bool                    // a goroutine checks or answers
+	pending  bool                    // woken while it ran: check again
+	cause    error                   // why the wait ended; nil while it waits
+	stop     func()                  // cancels the store registration
+	cancelCk context.CancelCauseFunc // ends a check in progress
+}
+
+// parkRecord parks x's connection, taken over, in a parked record. It
+// reports false, having registered nothing, when the store cannot call
+// back for these folders (sources.ErrUnsupported): the wait then takes a
+// goroutine.
+func (s *Server) parkRecord(conn net.Conn, x *exchange, sess *Session, d time.Duration, nw *notifyWait, keep bool) bool {
+	// Nothing can run p before it is complete: end and wake find running.
+	p := &parked{s: s, conn: conn, x: x, nw: nw, keep: keep, running: true}
+	stop, err := nw.arm(p.wake)
+	if errors.Is(err, sources.ErrUnsupported) {
+		return false
+	}
+	p.done = s.metrics.Waiting(x.q.Command.String())
+	p.mu.Lock()
+	p.leave = s.waiters.enter(sess.Account, p.end)
+	p.timer = time.AfterFunc(d, func() { p.end(errHeartbeat) })
+	p.quit = context.AfterFunc(s.parking.ctx, func() { p.end(context.Cause(s.parking.ctx)) })
+	p.mu.Unlock()
+	if err != nil {
+		p.finish(nil, err)
+		return true
+	}
+	p.armed(stop)
+	return true
+}
+
+// arm registers p with the store again after a check, or answers its
+// error. It runs where p.running is set.
+func (p *parked) arm() {
+	stop, err := p.nw.arm(p.wake)
+	if err != nil {
+		p.finish(nil, err)
+		return
+	}
+	p.armed(stop)
+}
+
+// armed keeps the store registration stop and clears p.running, unless
+// the wait was woken or ended meanwhile: then it runs again.
+func (p *parked) armed(stop func()) {
+	p.mu.Lock()
+	if p.cause == nil && !p.pending {
+		p.stop, p.running = stop, false
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	stop()
+	p.goRun()
+}
+
+// wake is called by the store at a change, and by a recheck.
+func (p *parked) wake() {
+	p.mu.Lock()
+	if p.cause != nil || p.running {
+		p.pending = p.cause == nil
+		p.mu.Unlock()
+		return
+	}
+	p.running = true
+	p.mu.Unlock()
+	// The store may call wake holding its locks: cancel its registration
+	// from the new goroutine.
+	p.goRun()
+}
+
+// end ends the wait with cause: the heartbeat, a newer request of the
+// device, an administrator's action or Shutdown.
+func (p *parked) end(cause error) {
+	p.mu.Lock()
+	if p.cause != nil {
+		p.mu.Unlock()
+		return
+	}
+	p.cause = cause
+	if p.cancelCk != nil {
+		p.cancelCk(cause)
+	}
+	if p.running {
+		p.mu.Unlock()
+		return
+	}
+	p.running = true
+	p.mu.Unlock()
+	p.goRun()
+}
+
+func (p *parked) goRun() {
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				p.s.log.Error("parked wait panic", "panic", v, "stack", string(debug.Stack()))
+				p.release()
+				p.conn.Close()
+				p.over.Do(p.s.parking.wg.Done)
+			}
+		}()
+		p.run()
+	}()
+}
+
+// run checks the store after a wake, or answers the end of the wait.
+func (p *parked) run() {
+	for {
+		p.mu.Lock()
+		stop, cause := p.stop, p.cause
+		p.stop, p.pending = nil, false
+		var ctx context.Context
+		if cause == nil {
+			ctx, p.cancelCk = context.WithCancelCause(context.Background())
+		}
+		p.mu.Unlock()
+		if stop != nil {
+			stop()
+		}
+		if cause != nil {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			cancel(cause)
+			resp, err := p.nw.end(ctx)
+			p.finish(resp, err)
+			return
+		}
+		resp, err := p.nw.check(ctx)
+		ended := ctx.Err() != nil
+		p.mu.Lock()
+		p.cancelCk(nil)
+		p.cancelCk = nil
+		again := p.cause != nil || p.pending
+		p.mu.Unlock()
+		if ended {
+			continue // ended meanwhile: end answers
+		}
+		if resp != nil || err != nil {
+			p.finish(resp, err)
+			return
+		}
+		if !again {
+			p.arm()
+			return
+		}
+	}
+}
+
+// finish answers a parked wait and releases what it held.
+func (p *parked) finish(resp any, err error) {
+	p.mu.Lock()
+	if p.cause == nil {
+		p.cause = errAnswered
+	}
+	keep := p.keep && p.cause != errShutdown
+	p.mu.Unlock()
+	p.release()
+	p.s.answerParked(p.conn, p.x, resp, err, keep)
+	p.over.Do(p.s.parking.wg.Done)
+}
+
+// release gives back what a parked wait holds besides its connection.
+func (p *parked) release() {
+	p.released.Do(func() {
+		p.timer.Stop()
+		p.quit()
+		p.leave()
+		p.done()
+	})
+}
+
+// errAnswered marks a parked wait that answered a change.
+var errAnswered = errors.New("gateway: answered")
 
 // answerParked writes the answer of a parked wait to conn, logs and counts
 // it, and hands conn back to its Listener or closes it.

@@ -70,9 +70,55 @@ func (s *Server) handlePing(ctx context.Context, sess *Session, req *eas.PingReq
 	}
 	folders = up
 	d := time.Duration(pp.heartbeat) * time.Second
+	var nw *notifyWait
+	if n, ok := sess.Source.(sources.Notifier); ok {
+		nw = s.pingNotify(sess, n, folders)
+	}
 	return s.wait(ctx, w, sess, d, func(ctx context.Context) (any, error) {
 		return s.pingWait(ctx, sess, folders)
-	})
+	}, nw)
+}
+
+// pingNotify is pingWait as a notifyWait, for a store that calls back: a
+// parked Ping then holds no goroutine. As in pingWatch, a timer compares
+// states once more after the first registration, for a change made
+// between handlePing's comparison and it.
+func (s *Server) pingNotify(sess *Session, n sources.Notifier, folders []pingFolder) *notifyWait {
+	rechecked := false
+	return &notifyWait{
+		arm: func(wake func()) (func(), error) {
+			ids := make([]sources.FolderID, len(folders))
+			for i, f := range folders {
+				ids[i] = f.store
+			}
+			stop, err := n.Notify(ids, wake)
+			if err != nil {
+				return nil, fmt.Errorf("gateway: Ping watch: %w", err)
+			}
+			if rechecked {
+				return stop, nil
+			}
+			rechecked = true
+			t := time.AfterFunc(pingRecheck, wake)
+			return func() { t.Stop(); stop() }, nil
+		},
+		check: func(ctx context.Context) (any, error) {
+			woke := time.Now()
+			changed, up, err := s.pingChanges(ctx, sess, folders)
+			switch {
+			case err != nil && ctx.Err() != nil:
+				return nil, nil
+			case err != nil:
+				return nil, err
+			case len(changed) > 0:
+				s.metrics.PushWake(time.Since(woke))
+				return pingChanged(changed), nil
+			}
+			folders = up
+			return nil, nil
+		},
+		end: func(ctx context.Context) (any, error) { return s.pingEnd(ctx, sess, folders) },
+	}
 }
 
 // servePing is Ping's streamFunc. req is nil for an empty body.
@@ -188,6 +234,12 @@ func (s *Server) pingWait(ctx context.Context, sess *Session, folders []pingFold
 			folders = up
 		}
 	}
+	return s.pingEnd(ctx, sess, folders)
+}
+
+// pingEnd answers a Ping whose wait ended (ctx is done) without a change:
+// its cause says how.
+func (s *Server) pingEnd(ctx context.Context, sess *Session, folders []pingFolder) (*eas.PingResponse, error) {
 	if c := context.Cause(ctx); c == errAdminAction || c == errFoldersChosen {
 		return s.pingAfterAdmin(ctx, sess, folders)
 	}

@@ -143,6 +143,10 @@ type Server struct {
 	loops        *accountCache[statecache.Account, *loopRun] // each device's last request (overload.go)
 	signals      signals                                     // to and from the other nodes (signals.go)
 	locks        AccountLocker                               // nil: one node
+
+	// parkHook, when set (by tests), sees the request and the buffers of
+	// every connection a wait takes over, just before they are dropped.
+	parkHook func(*http.Request, *bufio.ReadWriter)
 }
 
 var errNoCredentials = errors.New("gateway: no Basic credentials")

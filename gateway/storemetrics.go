@@ -345,3 +345,18 @@ func (s measuredResponder) Respond(ctx context.Context, ref sources.ItemRef, a s
 	s.ms.done("Respond", start, err)
 	return ev, err
 }
+
+// Notify forwards to the store's sources.Notifier, counted, not timed,
+// like Watch. A store without one answers sources.ErrUnsupported, and its
+// waits use Watch: measured has the method whatever the store, so that
+// wrapping neither hides the ability nor multiplies the combinations of
+// optional ones.
+func (s *measured) Notify(fs []sources.FolderID, fn func()) (func(), error) {
+	n, ok := s.src.(sources.Notifier)
+	if !ok {
+		return nil, sources.ErrUnsupported
+	}
+	stop, err := n.Notify(fs, fn)
+	s.m.StoreCall(s.adapter, "Notify", outcome(err), 0, false)
+	return stop, err
+}

@@ -147,7 +147,7 @@ func (s *Server) serveSync(ctx context.Context, sess *Session, r request, w http
 		unlock()
 		return s.wait(ctx, w, sess, wait, func(wctx context.Context) (any, error) {
 			return s.syncAfterWait(wctx, sess, full, plans)
-		})
+		}, nil)
 	}
 	for _, p := range plans {
 		if err := sw.collection(func(e *eas.Encoder) error { return s.encodeCollection(ctx, sess, e, p, sw.flushSoon) }); err != nil {

@@ -157,6 +157,20 @@ type Watcher interface {
 	Watch(ctx context.Context, fs []FolderID) (changed []FolderID, err error)
 }
 
+// Notifier is a Watcher that can call back instead of blocking, so that a
+// waiting phone costs its caller no goroutine (thousands of phones wait at
+// once, each in a Ping). Notify arranges for fn to be called once, from
+// any goroutine, at the first change to an item in one of fs, or deletion
+// of one of them, after Notify began, or when the store can no longer tell
+// (a lost connection): the caller then compares states as after Watch.
+// fn may be called with the store's locks held: it must return at once and
+// must not call back into the Source. stop cancels the registration; it
+// may be called any number of times, also after fn ran. An error (such as
+// ErrNotFound for an unknown folder) means nothing was registered.
+type Notifier interface {
+	Notify(fs []FolderID, fn func()) (stop func(), err error)
+}
+
 // Sender is a Source that can submit mail.
 type Sender interface {
 	// Send submits the raw RFC 5322 message msg to the recipients in its

@@ -66,6 +66,11 @@ func main() {
 		os.Exit(2)
 	})
 	var err error
+	if *server && os.Getenv("PINGLOAD_HEAPPROFILE") != "" {
+		// Every allocation, so that a profile of a few thousand Pings
+		// shows each one's bytes exactly.
+		runtime.MemProfileRate = 1
+	}
 	if *server {
 		err = serve(*n, *useTLS)
 	} else {
@@ -131,17 +136,41 @@ func serve(n int, useTLS bool) error {
 		cmd, arg, _ := strings.Cut(in.Text(), " ")
 		switch cmd {
 		case "measure":
-			w, err := inFlight(gw)
+			w, err := waiting(gw)
 			if err != nil {
 				return err
 			}
 			heap, stacks := heapBytes()
-			if f := os.Getenv("PINGLOAD_HEAPPROFILE"); f != "" && w > 0 {
+			if f := os.Getenv("PINGLOAD_HEAPPROFILE"); f != "" {
+				if w == 0 {
+					f += ".base"
+				}
 				if err := writeProfile(f); err != nil {
 					return err
 				}
+				classes := []metrics.Sample{}
+				for _, d := range metrics.All() {
+					if strings.HasPrefix(d.Name, "/memory/classes/") {
+						classes = append(classes, metrics.Sample{Name: d.Name})
+					}
+				}
+				metrics.Read(classes)
+				mc, err := os.Create(f + ".classes")
+				if err != nil {
+					return err
+				}
+				for _, c := range classes {
+					fmt.Fprintf(mc, "%s %d\n", c.Name, c.Value.Uint64())
+				}
+				mc.Close()
+				g, err := os.Create(f + ".goroutines")
+				if err != nil {
+					return err
+				}
+				pprof.Lookup("goroutine").WriteTo(g, 1)
+				g.Close()
 			}
-			fmt.Printf("waiting %d heap %d stacks %d rss %d\n", w, heap, stacks, rss())
+			fmt.Printf("waiting %d heap %d stacks %d rss %d goroutines %d\n", w, heap, stacks, rss(), runtime.NumGoroutine())
 		case "wake":
 			i, _ := strconv.Atoi(arg)
 			raw := "From: a@example.com\r\nTo: b@example.com\r\nSubject: wake\r\n\r\nhi\r\n"
@@ -187,18 +216,22 @@ func (b backend) Login(_ context.Context, user, pw string) (sources.Source, erro
 	return b.store.User(user), nil
 }
 
-// inFlight reads the requests being answered, parked ones included.
-func inFlight(gw *gateway.Server) (int, error) {
+// waiting reads how many requests wait for a change (parked Pings).
+func waiting(gw *gateway.Server) (int, error) {
 	mfs, err := gw.Registry().Gather()
 	if err != nil {
 		return 0, err
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == "easgate_requests_in_flight" {
-			return int(mf.GetMetric()[0].GetGauge().GetValue()), nil
+		if mf.GetName() == "easgate_waiting_requests" {
+			n := 0
+			for _, m := range mf.GetMetric() {
+				n += int(m.GetGauge().GetValue())
+			}
+			return n, nil
 		}
 	}
-	return 0, errors.New("no easgate_requests_in_flight")
+	return 0, nil // none yet
 }
 
 // heapBytes returns the live heap objects and goroutine stacks after a GC.
@@ -248,7 +281,7 @@ func (c *child) ask(cmd string) (string, error) {
 	return c.out.Text(), nil
 }
 
-type sample struct{ waiting, heap, stacks, rss uint64 }
+type sample struct{ waiting, heap, stacks, rss, goroutines uint64 }
 
 func (c *child) measure() (sample, error) {
 	line, err := c.ask("measure")
@@ -256,7 +289,7 @@ func (c *child) measure() (sample, error) {
 		return sample{}, err
 	}
 	var s sample
-	_, err = fmt.Sscanf(line, "waiting %d heap %d stacks %d rss %d", &s.waiting, &s.heap, &s.stacks, &s.rss)
+	_, err = fmt.Sscanf(line, "waiting %d heap %d stacks %d rss %d goroutines %d", &s.waiting, &s.heap, &s.stacks, &s.rss, &s.goroutines)
 	return s, err
 }
 
@@ -309,15 +342,26 @@ func drive(n, wake int, useTLS bool) error {
 	if err != nil {
 		return err
 	}
+	// All n wait once the gauge says so and the goroutines that served
+	// them are gone (a parked Ping holds none, or one).
 	var s sample
-	for deadline := time.Now().Add(time.Minute); ; {
+	for deadline := time.Now().Add(2 * time.Minute); ; {
 		if s, err = c.measure(); err != nil {
 			return err
 		}
-		if s.waiting >= uint64(n) || time.Now().After(deadline) {
+		if s.waiting >= uint64(n) && s.goroutines <= base.goroutines+uint64(n)+50 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	if s.goroutines <= base.goroutines+uint64(n)/2 {
+		// No goroutine per Ping: wait until the handlers' are gone too.
+		for deadline := time.Now().Add(time.Minute); s.goroutines > base.goroutines+50 && time.Now().Before(deadline); {
+			time.Sleep(200 * time.Millisecond)
+			if s, err = c.measure(); err != nil {
+				return err
+			}
+		}
 	}
 	log.Printf("%d Pings waiting after %v", s.waiting, time.Since(t0).Round(time.Millisecond))
 	if s.waiting != uint64(n) {
@@ -328,6 +372,7 @@ func drive(n, wake int, useTLS bool) error {
 	fmt.Printf("server heap objects: %d MB -> %d MB, %s per Ping\n", base.heap>>20, s.heap>>20, per(s.heap, base.heap))
 	fmt.Printf("server stacks:       %d MB -> %d MB, %s per Ping\n", base.stacks>>20, s.stacks>>20, per(s.stacks, base.stacks))
 	fmt.Printf("server RSS:          %d MB -> %d MB, %s per Ping\n", base.rss>>20, s.rss>>20, per(s.rss, base.rss))
+	fmt.Printf("server goroutines:   %d -> %d\n", base.goroutines, s.goroutines)
 
 	for _, i := range rand.Perm(n)[:min(wake, n)] {
 		start := time.Now()
