@@ -22,7 +22,7 @@ type ClassesConfig struct {
 	Tasks    bool `toml:"tasks"`    // default true
 	Notes    bool `toml:"notes"`    // default true
 
-	EmailFrom    string `toml:"email_from"`    // memory, jmap or imapdav; "": store.kind
+	EmailFrom    string `toml:"email_from"`    // memory, jmap, imapdav or graph; "": store.kind
 	ContactsFrom string `toml:"contacts_from"` // as email_from
 	CalendarFrom string `toml:"calendar_from"` // as email_from
 	TasksFrom    string `toml:"tasks_from"`    // as email_from
@@ -94,6 +94,7 @@ func (c *Config) validateClasses(e *configErrors) {
 		key := "classes." + cl.key + "_from"
 		switch cl.from {
 		case "memory":
+		case "graph": // [graph]'s keys are checked by validateGraph
 		case "jmap":
 			if c.JMAP.SessionURL == "" {
 				e.add(key, "jmap needs jmap.session_url")
@@ -107,7 +108,7 @@ func (c *Config) validateClasses(e *configErrors) {
 				e.add(key, "imapdav serves %s from DAV, and [dav] has no URL for it", cl.key)
 			}
 		default:
-			e.add(key, "%q is not one of memory, jmap, imapdav", cl.from)
+			e.add(key, "%q is not one of memory, jmap, imapdav, graph", cl.from)
 		}
 	}
 	if !on {

@@ -229,7 +229,7 @@ func TestConfigErrors(t *testing.T) {
 			"config: server.decode_budget: 1048576 is less than max_body_size (33554432): such a body could never be decoded\n" +
 				"config: decoder.max_alloc_per_byte: -1 is negative"},
 		{"classes", "", []string{"EASGATE_CLASSES_TASKS_FROM=imapdav", "EASGATE_CLASSES_CONTACTS_FROM=caldav", "EASGATE_CLASSES_CALENDAR_FROM=jmap"},
-			"config: classes.contacts_from: \"caldav\" is not one of memory, jmap, imapdav\n" +
+			"config: classes.contacts_from: \"caldav\" is not one of memory, jmap, imapdav, graph\n" +
 				"config: classes.calendar_from: jmap needs jmap.session_url\n" +
 				"config: classes.tasks_from: imapdav needs imap.addr (the IMAP+DAV adapter logs in over IMAP)\n" +
 				"config: classes.tasks_from: imapdav serves tasks from DAV, and [dav] has no URL for it"},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -12,8 +13,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/easgate/easgate/gateway"
 	"github.com/easgate/easgate/internal/graphemu"
 	"github.com/easgate/easgate/sources/graph"
 	"github.com/easgate/easgate/statecache"
@@ -40,6 +43,48 @@ type GraphConfig struct {
 
 	NotificationURL    string `toml:"notification_url"`    // public HTTPS URL of the webhook; "": polling only
 	NotificationListen string `toml:"notification_listen"` // host:port serving it (behind a TLS proxy)
+
+	// Tenants, as [[graph.tenants]], serve several Entra tenants, each with
+	// its own app registration, chosen by the domain of the login. The
+	// single-tenant keys above (tenant, client_id, client_secret,
+	// certificate_file, key_file) then stay empty; the others apply to
+	// every tenant.
+	Tenants []GraphTenant `toml:"tenants"`
+}
+
+// GraphTenant is one [[graph.tenants]] entry.
+type GraphTenant struct {
+	Domains         []string `toml:"domains"`          // required: the login domains (UPN suffixes) it serves
+	Tenant          string   `toml:"tenant"`           // required: tenant id or primary domain
+	ClientID        string   `toml:"client_id"`        // required
+	ClientSecret    string   `toml:"client_secret"`    // a client secret, or:
+	CertificateFile string   `toml:"certificate_file"` // PEM certificate of a certificate credential
+	KeyFile         string   `toml:"key_file"`         // its PEM RSA private key
+	GraphURL        string   `toml:"graph_url"`        // default graph.graph_url
+	AuthorityURL    string   `toml:"authority_url"`    // default graph.authority_url
+}
+
+// tenants returns the tenants of [graph]: [[graph.tenants]], or the one
+// of its single-tenant keys (with no domains: it serves every login).
+func (g GraphConfig) tenants() []GraphTenant {
+	if len(g.Tenants) > 0 {
+		return g.Tenants
+	}
+	return []GraphTenant{{Tenant: g.Tenant, ClientID: g.ClientID, ClientSecret: g.ClientSecret,
+		CertificateFile: g.CertificateFile, KeyFile: g.KeyFile}}
+}
+
+// usesGraph reports whether a store of the config is Graph.
+func (c *Config) usesGraph() bool {
+	if c.Store.Kind == "graph" {
+		return true
+	}
+	for _, cl := range c.classes() {
+		if cl.on && cl.from == "graph" {
+			return true
+		}
+	}
+	return false
 }
 
 func defaultGraphConfig() GraphConfig {
@@ -50,19 +95,35 @@ func defaultGraphConfig() GraphConfig {
 // validateGraph checks [graph]; its required keys only for kind graph.
 func (c *Config) validateGraph(e *configErrors) {
 	g := c.Graph
-	if c.Store.Kind == "graph" {
-		if g.Tenant == "" {
-			e.add("graph.tenant", "not set, and store.kind is graph")
+	if len(g.Tenants) > 0 {
+		if g.Tenant != "" || g.ClientID != "" || g.ClientSecret != "" || g.CertificateFile != "" || g.KeyFile != "" {
+			e.add("graph.tenants", "set together with graph.tenant, client_id, client_secret, certificate_file or key_file; give each tenant its own in [[graph.tenants]]")
 		}
-		if g.ClientID == "" {
-			e.add("graph.client_id", "not set, and store.kind is graph")
+		seen := make(map[string]int)
+		for i, t := range g.Tenants {
+			key := fmt.Sprintf("graph.tenants[%d]", i)
+			if len(t.Domains) == 0 {
+				e.add(key+".domains", "empty: a tenant serves the logins of the domains listed")
+			}
+			for _, d := range t.Domains {
+				d = strings.ToLower(d)
+				if j, dup := seen[d]; dup {
+					e.add(key+".domains", "%q is also graph.tenants[%d]'s", d, j)
+				}
+				seen[d] = i
+			}
+			checkGraphTenant(e, key, t, true)
+			if t.GraphURL != "" {
+				checkURL(e, key+".graph_url", t.GraphURL)
+			}
+			if t.AuthorityURL != "" {
+				checkURL(e, key+".authority_url", t.AuthorityURL)
+			}
 		}
-		if g.ClientSecret == "" && g.CertificateFile == "" {
-			e.add("graph.client_secret", "neither it nor graph.certificate_file is set, and store.kind is graph")
-		}
-	}
-	if (g.CertificateFile == "") != (g.KeyFile == "") {
-		e.add("graph.key_file", "graph.certificate_file and graph.key_file go together")
+	} else if c.usesGraph() {
+		checkGraphTenant(e, "graph", g.tenants()[0], true)
+	} else {
+		checkGraphTenant(e, "graph", g.tenants()[0], false)
 	}
 	checkURL(e, "graph.graph_url", g.GraphURL)
 	checkURL(e, "graph.authority_url", g.AuthorityURL)
@@ -94,6 +155,25 @@ func (c *Config) validateGraph(e *configErrors) {
 	}
 }
 
+// checkGraphTenant checks one tenant's credentials; required says a
+// Graph store uses them.
+func checkGraphTenant(e *configErrors, key string, t GraphTenant, required bool) {
+	if required {
+		if t.Tenant == "" {
+			e.add(key+".tenant", "not set, and a store is graph")
+		}
+		if t.ClientID == "" {
+			e.add(key+".client_id", "not set, and a store is graph")
+		}
+		if t.ClientSecret == "" && t.CertificateFile == "" {
+			e.add(key+".client_secret", "neither it nor %s.certificate_file is set, and a store is graph", key)
+		}
+	}
+	if (t.CertificateFile == "") != (t.KeyFile == "") {
+		e.add(key+".key_file", "%s.certificate_file and %s.key_file go together", key, key)
+	}
+}
+
 // statePasswords checks device passwords in the state store; a nil
 // store (config tests) refuses every one.
 type statePasswords struct{ st *statecache.Store }
@@ -105,12 +185,42 @@ func (p statePasswords) CheckUserPassword(ctx context.Context, user, password st
 	return p.st.CheckUserPassword(ctx, user, password)
 }
 
-// graphBackend returns the Graph store of [graph].
-func graphBackend(cfg *Config, log *slog.Logger, state *statecache.Store) (*graph.Backend, error) {
+// graphBackend returns the Graph store of [graph]: one tenant's Backend,
+// or with [[graph.tenants]] the Tenants that pick one by login domain.
+func graphBackend(cfg *Config, log *slog.Logger, state *statecache.Store) (gateway.Backend, error) {
+	g := cfg.Graph
+	if len(g.Tenants) == 0 {
+		return graphTenantBackend(cfg, g.tenants()[0], log, state)
+	}
+	domains := make(map[string]*graph.Backend)
+	var made []*graph.Backend
+	for i, t := range g.Tenants {
+		tlog := log
+		if tlog != nil {
+			tlog = log.With("tenant", t.Tenant)
+		}
+		b, err := graphTenantBackend(cfg, t, tlog, state)
+		if err != nil {
+			for _, m := range made {
+				m.Close()
+			}
+			return nil, fmt.Errorf("config: graph.tenants[%d]: %w", i, err)
+		}
+		made = append(made, b)
+		for _, d := range t.Domains {
+			domains[d] = b
+		}
+	}
+	return graph.NewTenants(domains, cfg.Server.MailDomain)
+}
+
+// graphTenantBackend returns the Backend of one tenant with the shared
+// keys of [graph].
+func graphTenantBackend(cfg *Config, t GraphTenant, log *slog.Logger, state *statecache.Store) (*graph.Backend, error) {
 	g := cfg.Graph
 	o := graph.Options{
-		GraphURL: g.GraphURL, AuthorityURL: g.AuthorityURL, Tenant: g.Tenant, ClientID: g.ClientID,
-		ClientSecret: g.ClientSecret, Passwords: statePasswords{state}, MailDomain: cfg.Server.MailDomain,
+		GraphURL: cmp.Or(t.GraphURL, g.GraphURL), AuthorityURL: cmp.Or(t.AuthorityURL, g.AuthorityURL), Tenant: t.Tenant, ClientID: t.ClientID,
+		ClientSecret: t.ClientSecret, Passwords: statePasswords{state}, MailDomain: cfg.Server.MailDomain,
 		Concurrency: g.Concurrency, Budget: g.Budget, PageSize: g.PageSize,
 		PollInterval: g.PollInterval, MaxPollInterval: g.MaxPollInterval,
 		NotificationURL: g.NotificationURL, Directory: g.Directory, MaxUsers: cfg.Store.MaxUsers, Logger: log,
@@ -120,8 +230,8 @@ func graphBackend(cfg *Config, log *slog.Logger, state *statecache.Store) (*grap
 		// so a restart costs the phones no resync.
 		o.Journals = state
 	}
-	if g.CertificateFile != "" {
-		cert, key, err := loadCertificate(g.CertificateFile, g.KeyFile)
+	if t.CertificateFile != "" {
+		cert, key, err := loadCertificate(t.CertificateFile, t.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("config: graph.certificate_file: %w", err)
 		}
@@ -146,9 +256,31 @@ func loadCertificate(certFile, keyFile string) (*x509.Certificate, crypto.Signer
 	return graph.ParseCertificate(c, k)
 }
 
+// notificationServer is a Graph store that serves Graph's webhook:
+// *graph.Backend and *graph.Tenants.
+type notificationServer interface {
+	NotificationHandler() http.Handler
+}
+
+// graphNotifications finds the Graph store in b, itself or one of those
+// a closingBackend was built from.
+func graphNotifications(b gateway.Backend) notificationServer {
+	if n, ok := b.(notificationServer); ok {
+		return n
+	}
+	if cb, ok := b.(closingBackend); ok {
+		for _, c := range cb.closers {
+			if n, ok := c.(notificationServer); ok {
+				return n
+			}
+		}
+	}
+	return nil
+}
+
 // serveGraphNotifications serves the webhook Graph posts to, when
 // configured, until stop is called.
-func serveGraphNotifications(ctx context.Context, addr string, b *graph.Backend, log *slog.Logger) (stop func(), err error) {
+func serveGraphNotifications(ctx context.Context, addr string, b notificationServer, log *slog.Logger) (stop func(), err error) {
 	if addr == "" {
 		return func() {}, nil
 	}

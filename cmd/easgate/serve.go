@@ -21,7 +21,6 @@ import (
 	"github.com/easgate/easgate/gateway"
 	"github.com/easgate/easgate/metrics"
 	"github.com/easgate/easgate/sources"
-	"github.com/easgate/easgate/sources/graph"
 	"github.com/easgate/easgate/sources/imapdav"
 	"github.com/easgate/easgate/sources/imapdav/dav"
 	"github.com/easgate/easgate/sources/jmap"
@@ -82,7 +81,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) (err error) 
 	if c, ok := backend.(io.Closer); ok {
 		defer c.Close()
 	}
-	if gb, ok := backend.(*graph.Backend); ok {
+	if gb := graphNotifications(backend); gb != nil {
 		stop, err := serveGraphNotifications(ctx, cfg.Graph.NotificationListen, gb, log)
 		if err != nil {
 			return fmt.Errorf("serve: graph.notification_listen: %w", err)

@@ -193,12 +193,14 @@ func (b *Backend) Close() error {
 
 // UPN turns an EAS login (alice, DOMAIN\alice, alice@example.com) into
 // the lower-cased UPN the password table and Graph know it by.
-func (b *Backend) UPN(login string) string {
+func (b *Backend) UPN(login string) string { return upnOf(login, b.o.MailDomain) }
+
+func upnOf(login, mailDomain string) string {
 	if _, n, ok := strings.Cut(login, `\`); ok {
 		login = n
 	}
-	if !strings.Contains(login, "@") && b.o.MailDomain != "" {
-		login += "@" + b.o.MailDomain
+	if !strings.Contains(login, "@") && mailDomain != "" {
+		login += "@" + mailDomain
 	}
 	return strings.ToLower(login)
 }

@@ -416,22 +416,33 @@ func (b *Backend) NotificationHandler() http.Handler {
 			http.Error(w, "not found", http.StatusNotFound)
 			return
 		}
-		var body struct {
-			Value []struct {
-				SubscriptionID string `json:"subscriptionId"`
-				ClientState    string `json:"clientState"`
-				LifecycleEvent string `json:"lifecycleEvent"`
-			} `json:"value"`
-		}
-		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil {
-			http.Error(w, "bad notification", http.StatusBadRequest)
-			return
-		}
-		w.WriteHeader(http.StatusAccepted)
-		for _, v := range body.Value {
-			b.notify.handle(v.SubscriptionID, v.ClientState, v.LifecycleEvent)
-		}
+		serveNotifications(w, r, []*Backend{b})
 	})
+}
+
+// serveNotifications acknowledges a notification POST at once and hands
+// each notification to the backends; the one whose subscription it is
+// (the clientState vouches) wakes its poller, the others ignore it.
+func serveNotifications(w http.ResponseWriter, r *http.Request, bs []*Backend) {
+	var body struct {
+		Value []struct {
+			SubscriptionID string `json:"subscriptionId"`
+			ClientState    string `json:"clientState"`
+			LifecycleEvent string `json:"lifecycleEvent"`
+		} `json:"value"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil {
+		http.Error(w, "bad notification", http.StatusBadRequest)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+	for _, v := range body.Value {
+		for _, b := range bs {
+			if b.notify != nil {
+				b.notify.handle(v.SubscriptionID, v.ClientState, v.LifecycleEvent)
+			}
+		}
+	}
 }
 
 // hooked reports whether mailbox id has a live subscription.
