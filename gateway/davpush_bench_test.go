@@ -341,11 +341,7 @@ func BenchmarkDAVPushLatency(b *testing.B) {
 				other.catchUp(b, book)
 				b.StartTimer()
 			}
-			slices.Sort(lat)
-			pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
-			b.ReportMetric(pct(0.50), "p50-ms")
-			b.ReportMetric(pct(0.99), "p99-ms")
-			b.ReportMetric(pct(1), "max-ms")
+			reportLatency(b, lat)
 		})
 	}
 }

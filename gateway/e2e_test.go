@@ -117,6 +117,12 @@ func e2ePushBench(b *testing.B, srv *Server, send func(cmd string, body []byte) 
 		catchUp()
 		b.StartTimer()
 	}
+	reportLatency(b, lat)
+}
+
+// reportLatency reports the minimum, median, 99th percentile and maximum
+// of lat, in milliseconds.
+func reportLatency(b *testing.B, lat []time.Duration) {
 	slices.Sort(lat)
 	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
 	b.ReportMetric(pct(0), "min-ms")

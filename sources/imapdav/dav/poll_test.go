@@ -173,6 +173,9 @@ func testWatchShared(t *testing.T, srv *testserver.DAV) {
 	}
 	elapsed := cs[len(cs)-1].start.Sub(cs[0].start)
 	t.Logf("%d checks in %v for 2 waiting devices (interval %v)", len(cs), elapsed.Round(time.Millisecond), interval)
+	if most := int(elapsed/interval) + 1; len(cs) > most {
+		t.Errorf("%d checks in %v: one poller sends at most %d", len(cs), elapsed, most)
+	}
 	if n := e.log.len() - from; n != len(e.log.checks(from, e.bookPath)) {
 		t.Errorf("%d requests while waiting, %d of them checks: want only checks", n, len(e.log.checks(from, e.bookPath)))
 	}
