@@ -65,6 +65,9 @@ type PushOptions struct {
 	MaxUsers int
 	// NoPush starts the same Dovecot without the push plugin.
 	NoPush bool
+	// FastLogin runs imap-login in high-performance mode with spare imap
+	// processes (docs/OPERATIONS.md): with push, a wake logs in afresh.
+	FastLogin bool
 }
 
 // StartDovecotPush starts Dovecot as StartDovecot does, with the
@@ -96,6 +99,9 @@ func (o *PushOptions) env() []string {
 	}
 	if o.Timeout > 0 {
 		env = append(env, fmt.Sprintf("PUSH_TIMEOUT_MSECS=%d", o.Timeout.Milliseconds()))
+	}
+	if o.FastLogin {
+		env = append(env, "DOVECOT_FAST_LOGIN=1")
 	}
 	if o.MaxUsers > 0 {
 		env = append(env, fmt.Sprintf("DOVECOT_MAX_USERS=%d", o.MaxUsers))

@@ -13,7 +13,10 @@
 #   PUSH_DRIVER=none    start without the plugin (the IDLE baseline of scripts/pushload)
 #   DOVECOT_MAX_USERS   raise Dovecot's process and client limits so that this
 #                       many users can each hold an IDLE connection (Dovecot's
-#                       default allows 100 imap processes)
+#                       default allows 100 imap processes); only the first two
+#                       users' logins are checked at start
+#   DOVECOT_FAST_LOGIN=1  imap-login in high-performance mode and spare imap
+#                       processes, which docs/OPERATIONS.md recommends with push
 # Users, ports and the rest as start-dovecot.sh (DOVECOT_USERS="u1:p1 u2:p2").
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -50,6 +53,19 @@ service imap {
 }
 service anvil {
   client_limit = $((4 * n + 1000))
+}
+CONF
+  export DOVECOT_CHECK_USERS=2
+fi
+if [ "${DOVECOT_FAST_LOGIN:-}" = 1 ]; then
+  cat >> "$W/push.conf" <<CONF
+# DOVECOT_FAST_LOGIN=1: with push, every wake of a phone logs in afresh
+service imap-login {
+  service_count = 0
+  process_min_avail = 2
+}
+service imap {
+  process_min_avail = 4
 }
 CONF
 fi
