@@ -482,4 +482,3 @@ func loadavg() string {
 	}
 	return strings.Join(f[:3], " ")
 }
-
