@@ -157,6 +157,7 @@ type console struct {
 	// loginTokens are the anti-CSRF values of login forms, which have no
 	// session yet: double-submitted as a cookie and a form field.
 	loginCookie string
+	signins     signIns // the users' console's sign-ins in progress
 }
 
 func (s *Server) newConsole(o ConsoleOptions, base, cookie string, admin bool) *console {
@@ -197,6 +198,12 @@ type page struct {
 	// The confirmation page.
 	Question, Verb, Action, Back string
 	Fields                       map[string]string
+
+	// Sign-in: offered on the login page; the code to enter; the device
+	// password issued at its end.
+	SignIn                               bool
+	SignInCode, SignInURL, SignInMessage string
+	Password                             string
 }
 
 // actButton is one action form of the device page.
@@ -266,6 +273,7 @@ func (c *console) loginPage(w http.ResponseWriter, r *http.Request, code int, ms
 		p.Title = "easgate administration"
 	}
 	p.LoginCSRF, p.Error = tok, msg
+	p.SignIn = !c.admin && signInOf(c.s.backend) != nil
 	c.render(w, code, "login", p)
 }
 

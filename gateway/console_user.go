@@ -96,6 +96,8 @@ func (s *Server) EnableUserConsole(o ConsoleOptions) {
 		c.setCookie(w, r, c.cookie, "", -1)
 		http.Redirect(w, r, p, http.StatusSeeOther)
 	}))
+	s.mux.HandleFunc("POST "+p+"/signin", c.userSignIn)
+	s.mux.HandleFunc("POST "+p+"/signin/done", c.userSignInDone)
 	s.mux.HandleFunc("POST "+p+"/act", auth(c.userAct))
 	s.mux.HandleFunc("POST "+p+"/folders", auth(c.userFolders))
 }

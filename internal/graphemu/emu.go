@@ -57,6 +57,9 @@ type Options struct {
 	// SentDelay is how long after sendMail the Sent Items copy appears
 	// (§4.3); 0 means at once.
 	SentDelay time.Duration
+	// DeviceCodeInterval is the polling interval the device-code endpoint
+	// asks for; 0 means 5 s ([D]).
+	DeviceCodeInterval time.Duration
 
 	// Client makes the validation and notification POSTs of
 	// subscriptions; nil means a client with a 10 s timeout.
@@ -90,19 +93,20 @@ type Server struct {
 	o   Options
 	log *slog.Logger
 
-	mu         sync.Mutex
-	boxes      map[string]*mailbox // by object id
-	byName     map[string]*mailbox // by lower-cased UPN and mail
-	order      []*mailbox
-	tokens     map[string]issuedToken
-	subs       map[string]*subscription
-	faults     []fault
-	requests   int // Graph requests answered, for figures
-	roundTrips int // HTTP requests to /v1.0 and /beta, a $batch counting once
-	emptyNext  int // delta pages still to be answered empty (§7 row 2)
-	replay     bool
-	stall      chan struct{} // while set, admitted requests wait for it to close
-	uploads    map[string]*uploadSession
+	mu          sync.Mutex
+	boxes       map[string]*mailbox // by object id
+	byName      map[string]*mailbox // by lower-cased UPN and mail
+	order       []*mailbox
+	tokens      map[string]issuedToken
+	subs        map[string]*subscription
+	faults      []fault
+	requests    int // Graph requests answered, for figures
+	roundTrips  int // HTTP requests to /v1.0 and /beta, a $batch counting once
+	emptyNext   int // delta pages still to be answered empty (§7 row 2)
+	replay      bool
+	stall       chan struct{} // while set, admitted requests wait for it to close
+	uploads     map[string]*uploadSession
+	deviceCodes map[string]*deviceCode
 
 	// baseURL is the scheme and host links are built on; set from the
 	// first request when empty.
@@ -113,6 +117,7 @@ type Server struct {
 
 type issuedToken struct {
 	app     *App
+	user    string // a delegated token's user (object id); "" for app-only
 	expires time.Time
 }
 
@@ -157,12 +162,16 @@ func New(o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.DeviceCodeInterval <= 0 {
+		o.DeviceCodeInterval = 5 * time.Second
+	}
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Server{o: o, log: log, boxes: make(map[string]*mailbox), byName: make(map[string]*mailbox),
-		tokens: make(map[string]issuedToken), subs: make(map[string]*subscription), uploads: make(map[string]*uploadSession)}
+		tokens: make(map[string]issuedToken), subs: make(map[string]*subscription), uploads: make(map[string]*uploadSession),
+		deviceCodes: make(map[string]*deviceCode)}
 }
 
 // SetBaseURL sets the scheme and host of the links the emulator writes
@@ -253,7 +262,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case "token":
 			s.serveToken(w, r, segs[0])
 			return
+		case "devicecode":
+			s.serveDeviceCode(w, r, segs[0])
+			return
 		}
+	}
+	if len(segs) == 1 && segs[0] == "devicelogin" {
+		s.serveDeviceLogin(w, r)
+		return
+	}
+	if len(segs) == 2 && (segs[0] == "v1.0" || segs[0] == "beta") && strings.EqualFold(segs[1], "me") {
+		s.serveMe(w, r)
+		return
 	}
 	if len(segs) == 2 && segs[0] == "upload" {
 		s.serveUpload(w, r, segs[1])
@@ -372,6 +392,10 @@ func (s *Server) authenticate(r *http.Request) (*App, *graphError) {
 	}
 	if !s.o.Now().Before(it.expires) {
 		return nil, errf(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.")
+	}
+	if it.user != "" {
+		// chosen: a delegated token of the sign-in (User.Read) reads /me only.
+		return nil, errf(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
 	}
 	return it.app, nil
 }

@@ -36,6 +36,10 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenant strin
 		return
 	}
 	f := r.PostForm
+	if f.Get("grant_type") == "urn:ietf:params:oauth:grant-type:device_code" {
+		s.deviceToken(w, r)
+		return
+	}
 	if f.Get("grant_type") != "client_credentials" {
 		oauthErr(400, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.", 70003)
 		return

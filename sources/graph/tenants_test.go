@@ -62,3 +62,37 @@ func TestTenants(t *testing.T) {
 		t.Errorf("requests: %d to the first tenant, %d to the second; want both used", g1.Emu.Requests(), g2.Emu.Requests())
 	}
 }
+
+// TestSignIn: the device-code sign-in (§1.1) proves a login when the
+// user who signs in owns its mailbox: pending until they do, refused
+// when someone else signs in or the user declines.
+func TestSignIn(t *testing.T) {
+	g, b := newBackend(t, graphemu.Options{}, Options{})
+	ctx := context.Background()
+	for _, c := range []struct {
+		signer  string
+		decline bool
+		ok      bool
+	}{{"alice@example.com", false, true}, {"bob@example.com", false, false}, {"", true, false}} {
+		si, err := b.StartSignIn(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if si.Code == "" || si.URL == "" || si.Interval <= 0 {
+			t.Fatalf("StartSignIn = %+v", si)
+		}
+		if _, done, err := si.Poll(ctx); done || err != nil {
+			t.Errorf("Poll before the sign-in = %v, %v; want pending", done, err)
+		}
+		if err := g.Emu.CompleteDeviceCode(si.Code, c.signer, c.decline); err != nil {
+			t.Fatal(err)
+		}
+		user, done, err := si.Poll(ctx)
+		switch {
+		case c.ok && (!done || err != nil || user != "alice@example.com"):
+			t.Errorf("Poll after alice signed in = %q, %v, %v; want alice@example.com", user, done, err)
+		case !c.ok && (done || err == nil):
+			t.Errorf("Poll after %q signed in (decline %v) = %q, %v, %v; want an error", c.signer, c.decline, user, done, err)
+		}
+	}
+}
