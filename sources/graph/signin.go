@@ -79,7 +79,9 @@ type oauthError struct {
 	Description string `json:"error_description"`
 }
 
-func (e *oauthError) Error() string { return fmt.Sprintf("HTTP %d %s: %s", e.Status, e.Code, e.Description) }
+func (e *oauthError) Error() string {
+	return fmt.Sprintf("HTTP %d %s: %s", e.Status, e.Code, e.Description)
+}
 
 // oauthPost posts form to the tenant's endpoint (token, devicecode) and
 // decodes the answer.
