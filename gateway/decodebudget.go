@@ -107,6 +107,7 @@ func (br *budgetReader) release() {
 // rest of its body is not read: the connection closes.
 func refuseOverBudget(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(decodeRetryAfter/time.Second)))
+	w.Header().Set(throttleHeader, outOfBudgets) // as for the other 503s of overload (overload.go)
 	w.Header().Set("Connection", "close")
 	w.WriteHeader(http.StatusServiceUnavailable)
 }

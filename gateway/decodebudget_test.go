@@ -48,9 +48,10 @@ func TestDecodeBudget(t *testing.T) {
 	}
 
 	w := post(s, Path+plainQuery+"FolderSync", small)
-	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "5" || w.Header().Get("Connection") != "close" {
-		t.Errorf("POST over the budget = %d, Retry-After %q, Connection %q; want 503, 5, close",
-			w.Code, w.Header().Get("Retry-After"), w.Header().Get("Connection"))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "5" || w.Header().Get("Connection") != "close" ||
+		w.Header().Get("X-MS-ASThrottle") != "OutOfBudgets" {
+		t.Errorf("POST over the budget = %d, Retry-After %q, Connection %q, X-MS-ASThrottle %q; want 503, 5, close, OutOfBudgets",
+			w.Code, w.Header().Get("Retry-After"), w.Header().Get("Connection"), w.Header().Get("X-MS-ASThrottle"))
 	}
 
 	pw.Write(big[sent:])
