@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -422,7 +423,14 @@ func TestServeStores(t *testing.T) {
 	t.Run("imap-dav", func(t *testing.T) {
 		d := testserver.StartDovecot(t)
 		r := testserver.StartRadicale(t)
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin := l.Addr().String()
+		l.Close()
 		url := serveConfig(t, "../../configs/imap-dav.toml", map[string]string{
+			"EASGATE_ADMIN_LISTEN":    admin,
 			"EASGATE_IMAP_ADDR":       d.IMAP,
 			"EASGATE_IMAP_SUBMISSION": d.Submission,
 			"EASGATE_DAV_CALDAV_URL":  r.URL,
@@ -430,5 +438,12 @@ func TestServeStores(t *testing.T) {
 			"EASGATE_STATE_DIR":       t.TempDir(),
 		})
 		checkLogin(t, url, "alice", testserver.Users["alice"])
+		// The DAV poller's counts are served, at zero with nobody waiting.
+		m := metricsText(t, admin)
+		for _, want := range []string{"easgate_dav_pollers 0", "easgate_dav_checks_total 0", "easgate_dav_checks_delayed_total 0"} {
+			if !strings.Contains(m, want) {
+				t.Errorf("/metrics lacks %q:\n%s", want, grepLines(m, "easgate_dav"))
+			}
+		}
 	})
 }

@@ -98,6 +98,12 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) (err error) 
 	if err := mountEvents(gw, backend, cfg); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	if ib := imapdavBackend(backend); ib != nil && ib.DAVHub() != nil {
+		hub := ib.DAVHub()
+		metrics.RegisterDAVPolls(gw.Registry(), func() metrics.DAVPollCounts {
+			return metrics.DAVPollCounts(hub.Stats())
+		})
+	}
 	stopSocket, err := mountAdmin(ctx, gw, cfg, log)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -406,12 +412,21 @@ func mountEvents(gw *gateway.Server, backend gateway.Backend, cfg *Config) error
 // eventsBackend finds the imapdav Backend with events on in b, itself or
 // one of those a closingBackend was built from.
 func eventsBackend(b gateway.Backend) *imapdav.Backend {
-	if ib, ok := b.(*imapdav.Backend); ok && ib.EventsEnabled() {
+	if ib := imapdavBackend(b); ib != nil && ib.EventsEnabled() {
+		return ib
+	}
+	return nil
+}
+
+// imapdavBackend finds the imapdav Backend in b, itself or one of those a
+// closingBackend was built from: store.kind's or [classes]'s imapdav store.
+func imapdavBackend(b gateway.Backend) *imapdav.Backend {
+	if ib, ok := b.(*imapdav.Backend); ok {
 		return ib
 	}
 	if cb, ok := b.(closingBackend); ok {
 		for _, c := range cb.closers {
-			if ib, ok := c.(*imapdav.Backend); ok && ib.EventsEnabled() {
+			if ib, ok := c.(*imapdav.Backend); ok {
 				return ib
 			}
 		}

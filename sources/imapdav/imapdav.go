@@ -179,6 +179,15 @@ func NewBackend(o *Options) (*Backend, error) {
 	return b, nil
 }
 
+// DAVHub returns the Hub that shares DAV change polling among the users'
+// devices, for its counts; nil without DAV.
+func (b *Backend) DAVHub() *dav.Hub {
+	if b.opts.DAV == nil {
+		return nil
+	}
+	return b.opts.DAV.Hub
+}
+
 // Login returns user's Source. The first Login of a user, and one with a
 // password other than the cached one, authenticates against the IMAP
 // server (and opens the DAV store); later ones reuse the cached Source.

@@ -47,6 +47,22 @@ const checkTimeout = 30 * time.Second
 type Hub struct {
 	mu    sync.Mutex
 	users map[string]*poller
+	stats HubStats
+}
+
+// HubStats are a Hub's counts, for metrics: the pollers running now, and
+// since NewHub the checks sent, those that found a change, those that
+// failed, and those the per-user bound (PollsPerMinute) held back.
+type HubStats struct {
+	Pollers                          int
+	Checks, Changes, Errors, Delayed int64
+}
+
+// Stats returns the Hub's counts.
+func (h *Hub) Stats() HubStats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.stats
 }
 
 // NewHub returns an empty Hub.
@@ -163,6 +179,7 @@ func (h *Hub) subscribe(s *Store, paths []string) (w *waiter, release func()) {
 	if p.stop == nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		p.stop, p.done = cancel, make(chan struct{})
+		h.stats.Pollers++
 		go h.run(ctx, p, p.done)
 	} else {
 		p.poke()
@@ -186,6 +203,7 @@ func (h *Hub) release(p *poller, w *waiter, paths []string) {
 	}
 	p.stop()
 	p.stop = nil
+	h.stats.Pollers--
 	p.left = time.Now()
 	if p.linger == nil {
 		p.linger = time.AfterFunc(pollLinger, func() { h.expire(p) })
@@ -232,19 +250,19 @@ func (p *poller) poke() {
 
 // next returns the waited-on collection to check next and when; nil when
 // nobody waits on any. The time is the collection's due time, or later
-// when the budget is spent. h.mu is held.
-func (p *poller) next() (*watched, time.Time) {
-	var c *watched
+// when the budget is spent (held). h.mu is held.
+func (p *poller) next() (c *watched, at time.Time, held bool) {
 	for _, x := range p.colls {
 		if len(x.waiters) > 0 && (c == nil || x.due.Before(c.due)) {
 			c = x
 		}
 	}
 	if c == nil {
-		return nil, time.Time{}
+		return nil, time.Time{}, false
 	}
 	// The oldest of the last budget requests must have left the window.
-	return c, later(c.due, p.sent[p.sentNext].Add(p.store.budgetWindow))
+	free := p.sent[p.sentNext].Add(p.store.budgetWindow)
+	return c, later(c.due, free), free.After(c.due)
 }
 
 // record notes a request sent at now. h.mu is held.
@@ -277,11 +295,15 @@ func (h *Hub) run(ctx context.Context, p *poller, done chan struct{}) {
 	defer t.Stop()
 	for {
 		h.mu.Lock()
-		c, at := p.next()
+		c, at, held := p.next()
 		s := p.store
 		now := time.Now()
 		if c != nil && !at.After(now) {
 			p.record(now)
+			h.stats.Checks++
+			if held {
+				h.stats.Delayed++
+			}
 		}
 		h.mu.Unlock()
 		if c == nil || at.After(now) {
@@ -309,7 +331,12 @@ func (h *Hub) run(ctx context.Context, p *poller, done chan struct{}) {
 			err = sources.MarkTemporary(fmt.Errorf("dav: check of %s: no answer within %v: %w", c.path, checkTimeout, err))
 		}
 		h.mu.Lock()
-		p.seen(c, v, err)
+		switch changed := p.seen(c, v, err); {
+		case err != nil && !isNotFound(err):
+			h.stats.Errors++
+		case changed:
+			h.stats.Changes++
+		}
 		h.mu.Unlock()
 	}
 }
@@ -318,8 +345,9 @@ func (h *Hub) run(ctx context.Context, p *poller, done chan struct{}) {
 // waiters and has c checked at the short interval for activeFor; after
 // that every check that finds nothing doubles the interval, up to the
 // idle one. A collection gone counts as changed; any other error
-// is handed to the waiters. h.mu is held.
-func (p *poller) seen(c *watched, v string, err error) {
+// is handed to the waiters. It reports whether the waiters were told of a
+// change. h.mu is held.
+func (p *poller) seen(c *watched, v string, err error) (changed bool) {
 	s := p.store
 	now := time.Now()
 	switch {
@@ -328,7 +356,7 @@ func (p *poller) seen(c *watched, v string, err error) {
 			w.changed = append(w.changed, idx...)
 			w.notify()
 		}
-		c.known, c.interval = false, s.pollMax
+		c.known, c.interval, changed = false, s.pollMax, true
 	case err != nil:
 		for w := range c.waiters {
 			w.err = err
@@ -338,7 +366,7 @@ func (p *poller) seen(c *watched, v string, err error) {
 	case !c.known:
 		c.version, c.known = v, true
 	case v != c.version:
-		c.version, c.interval, c.active = v, s.pollMin, now.Add(s.activeFor)
+		c.version, c.interval, c.active, changed = v, s.pollMin, now.Add(s.activeFor), true
 		for w, idx := range c.waiters {
 			w.changed = append(w.changed, idx...)
 			w.notify()
@@ -348,6 +376,7 @@ func (p *poller) seen(c *watched, v string, err error) {
 		c.interval = min(2*c.interval, s.pollMax)
 	}
 	c.due = now.Add(c.interval)
+	return changed
 }
 
 // versionAt returns a string that changes whenever the collection at path

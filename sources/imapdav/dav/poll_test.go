@@ -176,6 +176,9 @@ func testWatchShared(t *testing.T, srv *testserver.DAV) {
 	if most := int(elapsed/interval) + 1; len(cs) > most {
 		t.Errorf("%d checks in %v: one poller sends at most %d", len(cs), elapsed, most)
 	}
+	if st := e.hub.Stats(); st.Pollers != 1 || st.Checks < int64(len(cs)) {
+		t.Errorf("Stats = %+v while 2 devices wait, want 1 poller and at least %d checks", st, len(cs))
+	}
 	if n := e.log.len() - from; n != len(e.log.checks(from, e.bookPath)) {
 		t.Errorf("%d requests while waiting, %d of them checks: want only checks", n, len(e.log.checks(from, e.bookPath)))
 	}
@@ -206,6 +209,9 @@ func testWatchShared(t *testing.T, srv *testserver.DAV) {
 	}
 	if _, running, _, _ := e.poller(); running {
 		t.Error("poller marked running after its goroutine ended")
+	}
+	if st := e.hub.Stats(); st.Pollers != 0 || st.Changes != 1 || st.Errors != 0 {
+		t.Errorf("Stats = %+v after the waits, want no poller, 1 change and no error", st)
 	}
 
 	// Waits that end by their context (a heartbeat) stop it too.
@@ -250,6 +256,9 @@ func testWatchBudget(t *testing.T, srv *testserver.DAV) {
 		if d := cs[i].start.Sub(cs[i-budget].start); d < window-slack {
 			t.Errorf("checks %d to %d within %v: more than %d in a window of %v", i-budget, i, d, budget, window)
 		}
+	}
+	if st := e.hub.Stats(); st.Delayed == 0 {
+		t.Errorf("Stats = %+v, want checks delayed by the bound", st)
 	}
 	elapsed := cs[len(cs)-1].start.Sub(cs[0].start)
 	t.Logf("%d checks in %v, bound %d per %v; unbounded they would be due every 10 ms", len(cs), elapsed.Round(time.Millisecond), budget, window)
@@ -321,7 +330,9 @@ func TestPollSchedule(t *testing.T) {
 		}
 		w.changed, w.err = nil, nil
 		before := time.Now()
-		p.seen(c, step.version, step.err)
+		if changed := p.seen(c, step.version, step.err); changed != (step.wantChanged != nil) {
+			t.Errorf("step %d: seen = %v, want %v", i, changed, step.wantChanged != nil)
+		}
 		if c.interval != step.wantInterval || c.due.Before(before.Add(step.wantInterval)) {
 			t.Errorf("step %d: interval %v, due in %v; want %v", i, c.interval, time.Until(c.due).Round(time.Millisecond), step.wantInterval)
 		}
