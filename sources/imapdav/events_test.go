@@ -350,3 +350,27 @@ func TestEventDropped(t *testing.T) {
 		t.Errorf("%d IDLE connections, want none with events", idle)
 	}
 }
+
+// TestConnIdle: command connections unused for Options.ConnIdle are
+// logged out, so that a user who only waits for events holds none.
+func TestConnIdle(t *testing.T) {
+	d := testserver.StartDovecot(t)
+	src, err := Dial(t.Context(), &Options{IMAP: d.IMAP, TLS: TLSNone, ConnIdle: 200 * time.Millisecond}, "alice", testserver.Users["alice"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	for round := range 2 { // the second round checks that the reaper comes again
+		if _, err := src.State(t.Context(), "INBOX"); err != nil {
+			t.Fatal(err)
+		}
+		if n := src.pool.open(); n != 1 {
+			t.Fatalf("round %d: %d connections after a command, want 1 kept for the next", round, n)
+		}
+		for deadline := time.Now().Add(10 * time.Second); src.pool.open() != 0; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: the idle connection is still open 10 s later", round)
+			}
+		}
+	}
+}
