@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/easgate/easgate/internal/testserver"
 	"github.com/easgate/easgate/sources"
@@ -222,6 +223,22 @@ func startEvents(t *testing.T, check time.Duration, token string) *eventsEnv {
 	return e
 }
 
+// alice logs alice in through the Backend and returns her Source,
+// another client of hers and a new folder.
+func (e *eventsEnv) alice(t *testing.T) (*Source, *imapclient.Client, string) {
+	t.Helper()
+	src, err := e.b.Login(t.Context(), "alice", testserver.Users["alice"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc := dialOther(t, e.d.IMAP, "alice")
+	folder := fmt.Sprintf("Ev%d", boxSeq.Add(1))
+	if err := oc.Create(folder, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return src.(*Source), oc, folder
+}
+
 func (e *eventsEnv) outcome(o string) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -263,16 +280,7 @@ func (e *eventsEnv) watchOnce(t *testing.T, s *Source, folder string, change fun
 // connection; the periodic check is an hour away, so only events can.
 func TestEventWatch(t *testing.T) {
 	e := startEvents(t, time.Hour, "imapdav-events-test")
-	src, err := e.b.Login(t.Context(), "alice", testserver.Users["alice"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := src.(*Source)
-	oc := dialOther(t, e.d.IMAP, "alice")
-	folder := fmt.Sprintf("Ev%d", boxSeq.Add(1))
-	if err := oc.Create(folder, nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	s, oc, folder := e.alice(t)
 	var uid imap.UID
 	changes := []struct {
 		name   string
@@ -322,16 +330,7 @@ func TestEventWatch(t *testing.T) {
 // event is dropped; the periodic check still ends the Watch.
 func TestEventDropped(t *testing.T) {
 	e := startEvents(t, 500*time.Millisecond, "a-token-easgate-refuses")
-	src, err := e.b.Login(t.Context(), "alice", testserver.Users["alice"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := src.(*Source)
-	oc := dialOther(t, e.d.IMAP, "alice")
-	folder := fmt.Sprintf("Ev%d", boxSeq.Add(1))
-	if err := oc.Create(folder, nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	s, oc, folder := e.alice(t)
 	got := e.watchOnce(t, s, folder, func() {
 		if _, err := appendRaw(oc, folder, testMessage(1)); err != nil {
 			t.Fatal(err)
