@@ -74,8 +74,8 @@ type poller struct {
 	user    string
 	store   *Store // the latest Store to wait: its credentials and settings
 	colls   map[string]*watched
-	waiters int // Watch calls in progress
-	kick    chan struct{}
+	waiters int                // Watch calls in progress
+	kick    chan struct{}      // wakes the polling goroutine: the schedule changed
 	stop    context.CancelFunc // nil while no goroutine polls
 	done    chan struct{}      // closed when the polling goroutine ends
 	left    time.Time          // when the last waiter left
@@ -86,7 +86,6 @@ type poller struct {
 	// entry tells when the next request is allowed.
 	sent     []time.Time
 	sentNext int
-	requests int // sent in total, for tests and the load figures
 }
 
 // watched is one collection of a user.
@@ -162,8 +161,7 @@ func (h *Hub) subscribe(s *Store, paths []string) (w *waiter, release func()) {
 	defer h.mu.Unlock()
 	p := h.users[s.user]
 	if p == nil {
-		p = &poller{user: s.user, colls: make(map[string]*watched), kick: make(chan struct{}, 1),
-			sent: make([]time.Time, s.budget)}
+		p = &poller{user: s.user, colls: make(map[string]*watched), sent: make([]time.Time, s.budget)}
 		h.users[s.user] = p
 	}
 	p.store = s
@@ -177,10 +175,12 @@ func (h *Hub) subscribe(s *Store, paths []string) (w *waiter, release func()) {
 	}
 	p.waiters++
 	if p.stop == nil {
+		// A goroutine of its own for each start: one that was stopped
+		// may still be ending, and must not take the new one's kicks.
 		ctx, cancel := context.WithCancel(context.Background())
-		p.stop, p.done = cancel, make(chan struct{})
+		p.stop, p.done, p.kick = cancel, make(chan struct{}), make(chan struct{}, 1)
 		h.stats.Pollers++
-		go h.run(ctx, p, p.done)
+		go h.run(ctx, p, p.kick, p.done)
 	} else {
 		p.poke()
 	}
@@ -201,14 +201,21 @@ func (h *Hub) release(p *poller, w *waiter, paths []string) {
 	if p.waiters--; p.waiters > 0 {
 		return
 	}
-	p.stop()
-	p.stop = nil
-	h.stats.Pollers--
+	h.stopPoller(p)
 	p.left = time.Now()
 	if p.linger == nil {
 		p.linger = time.AfterFunc(pollLinger, func() { h.expire(p) })
 	} else {
 		p.linger.Reset(pollLinger)
+	}
+}
+
+// stopPoller ends p's polling goroutine, if one runs. h.mu is held.
+func (h *Hub) stopPoller(p *poller) {
+	if p.stop != nil {
+		p.stop()
+		p.stop = nil
+		h.stats.Pollers--
 	}
 }
 
@@ -267,7 +274,6 @@ func (p *poller) next() (c *watched, at time.Time, held bool) {
 
 // record notes a request sent at now. h.mu is held.
 func (p *poller) record(now time.Time) {
-	p.requests++
 	p.sent[p.sentNext] = now
 	p.sentNext = (p.sentNext + 1) % len(p.sent)
 }
@@ -281,19 +287,32 @@ func later(a, b time.Time) time.Time {
 
 // run is p's polling goroutine: it checks the due collection, waits for
 // the next, and ends with ctx.
-func (h *Hub) run(ctx context.Context, p *poller, done chan struct{}) {
+func (h *Hub) run(ctx context.Context, p *poller, kick <-chan struct{}, done chan struct{}) {
 	defer close(done)
 	defer func() {
-		if v := recover(); v != nil {
-			h.mu.Lock()
-			log := p.store.log
-			h.mu.Unlock()
-			log.Error("dav: poller panic", "user", p.user, "panic", v, "stack", string(debug.Stack()))
+		v := recover()
+		if v == nil {
+			return
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		p.store.log.Error("dav: poller panic", "user", p.user, "panic", v, "stack", string(debug.Stack()))
+		// The waiters fail rather than wait on a poller that is gone; the
+		// next Watch starts another.
+		err := fmt.Errorf("dav: poller of %s failed: %v", p.user, v)
+		for _, c := range p.colls {
+			for w := range c.waiters {
+				w.err = err
+				w.notify()
+			}
+		}
+		if p.done == done {
+			h.stopPoller(p)
 		}
 	}()
 	t := time.NewTimer(0)
 	defer t.Stop()
-	for {
+	for ctx.Err() == nil {
 		h.mu.Lock()
 		c, at, held := p.next()
 		s := p.store
@@ -315,7 +334,7 @@ func (h *Hub) run(ctx context.Context, p *poller, done chan struct{}) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-p.kick:
+			case <-kick:
 			case <-tc:
 			}
 			continue
