@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,11 +14,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/easgate/easgate/gateway"
 	"github.com/easgate/easgate/internal/graphemu"
+	"github.com/easgate/easgate/metrics"
 	"github.com/easgate/easgate/sources/graph"
 	"github.com/easgate/easgate/statecache"
 )
@@ -276,6 +279,42 @@ func graphNotifications(b gateway.Backend) notificationServer {
 		}
 	}
 	return nil
+}
+
+// graphStats is a Graph store whose traffic is measured: *graph.Backend
+// and *graph.Tenants.
+type graphStats interface {
+	SetObserver(graph.Observer)
+	Mailboxes(n int) []graph.MailboxStats
+}
+
+// mountGraphMetrics counts the Graph store's traffic in gw's registry, by
+// tenant, and lists the busiest mailboxes at /debug/graph/mailboxes on
+// the admin listener (?top=N, default 20): a metric label per mailbox
+// would make a series per user.
+func mountGraphMetrics(gw *gateway.Server, backend gateway.Backend) {
+	var gs graphStats
+	if g, ok := backend.(graphStats); ok {
+		gs = g
+	} else if cb, ok := backend.(closingBackend); ok {
+		for _, c := range cb.closers {
+			if g, ok := c.(graphStats); ok {
+				gs = g
+			}
+		}
+	}
+	if gs == nil {
+		return
+	}
+	gs.SetObserver(metrics.NewGraph(gw.Registry()))
+	gw.Admin().HandleFunc("GET /debug/graph/mailboxes", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(r.URL.Query().Get("top"))
+		if err != nil || n <= 0 {
+			n = 20
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(gs.Mailboxes(min(n, 1000)))
+	})
 }
 
 // serveGraphNotifications serves the webhook Graph posts to, when

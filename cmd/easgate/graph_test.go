@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,11 +59,44 @@ func TestServeGraphTenants(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	url := serveConfig(t, cfg, nil)
+	url, admin := serveAddrs(t, cfg, nil)
 	checkLogin(t, url, "alice", "alice-device-pw")
 	checkLogin(t, url, "carol@fabrikam.example", "carol-device-pw")
 	if g1.Emu.Requests() == 0 || g2.Emu.Requests() == 0 {
 		t.Errorf("requests: %d to the first tenant's Graph, %d to the second's; want both used", g1.Emu.Requests(), g2.Emu.Requests())
+	}
+	// The Graph metrics are by tenant; the mailboxes are listed apart.
+	get := func(path string) string {
+		resp, err := http.Get("http://" + admin + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	m := get("/metrics")
+	for _, tn := range []*testserver.Graph{g1, g2} {
+		if want := `easgate_graph_requests_total{code="200",tenant="` + tn.Tenant + `"}`; !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(m, "alice") || strings.Contains(m, "carol") {
+		t.Error("/metrics names a mailbox")
+	}
+	var top []struct {
+		Tenant, Mailbox string
+		Requests        int
+	}
+	if err := json.Unmarshal([]byte(get("/debug/graph/mailboxes?top=5")), &top); err != nil || len(top) < 2 {
+		t.Fatalf("/debug/graph/mailboxes = %+v, %v", top, err)
+	}
+	names := map[string]bool{}
+	for _, x := range top {
+		names[x.Mailbox] = x.Requests > 0
+	}
+	if !names["alice@example.com"] || !names["carol@fabrikam.example"] {
+		t.Errorf("/debug/graph/mailboxes = %+v, want alice and carol with requests", top)
 	}
 }
 

@@ -95,6 +95,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) (err error) 
 	if err != nil {
 		return err
 	}
+	mountGraphMetrics(gw, backend)
 	if err := mountEvents(gw, backend, cfg); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -43,6 +44,7 @@ type client struct {
 	boxes map[string]*limiter
 
 	requests requestCounter
+	observer atomic.Pointer[Observer]
 }
 
 // requestCounter counts Graph requests, for the figures and metrics.
@@ -68,6 +70,7 @@ func (r *requestCounter) get() int64 {
 // time before which Retry-After asked us not to call.
 type limiter struct {
 	sem chan struct{}
+	limiterStats
 
 	mu     sync.Mutex
 	window time.Time
@@ -317,11 +320,20 @@ func (c *client) do(ctx context.Context, mb string, r request) (*http.Response, 
 	}
 	var lastErr error
 	for attempt := 0; attempt < 4; attempt++ {
-		if err := l.acquire(ctx, c.o); err != nil {
+		waited, err := l.acquire(ctx, c.o)
+		if waited > 0 {
+			c.observeWait(l, waited)
+		}
+		if err != nil {
 			return nil, err
 		}
 		resp, err := c.send(ctx, u, r)
 		<-l.sem
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		c.observeRequest(l, status)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -347,6 +359,7 @@ func (c *client) do(ctx context.Context, mb string, r request) (*http.Response, 
 			c.dropToken()
 			continue
 		case e.Status == 429:
+			c.observeThrottled(l)
 			wait := e.RetryAfter
 			if wait <= 0 {
 				wait = backoff(attempt)
@@ -357,6 +370,9 @@ func (c *client) do(ctx context.Context, mb string, r request) (*http.Response, 
 			}
 			continue // acquire waits for the Retry-After
 		case e.Status == 503 || e.Status == 504:
+			if e.RetryAfter > 0 {
+				c.observeThrottled(l)
+			}
 			if !r.idempotent {
 				return nil, sources.MarkTemporary(lastErr)
 			}
@@ -369,6 +385,9 @@ func (c *client) do(ctx context.Context, mb string, r request) (*http.Response, 
 			}
 			if err := sleep(ctx, wait); err != nil {
 				return nil, err
+			}
+			if e.RetryAfter > 0 {
+				c.observeWait(l, wait)
 			}
 			continue
 		}
@@ -416,7 +435,7 @@ func (c *client) send(ctx context.Context, u string, r request) (*http.Response,
 // Retry-After and for the request budget. A wait longer than
 // MaxRetryWait fails at once with a temporary error: the phone is
 // better told to come back than kept hanging.
-func (l *limiter) acquire(ctx context.Context, o *Options) error {
+func (l *limiter) acquire(ctx context.Context, o *Options) (waited time.Duration, err error) {
 	l.mu.Lock()
 	now := time.Now()
 	wait := time.Until(l.until)
@@ -431,21 +450,22 @@ func (l *limiter) acquire(ctx context.Context, o *Options) error {
 	}
 	l.mu.Unlock()
 	if over {
-		return sources.MarkTemporary(errors.New("graph: the mailbox's request budget is spent"))
+		return 0, sources.MarkTemporary(errors.New("graph: the mailbox's request budget is spent"))
 	}
 	if wait > o.MaxRetryWait {
-		return sources.MarkTemporary(fmt.Errorf("graph: throttled for another %v", wait.Round(time.Second)))
+		return 0, sources.MarkTemporary(fmt.Errorf("graph: throttled for another %v", wait.Round(time.Second)))
 	}
 	if wait > 0 {
 		if err := sleep(ctx, wait); err != nil {
-			return err
+			return 0, err
 		}
+		waited = wait
 	}
 	select {
 	case l.sem <- struct{}{}:
-		return nil
+		return waited, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return waited, ctx.Err()
 	}
 }
 
@@ -593,7 +613,8 @@ func (c *client) batchOnce(ctx context.Context, mb string, items []*batchItem) e
 			continue
 		}
 		it := items[i]
-		it.status, it.body = r.Status, r.Body
+		// A retried item's earlier 429 is forgotten with its new answer.
+		it.status, it.body, it.err = r.Status, r.Body, nil
 		if r.Status >= 400 {
 			h := http.Header{}
 			for k, v := range r.Headers {
@@ -603,6 +624,7 @@ func (c *client) batchOnce(ctx context.Context, mb string, items []*batchItem) e
 			it.err = fmt.Errorf("graph: GET %s: %w", it.path, e)
 			if r.Status == 429 {
 				wait = max(wait, e.RetryAfter, time.Second)
+				c.observeThrottled(c.limiter(mb))
 			}
 		}
 	}
