@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/internal/testserver"
 	"github.com/easgate/easgate/sources"
 	"github.com/easgate/easgate/sources/memory"
 	"github.com/easgate/easgate/statecache"
@@ -126,6 +127,12 @@ func newSyncBench(b *testing.B) *syncBench {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return newSyncBenchOn(b, st)
+}
+
+// newSyncBenchOn is newSyncBench on the state st, which it closes at the
+// end.
+func newSyncBenchOn(b *testing.B, st *statecache.Store) *syncBench {
 	b.Cleanup(func() { st.Close() })
 	store := memory.New(nil)
 	srv, err := New(&Options{Backend: syncBackend{store}, State: st})
@@ -240,9 +247,27 @@ func BenchmarkSyncInitial5000(b *testing.B) {
 // Both inboxes are primed in windows of 100, so that the window kept with
 // the current key, which each request reads back, is the same size.
 func BenchmarkSyncNoChange(b *testing.B) {
-	for _, n := range []int{5000, 50000} {
+	benchSyncNoChange(b, newSyncBench, 5000, 50000)
+}
+
+// BenchmarkSyncNoChangePostgres is BenchmarkSyncNoChange with the state
+// in PostgreSQL (state.url), as several nodes keep it: each of the
+// request's state transactions is a round trip or two to the database.
+func BenchmarkSyncNoChangePostgres(b *testing.B) {
+	pg := testserver.StartPostgres(b)
+	benchSyncNoChange(b, func(b *testing.B) *syncBench {
+		st, err := statecache.OpenPostgres(context.Background(), pg.Schema(b), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return newSyncBenchOn(b, st)
+	}, 5000)
+}
+
+func benchSyncNoChange(b *testing.B, newBench func(*testing.B) *syncBench, sizes ...int) {
+	for _, n := range sizes {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			e := newSyncBench(b)
+			e := newBench(b)
 			start := time.Now()
 			if err := syncBenchFill(e.src, n, false); err != nil {
 				b.Fatal(err)

@@ -66,6 +66,15 @@ func startChild(t *testing.T, mode, dir string) (*exec.Cmd, *bufio.Scanner) {
 	return cmd, bufio.NewScanner(out)
 }
 
+// openTarget opens a Badger directory, or a PostgreSQL database when
+// target is a postgres:// URL.
+func openTarget(target string) (*Store, error) {
+	if strings.HasPrefix(target, "postgres://") {
+		return OpenPostgres(context.Background(), target, nil)
+	}
+	return Open(target, nil)
+}
+
 // crashWindow is the window of the nth Advance in the crash test: two new
 // items, and the delete of an item the window before added. Item i gets
 // ServerId "5:i-1", as ids are handed out in order from 1.
@@ -84,7 +93,7 @@ func crashID(i int) string   { return inbox.Collection + ":" + strconv.Itoa(i-1)
 // each Advance.
 func crashWriter(dir string) error {
 	ctx := context.Background()
-	s, err := Open(dir, nil)
+	s, err := openTarget(dir)
 	if err != nil {
 		return err
 	}

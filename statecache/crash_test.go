@@ -18,8 +18,23 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process")
 	}
-	dir := t.TempDir()
-	cmd, lines := startChild(t, "crash", dir)
+	crashRecovery(t, t.TempDir())
+}
+
+// TestCrashRecoveryPostgres is TestCrashRecovery on PostgreSQL: the
+// client process dies mid-transaction, its connection drops, and the
+// database keeps each Advance whole or not at all.
+func TestCrashRecoveryPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	crashRecovery(t, pgDatabase(t))
+}
+
+// crashRecovery runs the crash test on the store at target, a Badger
+// directory or a PostgreSQL URL.
+func crashRecovery(t *testing.T, target string) {
+	cmd, lines := startChild(t, "crash", target)
 	var (
 		last    int
 		lastKey SyncKey
@@ -51,7 +66,7 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	t.Logf("killed after %d printed advances", last)
 
-	s, err := Open(dir, nil)
+	s, err := openTarget(target)
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}

@@ -7,11 +7,8 @@ import (
 )
 
 func TestJournal(t *testing.T) {
-	dir := t.TempDir()
-	s, err := Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	open := newReopenable(t)
+	s := open()
 	ctx := context.Background()
 	if j, err := s.LoadJournal(ctx, "box", "f"); j != nil || err != nil {
 		t.Errorf("LoadJournal of nothing = %q, %v; want nil, nil", j, err)
@@ -26,9 +23,7 @@ func TestJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if s, err = Open(dir, nil); err != nil {
-		t.Fatal(err)
-	}
+	s = open()
 	defer s.Close()
 	for _, w := range []struct{ box, folder, want string }{{"box", "f", "second"}, {"box", "", "box/"}, {"box2", "f", "box2/f"}} {
 		j, err := s.LoadJournal(ctx, w.box, w.folder)

@@ -154,7 +154,7 @@ func (s *Store) wrap(err error) error {
 
 func isOurs(err error) bool {
 	for _, e := range []error{ErrNotFound, ErrSyncKeyMismatch, ErrRetryPrevious,
-		ErrPolicyKeyMismatch, ErrWipeAcknowledged, ErrBusy, ErrClosed,
+		ErrPolicyKeyMismatch, ErrWipeAcknowledged, ErrBusy, ErrClosed, ErrUnavailable,
 		context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, e) {
 			return true
