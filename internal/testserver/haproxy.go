@@ -17,7 +17,8 @@ import (
 // /Microsoft-Server-ActiveSync that counts 200 and 401 as up, every
 // second, down after two failures; a refused connect retried on the next
 // server. A long poll held by a backend that dies is answered 502, as it
-// would be in production.
+// would be in production. Each response carries X-Served-By: sN, the
+// backend (s1 for the first given, ...) that answered.
 type HAProxy struct{ URL, Dir string }
 
 // StartHAProxy starts HAProxy on loopback in front of backends, each

@@ -49,6 +49,9 @@ func TestHAProxy(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if by, want := resp.Header.Get("X-Served-By"), map[string]string{"b1": "s1", "b2": "s2"}[string(b)]; by != want {
+			t.Errorf("X-Served-By of %s's answer = %q, want %q", b, by, want)
+		}
 		got = append(got, string(b))
 	}
 	for i := 1; i < len(got); i++ {
