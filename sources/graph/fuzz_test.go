@@ -1,8 +1,10 @@
 package graph
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
+	netmail "net/mail"
 	"testing"
 
 	"github.com/easgate/easgate/sources"
@@ -71,6 +73,25 @@ func FuzzDecodeJournal(f *testing.F) {
 		}
 		for _, i := range sj.Removed {
 			_ = sj.IDs[i]
+		}
+	})
+}
+
+// FuzzSplitAttachments feeds the MIME splitting of large sends and
+// replies the messages phones compose: it must not panic, and what it
+// keeps must fit the limit it was given.
+func FuzzSplitAttachments(f *testing.F) {
+	f.Add([]byte("To: b@example.com\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\npre\r\n--x\r\nContent-Type: text/plain\r\n\r\nhi\r\n" +
+		"--x\r\nContent-Disposition: attachment; filename=a.bin\r\nContent-Transfer-Encoding: base64\r\n\r\nAAECAwQ=\r\n--x--\r\nepilogue"))
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: multipart/alternative; boundary=c\n\n--c\n\nx\n--c--\n--b--\n"))
+	f.Add([]byte("Subject: x\r\n\r\nbody"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		rest, _, err := splitAttachments(raw, 64)
+		if err == nil && len(rest) > 64 {
+			t.Fatalf("splitAttachments kept %d bytes, over the limit 64", len(rest))
+		}
+		if m, err := netmail.ReadMessage(bytes.NewReader(raw)); err == nil {
+			newText(raw, m)
 		}
 	})
 }

@@ -220,6 +220,10 @@ func splitAttachments(raw []byte, limit int) ([]byte, []mimeAttachment, error) {
 	}
 	out.WriteString(delim + "--\r\n")
 	out.Write(post)
+	// The rebuilt delimiters may differ in length from the original ones.
+	if out.Len() > limit {
+		return nil, nil, fmt.Errorf("the message without its attachments is over %d bytes: %w", limit, sources.ErrTooLarge)
+	}
 	return out.Bytes(), atts, nil
 }
 
