@@ -336,6 +336,7 @@ func serveGraphNotifications(ctx context.Context, addr string, b notificationSer
 
 const userUsage = `usage: easgate user password -state DIR USER
        easgate user revoke -state DIR USER
+       easgate user signin -config FILE USER
 
 password issues a new device password to USER (a UPN such as
 alice@contoso.com) and prints it: the password the user's phones log in
@@ -345,6 +346,12 @@ it. DIR is the statecache directory of easgate serve, which must not be
 running on it: the store locks its directory. With serve running, use the
 admin API instead: POST or DELETE /admin/v1/users/USER/password, which
 also ends the logins serve remembers.
+
+signin lets USER prove who they are by signing in with Microsoft (the
+device code: open the page shown, enter the code, sign in), and issues
+the device password only when the account signed in is USER's mailbox.
+FILE is serve's configuration, for the tenant and the state. With serve
+running, users do this themselves in the users' console (/devices).
 `
 
 // runUser runs "easgate user".
@@ -355,6 +362,8 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	sub := args[0]
 	switch sub {
+	case "signin":
+		return runSignIn(ctx, args[1:], stdout, stderr)
 	case "password", "revoke":
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, userUsage)
@@ -396,6 +405,77 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "device password of %s: %s\n", user, pw)
 	return nil
+}
+
+// runSignIn runs "easgate user signin": the device-code sign-in of the
+// console, on the command line.
+func runSignIn(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("easgate user signin", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, userUsage) }
+	path := fs.String("config", "", "serve's configuration `FILE`")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &exitError{2, fmt.Errorf("user signin: %w", err)}
+	}
+	if *path == "" || fs.NArg() != 1 || fs.Arg(0) == "" {
+		fmt.Fprint(stderr, userUsage)
+		return &exitError{2, errors.New("user signin: want -config FILE and one USER")}
+	}
+	cfg, err := loadConfig(*path, os.Environ())
+	if err != nil {
+		return &exitError{2, err}
+	}
+	if !cfg.usesGraph() {
+		return &exitError{2, errors.New("user signin: the configuration has no graph store")}
+	}
+	st, err := cfg.State.open(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("user signin: %w", err)
+	}
+	defer st.Close()
+	b, err := graphBackend(cfg, slog.New(slog.DiscardHandler), st)
+	if err != nil {
+		return err
+	}
+	if c, ok := b.(io.Closer); ok {
+		defer c.Close()
+	}
+	sb, ok := b.(gateway.SignInBackend)
+	if !ok {
+		return errors.New("user signin: the graph store offers no sign-in")
+	}
+	si, err := sb.StartSignIn(ctx, fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("user signin: %w", err)
+	}
+	fmt.Fprintln(stdout, si.Message)
+	for {
+		user, done, err := si.Poll(ctx)
+		if err != nil {
+			return fmt.Errorf("user signin: %w", err)
+		}
+		if done {
+			pw := statecache.NewPassword()
+			if err := st.SetUserPassword(ctx, user, pw, time.Now()); err != nil {
+				return fmt.Errorf("user signin: %w", err)
+			}
+			fmt.Fprintf(stdout, "device password of %s: %s\n", user, pw)
+			return nil
+		}
+		if time.Now().After(si.Expires) {
+			return errors.New("user signin: the code expired before the sign-in")
+		}
+		t := time.NewTimer(si.Interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 const graphEmulatorUsage = `usage: easgate graph-emulator [-listen ADDR]

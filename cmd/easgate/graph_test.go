@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +150,55 @@ func TestGraphTenantsConfigErrors(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("loadConfig errors lack %q:\n%v", want, err)
 		}
+	}
+}
+
+// TestUserSignIn: easgate user signin prints Microsoft's instructions,
+// waits for the sign-in, and issues the device password of the mailbox
+// signed in to.
+func TestUserSignIn(t *testing.T) {
+	g := testserver.StartGraph(t, graphemu.Options{DeviceCodeInterval: time.Second})
+	dir := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "signin.toml")
+	conf := fmt.Sprintf("[server]\nmail_domain = \"example.com\"\n[state]\ndir = %q\n[store]\nkind = \"graph\"\n"+
+		"[graph]\ntenant = %q\nclient_id = %q\nclient_secret = %q\ngraph_url = %q\nauthority_url = %q\n",
+		dir, g.Tenant, g.ClientID, g.Secret, g.URL, g.URL)
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(context.Background(), []string{"user", "signin", "-config", cfg, "alice"}, nil, &stdout, &stderr) }()
+	codeRE := regexp.MustCompile(`enter the code (\S+) `)
+	var code string
+	for deadline := time.Now().Add(10 * time.Second); code == ""; time.Sleep(10 * time.Millisecond) {
+		if m := codeRE.FindStringSubmatch(stdout.String()); m != nil {
+			code = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no code printed: %q %q", stdout.String(), stderr.String())
+		}
+	}
+	if err := g.Emu.CompleteDeviceCode(code, "alice@example.com", false); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("user signin = %v; %s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("user signin did not end after the sign-in")
+	}
+	m := regexp.MustCompile(`device password of alice@example.com: (\S+)`).FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Fatalf("no password printed: %q", stdout.String())
+	}
+	st, err := statecache.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if ok, err := st.CheckUserPassword(context.Background(), "alice@example.com", m[1]); !ok || err != nil {
+		t.Errorf("the printed password is not alice's: %v, %v", ok, err)
 	}
 }
