@@ -168,7 +168,9 @@ func TestUserSignIn(t *testing.T) {
 	}
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(context.Background(), []string{"user", "signin", "-config", cfg, "alice"}, nil, &stdout, &stderr) }()
+	go func() {
+		done <- run(context.Background(), []string{"user", "signin", "-config", cfg, "alice"}, nil, &stdout, &stderr)
+	}()
 	codeRE := regexp.MustCompile(`enter the code (\S+) `)
 	var code string
 	for deadline := time.Now().Add(10 * time.Second); code == ""; time.Sleep(10 * time.Millisecond) {
