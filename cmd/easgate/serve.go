@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/easgate/easgate/cluster"
 	"github.com/easgate/easgate/gateway"
 	"github.com/easgate/easgate/metrics"
 	"github.com/easgate/easgate/sources"
@@ -91,6 +92,16 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) (err error) 
 	o := cfg.gatewayOptions(log)
 	o.Backend = backend
 	o.State = state
+	if url := state.PostgresURL(); url != "" {
+		// Several nodes share this state: signals and account locks go
+		// through the same database.
+		cl, err := cluster.Open(ctx, url, &cluster.Options{Logger: log})
+		if err != nil {
+			return fmt.Errorf("serve: state.url: %w", err)
+		}
+		defer cl.Close()
+		o.Bus, o.Locks = cl, cl
+	}
 	gw, err := gateway.New(o)
 	if err != nil {
 		return err
