@@ -93,9 +93,9 @@ func sentCount(t testing.TB, dc *testserver.Dovecot, subject string) int {
 // balancer at 12.1, 14.1 and 16.1, each request landing on the other node
 // than the one before: FolderSync, a paged initial Sync, a Ping that a
 // new mail wakes on one node followed by the Sync on the other, a Ping
-// that the device's next request, on the other node, ends at once, an
-// empty Sync answered from the state, and a SendMail that, resent to the
-// other node, is not sent twice.
+// and a hanging Sync that the device's next request, on the other node,
+// ends at once, an empty Sync answered from the state, and a SendMail
+// that, resent to the other node, is not sent twice.
 func TestConversationAcrossNodes(t *testing.T) {
 	e := newEnv(t, shared.Get(t).Database(t), 2)
 	delivered := map[string]bool{}
@@ -173,7 +173,7 @@ func TestConversationAcrossNodes(t *testing.T) {
 			parked := ping(nil)
 			waitParked(t, e, 1)
 			t0 := time.Now()
-			_, _ = p.inboxSync(key, 100)
+			key, _ = p.inboxSync(key, 100)
 			select {
 			case pr := <-parked:
 				if pr.Status != eas.PingStatusExpired {
@@ -182,6 +182,33 @@ func TestConversationAcrossNodes(t *testing.T) {
 				t.Logf("the Ping on the other node answered %v after the new request was sent", time.Since(t0).Round(time.Millisecond))
 			case <-time.After(30 * time.Second):
 				t.Fatal("the Ping parked on one node was not ended by the device's request on the other")
+			}
+
+			// A hanging Sync waits on one node; the device's next request,
+			// on the other node, ends it (with the empty answer of a
+			// Sync that saw nothing).
+			hanging := make(chan int, 1)
+			go func() {
+				req := syncReq(p.inbox, key, 100)
+				req.Wait = 5
+				body, _ := eas.Marshal(req)
+				code, _, _, err := p.post(context.Background(), "Sync", body, "")
+				if err != nil {
+					t.Error(err)
+				}
+				hanging <- code
+			}()
+			waitParked(t, e, 1)
+			t0 = time.Now()
+			key, _ = p.inboxSync(key, 100)
+			select {
+			case code := <-hanging:
+				if code != http.StatusOK {
+					t.Errorf("superseded hanging Sync: HTTP %d", code)
+				}
+				t.Logf("the hanging Sync on the other node answered %v after the new request was sent", time.Since(t0).Round(time.Millisecond))
+			case <-time.After(30 * time.Second):
+				t.Fatal("the hanging Sync parked on one node was not ended by the device's request on the other")
 			}
 
 			// SendMail, resent to the other node after a lost answer.
