@@ -57,12 +57,23 @@ const password = "pingload"
 func main() {
 	n := flag.Int("n", 10000, "Pings to hold open")
 	wake := flag.Int("wake", 5, "Pings to wake with a change")
-	timeout := flag.Duration("timeout", 3*time.Minute, "exit after this long whatever happens")
+	timeout := flag.Duration("timeout", 0, "exit after this long whatever happens (0: 3m, with -real 25m)")
 	server := flag.Bool("server", false, "run as the server child (internal)")
 	useTLS := flag.Bool("tls", false, "Ping over TLS")
+	real := flag.Bool("real", false, "drive a real easgate serve process (built from ./cmd/easgate; run from the repository's root)")
+	store := flag.String("store", "memory", "with -real: the store, memory (in easgate), dovecot (started from internal/testserver, push by its mailbox events) or dovecot-idle (push by IMAP IDLE)")
 	flag.Parse()
+	if *timeout == 0 {
+		*timeout = 3 * time.Minute
+		if *real {
+			*timeout = 25 * time.Minute
+		}
+	}
+	// What -real started is stopped also when it times out.
+	var cleanups cleanupList
 	time.AfterFunc(*timeout, func() {
 		fmt.Fprintln(os.Stderr, "pingload: timed out")
+		cleanups.run()
 		os.Exit(2)
 	})
 	var err error
@@ -71,14 +82,40 @@ func main() {
 		// shows each one's bytes exactly.
 		runtime.MemProfileRate = 1
 	}
-	if *server {
+	switch {
+	case *real:
+		err = driveReal(*n, *wake, *useTLS, *store, &cleanups)
+	case *server:
 		err = serve(*n, *useTLS)
-	} else {
+	default:
 		err = drive(*n, *wake, *useTLS)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pingload:", err)
 		os.Exit(1)
+	}
+}
+
+// cleanupList holds what stops the processes -real started.
+type cleanupList struct {
+	mu sync.Mutex
+	fs []func()
+}
+
+func (l *cleanupList) add(f func()) {
+	l.mu.Lock()
+	l.fs = append(l.fs, f)
+	l.mu.Unlock()
+}
+
+// run runs the cleanups, last added first, once.
+func (l *cleanupList) run() {
+	l.mu.Lock()
+	fs := l.fs
+	l.fs = nil
+	l.mu.Unlock()
+	for i := len(fs) - 1; i >= 0; i-- {
+		fs[i]()
 	}
 }
 

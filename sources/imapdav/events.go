@@ -10,8 +10,10 @@ import (
 	"io"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/easgate/easgate/sources"
@@ -60,6 +62,7 @@ type eventHub struct {
 type eventBox struct {
 	gen  chan struct{}
 	refs int
+	fns  []*eventFunc // Notify's callbacks
 }
 
 func newEventHub() *eventHub {
@@ -87,6 +90,35 @@ func eventMailbox(name string) string {
 // subscribe returns the channel that closes at the next event for user's
 // mailbox, and the func that ends the subscription.
 func (h *eventHub) subscribe(user, mailbox string) (<-chan struct{}, func()) {
+	var ch <-chan struct{}
+	release := h.join(user, mailbox, func(b *eventBox) { ch = b.gen })
+	return ch, release
+}
+
+// subscribeFunc has f.fn called at every event for user's mailbox until
+// the func it returns is called. f.fn runs with the hub's lock held.
+func (h *eventHub) subscribeFunc(user, mailbox string, f *eventFunc) func() {
+	var box *eventBox
+	release := h.join(user, mailbox, func(b *eventBox) {
+		box = b
+		b.fns = append(b.fns, f)
+	})
+	return func() {
+		h.mu.Lock()
+		if i := slices.Index(box.fns, f); i >= 0 {
+			box.fns = slices.Delete(box.fns, i, i+1)
+		}
+		h.mu.Unlock()
+		release()
+	}
+}
+
+// eventFunc is a callback of subscribeFunc; its address identifies it.
+type eventFunc struct{ fn func() }
+
+// join adds a watcher to user's mailbox, calls with on its box under the
+// hub's lock, and returns the func that removes the watcher, once.
+func (h *eventHub) join(user, mailbox string, with func(*eventBox)) func() {
 	user, mailbox = eventUser(user), eventMailbox(mailbox)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -101,6 +133,7 @@ func (h *eventHub) subscribe(user, mailbox string) (<-chan struct{}, func()) {
 		boxes[mailbox] = b
 	}
 	b.refs++
+	with(b)
 	local, _, hasDomain := strings.Cut(user, "@")
 	if hasDomain {
 		if h.locals[local] == nil {
@@ -109,7 +142,7 @@ func (h *eventHub) subscribe(user, mailbox string) (<-chan struct{}, func()) {
 		h.locals[local][user]++
 	}
 	var once sync.Once
-	return b.gen, func() {
+	return func() {
 		once.Do(func() {
 			h.mu.Lock()
 			defer h.mu.Unlock()
@@ -151,6 +184,9 @@ func (h *eventHub) notify(user string, mailboxes []string, all bool) (woken int,
 		close(b.gen)
 		b.gen = make(chan struct{})
 		woken += b.refs
+		for _, f := range b.fns {
+			f.fn()
+		}
 	}
 	for _, u := range keys {
 		boxes := h.users[u]
@@ -425,6 +461,42 @@ func (s *Source) eventWatch(ctx context.Context, fs []sources.FolderID) ([]sourc
 			}
 		}
 	}
+}
+
+// Notify implements sources.Notifier with mailbox events (Options.Events):
+// a waiting phone then holds neither an IMAP connection nor a goroutine,
+// only its subscriptions and a timer. fn runs once, eventGather after the
+// first event for one of fs (so that a MOVE's two events count as one
+// change), or after Options.EventCheck, since the server drops an event it
+// failed to post: the caller then compares states. Without events, and for
+// dav: folders, Notify answers sources.ErrUnsupported and callers use Watch.
+func (s *Source) Notify(fs []sources.FolderID, fn func()) (func(), error) {
+	if s.events == nil {
+		return nil, sources.ErrUnsupported
+	}
+	for _, f := range fs {
+		if isDAV(f) {
+			return nil, sources.ErrUnsupported
+		}
+	}
+	var fired atomic.Bool
+	once := func() {
+		if fired.CompareAndSwap(false, true) {
+			time.AfterFunc(eventGather, fn)
+		}
+	}
+	f := &eventFunc{fn: once}
+	releases := make([]func(), len(fs))
+	for i, id := range fs {
+		releases[i] = s.events.subscribeFunc(s.user, string(id), f)
+	}
+	check := time.AfterFunc(s.opts.EventCheck, once)
+	return func() {
+		check.Stop()
+		for _, r := range releases {
+			r()
+		}
+	}, nil
 }
 
 // eventGather is how long a woken eventWatch waits for more events: the

@@ -2,6 +2,7 @@ package imapdav
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -371,5 +372,75 @@ func TestConnIdle(t *testing.T) {
 				t.Fatalf("round %d: the idle connection is still open 10 s later", round)
 			}
 		}
+	}
+}
+
+// TestEventHubFuncs: subscribeFunc's callback runs at each event for its
+// mailbox, for no other, and not after its release, which leaves nothing.
+func TestEventHubFuncs(t *testing.T) {
+	h := newEventHub()
+	var calls int
+	f := &eventFunc{fn: func() { calls++ }}
+	release := h.subscribeFunc("alice", "INBOX", f)
+	h.notify("alice", []string{"Sent"}, false)
+	h.notify("alice", []string{"inbox"}, false)
+	h.notify("ALICE", nil, true)
+	if calls != 2 {
+		t.Errorf("callback ran %d times, want 2 (INBOX, then all)", calls)
+	}
+	release()
+	release()
+	h.notify("alice", []string{"INBOX"}, false)
+	if calls != 2 || h.watchers() != 0 || len(h.users) != 0 {
+		t.Errorf("after release: %d calls, %d watched mailboxes; want 2 and none", calls, h.watchers())
+	}
+}
+
+// TestEventNotify: with events, Notify calls back at an APPEND on Dovecot
+// with no IDLE connection and no goroutine of its own; stop leaves no
+// subscription. Without events it answers sources.ErrUnsupported, for
+// callers to use Watch.
+func TestEventNotify(t *testing.T) {
+	e := startEvents(t, time.Hour, "imapdav-events-test")
+	src, err := e.b.Login(t.Context(), "alice", testserver.Users["alice"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := src.(*Source)
+	oc := dialOther(t, e.d.IMAP, "alice")
+	folder := fmt.Sprintf("Ev%d", boxSeq.Add(1))
+	if err := oc.Create(folder, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	called := make(chan struct{}, 2)
+	stop, err := s.Notify([]sources.FolderID{sources.FolderID(folder), "INBOX"}, func() { called <- struct{}{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := e.b.events.watchers(); n != 2 {
+		t.Errorf("%d watched mailboxes, want 2", n)
+	}
+	if _, err := appendRaw(oc, folder, testMessage(1)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-called:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Notify did not call back within 20 s of an APPEND")
+	}
+	if _, idle := e.b.Conns(); idle != 0 {
+		t.Errorf("%d IDLE connections, want none with events", idle)
+	}
+	stop()
+	stop()
+	if n := e.b.events.watchers(); n != 0 {
+		t.Errorf("after stop: %d watched mailboxes, want none", n)
+	}
+	plain := newSource(Options{}.withDefaults(), "bob", "x")
+	if _, err := plain.Notify([]sources.FolderID{"INBOX"}, func() {}); !errors.Is(err, sources.ErrUnsupported) {
+		t.Errorf("Notify without events: %v, want ErrUnsupported", err)
+	}
+	if _, err := s.Notify([]sources.FolderID{"dav:x"}, func() {}); !errors.Is(err, sources.ErrUnsupported) {
+		t.Errorf("Notify of a dav: folder: %v, want ErrUnsupported", err)
 	}
 }

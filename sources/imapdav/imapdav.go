@@ -320,6 +320,7 @@ var (
 	_ sources.Searcher     = (*Source)(nil)
 	_ sources.Attachments  = (*Source)(nil)
 	_ sources.Stater       = (*Source)(nil)
+	_ sources.Notifier     = (*Source)(nil)
 )
 
 // Dial returns a Source for user without a Backend's cache, for tools and
