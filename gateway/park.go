@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/easgate/easgate/sources"
+	"github.com/easgate/easgate/statecache"
 )
 
 // A phone in push mode keeps a Ping (or a hanging Sync) open for up to the
@@ -47,19 +48,21 @@ type waitFunc func(ctx context.Context) (any, error)
 // A notifyWait is a wait that needs no goroutine while nothing happens.
 // The goroutine that runs check and end is the only one to touch the
 // wait's own state, so they need no lock between themselves; arm is
-// called from it too, except for the first time.
-type notifyWait struct {
+// called from it too, except for the first time. It is an interface, not
+// three funcs, so that a waiting phone holds one small value.
+type notifyWait interface {
 	// arm asks the store to call wake at the next change, and returns
 	// the function that cancels that. wake returns at once and may be
-	// called from any goroutine, also before arm returns.
-	arm func(wake func()) (stop func(), err error)
+	// called from any goroutine, also before arm returns. An error
+	// sources.ErrUnsupported makes the wait take a goroutine instead.
+	arm(wake func()) (stop func(), err error)
 	// check runs after a wake: it returns the answer, or nil and nil
 	// to go on waiting. Its ctx ends when the wait ends meanwhile; what
 	// it then returns is ignored and end answers.
-	check waitFunc
+	check(ctx context.Context) (any, error)
 	// end answers when the wait ends without an answer from check: ctx
 	// is done, with the cause (errHeartbeat, errSuperseded, ...).
-	end waitFunc
+	end(ctx context.Context) (any, error)
 }
 
 // errHeartbeat and errShutdown are the other causes that end a wait.
@@ -100,6 +103,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	p.closed = true
 	p.mu.Unlock()
 	p.stop(errShutdown)
+	// Parked records are not tied to p.ctx (a registration there would
+	// cost each waiting phone): end them through the waiters. One that
+	// registers after this sees p.ctx done (parkRecord).
+	s.waiters.endWhere(func(statecache.Account) bool { return true }, errShutdown)
 	done := make(chan struct{})
 	go func() {
 		p.wg.Wait()
@@ -121,7 +128,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // returned only when nothing was written, for servePost to answer. nw,
 // when not nil, is the same wait as fn told as a notifyWait, which a
 // taken-over connection waits in without a goroutine.
-func (s *Server) wait(ctx context.Context, w http.ResponseWriter, sess *Session, d time.Duration, fn waitFunc, nw *notifyWait) error {
+func (s *Server) wait(ctx context.Context, w http.ResponseWriter, sess *Session, d time.Duration, fn waitFunc, nw notifyWait) error {
 	s.parking.init()
 	rec, _ := w.(*recorder)
 	if rec == nil || rec.x.r == nil || rec.code != 0 {
@@ -156,7 +163,7 @@ func (s *Server) wait(ctx context.Context, w http.ResponseWriter, sess *Session,
 // park takes the connection of x over and answers it from a new goroutine,
 // or, with nw, from a parked record. It reports false, having touched
 // nothing, when the connection cannot be taken over.
-func (s *Server) park(x *exchange, sess *Session, d time.Duration, fn waitFunc, nw *notifyWait) bool {
+func (s *Server) park(x *exchange, sess *Session, d time.Duration, fn waitFunc, nw notifyWait) bool {
 	p := &s.parking
 	// Whatever is left of the body would be read as the next request.
 	n, _ := io.Copy(io.Discard, io.LimitReader(x.r.Body, 1<<10))
@@ -226,18 +233,16 @@ type parked struct {
 	s    *Server
 	conn net.Conn
 	x    *exchange
-	nw   *notifyWait
+	nw   notifyWait
 	keep bool
 
 	timer *time.Timer
 	leave func() // the waiters entry
-	quit  func() bool
 	done  func() // the waiting gauge
 
-	released sync.Once // release
-	over     sync.Once // the parking's WaitGroup told
-
 	mu       sync.Mutex
+	released bool                    // release ran
+	over     bool                    // the parking's WaitGroup was told
 	running  bool                    // a goroutine checks or answers
 	pending  bool                    // woken while it ran: check again
 	cause    error                   // why the wait ended; nil while it waits
@@ -249,7 +254,7 @@ type parked struct {
 // reports false, having registered nothing, when the store cannot call
 // back for these folders (sources.ErrUnsupported): the wait then takes a
 // goroutine.
-func (s *Server) parkRecord(conn net.Conn, x *exchange, sess *Session, d time.Duration, nw *notifyWait, keep bool) bool {
+func (s *Server) parkRecord(conn net.Conn, x *exchange, sess *Session, d time.Duration, nw notifyWait, keep bool) bool {
 	// Nothing can run p before it is complete: end and wake find running.
 	p := &parked{s: s, conn: conn, x: x, nw: nw, keep: keep, running: true}
 	stop, err := nw.arm(p.wake)
@@ -260,8 +265,10 @@ func (s *Server) parkRecord(conn net.Conn, x *exchange, sess *Session, d time.Du
 	p.mu.Lock()
 	p.leave = s.waiters.enter(sess.Account, p.end)
 	p.timer = time.AfterFunc(d, func() { p.end(errHeartbeat) })
-	p.quit = context.AfterFunc(s.parking.ctx, func() { p.end(context.Cause(s.parking.ctx)) })
 	p.mu.Unlock()
+	if s.parking.ctx.Err() != nil {
+		p.end(errShutdown) // Shutdown's endWhere ran before enter
+	}
 	if err != nil {
 		p.finish(nil, err)
 		return true
@@ -338,7 +345,7 @@ func (p *parked) goRun() {
 				p.s.log.Error("parked wait panic", "panic", v, "stack", string(debug.Stack()))
 				p.release()
 				p.conn.Close()
-				p.over.Do(p.s.parking.wg.Done)
+				p.leaveParking()
 			}
 		}()
 		p.run()
@@ -397,17 +404,32 @@ func (p *parked) finish(resp any, err error) {
 	p.mu.Unlock()
 	p.release()
 	p.s.answerParked(p.conn, p.x, resp, err, keep)
-	p.over.Do(p.s.parking.wg.Done)
+	p.leaveParking()
 }
 
-// release gives back what a parked wait holds besides its connection.
+// release gives back what a parked wait holds besides its connection,
+// once.
 func (p *parked) release() {
-	p.released.Do(func() {
+	p.mu.Lock()
+	done := p.released
+	p.released = true
+	p.mu.Unlock()
+	if !done {
 		p.timer.Stop()
-		p.quit()
 		p.leave()
 		p.done()
-	})
+	}
+}
+
+// leaveParking tells Shutdown that p is answered, once.
+func (p *parked) leaveParking() {
+	p.mu.Lock()
+	done := p.over
+	p.over = true
+	p.mu.Unlock()
+	if !done {
+		p.s.parking.wg.Done()
+	}
 }
 
 // errAnswered marks a parked wait that answered a change.

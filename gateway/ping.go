@@ -70,9 +70,9 @@ func (s *Server) handlePing(ctx context.Context, sess *Session, req *eas.PingReq
 	}
 	folders = up
 	d := time.Duration(pp.heartbeat) * time.Second
-	var nw *notifyWait
+	var nw notifyWait
 	if n, ok := sess.Source.(sources.Notifier); ok {
-		nw = s.pingNotify(sess, n, folders)
+		nw = &pingNotify{s: s, sess: sess, n: n, folders: folders}
 	}
 	return s.wait(ctx, w, sess, d, func(ctx context.Context) (any, error) {
 		return s.pingWait(ctx, sess, folders)
@@ -83,42 +83,49 @@ func (s *Server) handlePing(ctx context.Context, sess *Session, req *eas.PingReq
 // parked Ping then holds no goroutine. As in pingWatch, a timer compares
 // states once more after the first registration, for a change made
 // between handlePing's comparison and it.
-func (s *Server) pingNotify(sess *Session, n sources.Notifier, folders []pingFolder) *notifyWait {
-	rechecked := false
-	return &notifyWait{
-		arm: func(wake func()) (func(), error) {
-			ids := make([]sources.FolderID, len(folders))
-			for i, f := range folders {
-				ids[i] = f.store
-			}
-			stop, err := n.Notify(ids, wake)
-			if err != nil {
-				return nil, fmt.Errorf("gateway: Ping watch: %w", err)
-			}
-			if rechecked {
-				return stop, nil
-			}
-			rechecked = true
-			t := time.AfterFunc(pingRecheck, wake)
-			return func() { t.Stop(); stop() }, nil
-		},
-		check: func(ctx context.Context) (any, error) {
-			woke := time.Now()
-			changed, up, err := s.pingChanges(ctx, sess, folders)
-			switch {
-			case err != nil && ctx.Err() != nil:
-				return nil, nil
-			case err != nil:
-				return nil, err
-			case len(changed) > 0:
-				s.metrics.PushWake(time.Since(woke))
-				return pingChanged(changed), nil
-			}
-			folders = up
-			return nil, nil
-		},
-		end: func(ctx context.Context) (any, error) { return s.pingEnd(ctx, sess, folders) },
+type pingNotify struct {
+	s         *Server
+	sess      *Session
+	n         sources.Notifier
+	folders   []pingFolder
+	rechecked bool
+}
+
+func (w *pingNotify) arm(wake func()) (func(), error) {
+	ids := make([]sources.FolderID, len(w.folders))
+	for i, f := range w.folders {
+		ids[i] = f.store
 	}
+	stop, err := w.n.Notify(ids, wake)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: Ping watch: %w", err)
+	}
+	if w.rechecked {
+		return stop, nil
+	}
+	w.rechecked = true
+	t := time.AfterFunc(pingRecheck, wake)
+	return func() { t.Stop(); stop() }, nil
+}
+
+func (w *pingNotify) check(ctx context.Context) (any, error) {
+	woke := time.Now()
+	changed, up, err := w.s.pingChanges(ctx, w.sess, w.folders)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case len(changed) > 0:
+		w.s.metrics.PushWake(time.Since(woke))
+		return pingChanged(changed), nil
+	}
+	w.folders = up
+	return nil, nil
+}
+
+func (w *pingNotify) end(ctx context.Context) (any, error) {
+	return w.s.pingEnd(ctx, w.sess, w.folders)
 }
 
 // servePing is Ping's streamFunc. req is nil for an empty body.
