@@ -155,6 +155,11 @@ dir = %q
 			if b, rerr := os.ReadFile(logf.Name()); rerr == nil {
 				fmt.Fprintf(os.Stderr, "easgate's log (last 2 KB):\n%s\n", tailBytes(b, 2048))
 			}
+			if r.dovecot != "" {
+				if b, rerr := os.ReadFile(filepath.Join(r.dovecot, "log", "dovecot.log")); rerr == nil {
+					fmt.Fprintf(os.Stderr, "Dovecot's log (last 2 KB):\n%s\n", tailBytes(b, 2048))
+				}
+			}
 		}
 	}()
 	tr := &http.Transport{MaxIdleConnsPerHost: 32, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} // our own certificate
@@ -670,6 +675,21 @@ func (r *realRun) startDovecot(idle bool) (string, error) {
 	defer f.Close()
 	if _, err := f.WriteString(b.String()); err != nil {
 		return "", err
+	}
+	f.Close()
+	// Dovecot reads the file again at a later login: wait for that.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		c, err := imapclient.DialInsecure(d.IMAP, nil)
+		if err == nil {
+			err = c.Login(user(r.n-1), password).Wait()
+			c.Close()
+		}
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("Dovecot does not know the new users: %w", err)
+		}
 	}
 	events := fmt.Sprintf("events_token = %q\n", token)
 	if idle {
