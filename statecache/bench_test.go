@@ -17,6 +17,7 @@ import (
 //
 //	go test ./statecache -run '^$' -bench AdvanceParallel -benchtime 5s
 func BenchmarkAdvanceParallel(b *testing.B) {
+	sharedPG.Get(b) // started before any timing
 	for _, backend := range []string{"badger", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
 			var s *Store
@@ -39,6 +40,7 @@ func benchAdvanceParallel(b *testing.B, s *Store, devices, window int) {
 	var next atomic.Int64
 	b.SetParallelism((devices + 1) / 2) // GOMAXPROCS is 2 here: 8 goroutines
 	b.ReportAllocs()
+	b.ResetTimer()
 	t0 := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		dev := next.Add(1)

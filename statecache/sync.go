@@ -222,8 +222,10 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 	)
 	err := s.update(ctx, func(txn kvTxn) error {
 		out, retry, purges = "", nil, nil
+		// The record and its window in one read: one round trip on
+		// PostgreSQL instead of two.
 		var r syncRec
-		found, err := getJSON(txn, sc.rec, &r)
+		found, w, err := getRecAndWindow(txn, sc, &r)
 		if err != nil {
 			return err
 		}
@@ -245,9 +247,7 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 		case !found:
 			return ErrSyncKeyMismatch
 		case from == r.current():
-			if err := loadWindow(txn, sc, &r); err != nil {
-				return err
-			}
+			r.Pending, r.More = w.Pending, w.More
 			sps, err := s.confirm(txn, sc, &r)
 			if err != nil {
 				return err
@@ -256,9 +256,7 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 			r.Prev = from
 			r.Seq++
 		case from == r.Prev && r.Prev != "":
-			if err := loadWindow(txn, sc, &r); err != nil {
-				return err
-			}
+			r.Pending, r.More = w.Pending, w.More
 			retry = &RetryError{Key: r.current(), Resend: SyncState{State: r.State, Window: fromRecs(r.Pending), More: r.More, Echo: r.Echo}}
 			return nil
 		default:
@@ -291,6 +289,24 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 		return retry.Key, retry
 	}
 	return out, nil
+}
+
+// getRecAndWindow reads the sync record of sc into r and its window,
+// with one getMany.
+func getRecAndWindow(txn kvTxn, sc syncScope, r *syncRec) (found bool, w winRec, err error) {
+	vals, ok, err := txn.getMany([][]byte{sc.rec, windowKey(sc.rec)})
+	if err != nil || !ok[0] {
+		return false, w, err
+	}
+	if err := decode(vals[0], r); err != nil {
+		return false, w, err
+	}
+	if ok[1] {
+		if err := decode(vals[1], &w); err != nil {
+			return false, w, err
+		}
+	}
+	return true, w, nil
 }
 
 // loadWindow reads the window of r, the sync record of sc.
