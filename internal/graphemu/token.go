@@ -17,11 +17,7 @@ import (
 // with the app's certificate. Errors are flat OAuth JSON, not Graph's
 // envelope (observed).
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenant string) {
-	oauthErr := func(status int, code, desc string, num int) {
-		writeJSON(w, status, map[string]any{"error": code, "error_description": desc,
-			"error_codes": []int{num}, "timestamp": s.o.Now().UTC().Format("2006-01-02 15:04:05Z"),
-			"trace_id": newID(""), "correlation_id": newID("")})
-	}
+	oauthErr := s.oauthError(w)
 	if r.Method != http.MethodPost {
 		oauthErr(405, "invalid_request", "AADSTS900561: The endpoint only accepts POST requests.", 900561)
 		return

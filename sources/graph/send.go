@@ -310,20 +310,23 @@ func partAttachment(p []byte) (mimeAttachment, bool) {
 		ct = "application/octet-stream"
 	}
 	_, content, _ := cutHeader(p)
-	var data []byte
-	switch strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding"))) {
-	case "base64":
-		data, err = io.ReadAll(base64.NewDecoder(base64.StdEncoding, bytes.NewReader(bytes.Map(dropSpace, content))))
-	case "quoted-printable":
-		data, err = io.ReadAll(quotedprintable.NewReader(bytes.NewReader(content)))
-	default:
-		data = content
-	}
+	data, err := decodeCTE(h.Get("Content-Transfer-Encoding"), content)
 	if err != nil {
 		return mimeAttachment{}, false
 	}
 	return mimeAttachment{name: name, ctype: ct, cid: strings.Trim(h.Get("Content-Id"), "<> "), inline: disp == "inline",
 		data: data, raw: len(p)}, true
+}
+
+// decodeCTE undoes a Content-Transfer-Encoding.
+func decodeCTE(cte string, content []byte) ([]byte, error) {
+	switch strings.ToLower(strings.TrimSpace(cte)) {
+	case "base64":
+		return io.ReadAll(base64.NewDecoder(base64.StdEncoding, bytes.NewReader(bytes.Map(dropSpace, content))))
+	case "quoted-printable":
+		return io.ReadAll(quotedprintable.NewReader(bytes.NewReader(content)))
+	}
+	return content, nil
 }
 
 func dropSpace(r rune) rune {
@@ -424,16 +427,7 @@ func newText(raw []byte, m *netmail.Message) (string, []mimeAttachment) {
 
 // decodeText undoes a part's transfer encoding; HTML loses its tags.
 func decodeText(cte, ct string, content []byte) string {
-	var b []byte
-	var err error
-	switch strings.ToLower(strings.TrimSpace(cte)) {
-	case "base64":
-		b, err = io.ReadAll(base64.NewDecoder(base64.StdEncoding, bytes.NewReader(bytes.Map(dropSpace, content))))
-	case "quoted-printable":
-		b, err = io.ReadAll(quotedprintable.NewReader(bytes.NewReader(content)))
-	default:
-		b = content
-	}
+	b, err := decodeCTE(cte, content)
 	if err != nil {
 		b = content
 	}
