@@ -51,12 +51,21 @@ func pingTestServer(t testing.TB, limits Limits) *pingEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() })
 	if limits.MinHeartbeat == 0 {
 		limits.MinHeartbeat = time.Second
 	}
-	e := &pingEnv{store: memory.New(nil), state: st}
-	e.s, err = New(&Options{Backend: pingBackend{e.store}, State: st, Limits: limits})
-	if err != nil {
+	return startPingEnv(t, memory.New(nil), st, &Options{Limits: limits})
+}
+
+// startPingEnv starts a Server configured by o with store and st, serving
+// through its Listener; it is shut down at cleanup.
+func startPingEnv(t testing.TB, store *memory.Store, st *statecache.Store, o *Options) *pingEnv {
+	t.Helper()
+	e := &pingEnv{store: store, state: st}
+	o.Backend, o.State = pingBackend{store}, st
+	var err error
+	if e.s, err = New(o); err != nil {
 		t.Fatal(err)
 	}
 	e.ts = httptest.NewUnstartedServer(e.s)
@@ -69,7 +78,6 @@ func pingTestServer(t testing.TB, limits Limits) *pingEnv {
 			t.Errorf("Shutdown: %v", err)
 		}
 		e.ts.Close()
-		st.Close()
 	})
 	return e
 }

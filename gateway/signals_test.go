@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -25,23 +24,7 @@ func twoNodes(t *testing.T) (a, b *pingEnv) {
 	store := memory.New(nil)
 	bus, locks := &LocalBus{}, &sharedLocks{}
 	node := func() *pingEnv {
-		e := &pingEnv{store: store, state: st}
-		e.s, err = New(&Options{Backend: pingBackend{store}, State: st, Limits: Limits{MinHeartbeat: time.Second}, Bus: bus, Locks: locks})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.ts = httptest.NewUnstartedServer(e.s)
-		e.ts.Listener = e.s.Listen(e.ts.Listener)
-		e.ts.Start()
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := e.s.Shutdown(ctx); err != nil {
-				t.Errorf("Shutdown: %v", err)
-			}
-			e.ts.Close()
-		})
-		return e
+		return startPingEnv(t, store, st, &Options{Limits: Limits{MinHeartbeat: time.Second}, Bus: bus, Locks: locks})
 	}
 	return node(), node()
 }
