@@ -57,7 +57,7 @@ func main() {
 	mode := flag.String("mode", "both", "idle, events or both")
 	connIdle := flag.Duration("conn-idle", 5*time.Second, "imapdav ConnIdle: how soon idle command connections close before measuring")
 	fast := flag.Bool("fast-login", false, "Dovecot's imap-login in high-performance mode with spare imap processes (docs/OPERATIONS.md)")
-	timeout := flag.Duration("timeout", 20*time.Minute, "stop after this long whatever happens")
+	timeout := flag.Duration("timeout", 45*time.Minute, "stop after this long whatever happens")
 	flag.Parse()
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
@@ -260,6 +260,9 @@ func run(ctx context.Context, n, k int, events bool, connIdle time.Duration, fas
 			return r, fmt.Errorf("%s: user %s: %w", r.name, user(i), err)
 		}
 		lat = append(lat, d)
+		if len(lat)%25 == 0 {
+			log.Printf("%s: %d APPENDs answered", r.name, len(lat))
+		}
 	}
 	slices.Sort(lat)
 	r.samples = len(lat)
