@@ -10,8 +10,16 @@
 // the Pings come over TLS (a self-signed certificate made at start), and
 // what is parked per Ping is a *tls.Conn.
 //
+// With -real it drives a real `easgate serve` instead (real.go): built from
+// ./cmd/easgate, one user per phone on the memory store or on Dovecot
+// (-store dovecot, push by mailbox events; dovecot-idle, by IMAP IDLE),
+// and it reports easgate's and Dovecot's RSS and PSS per waiting phone.
+// Run it from the repository's root.
+//
 //	go run ./scripts/pingload -n 10000
 //	go run ./scripts/pingload -n 10000 -tls
+//	go run ./scripts/pingload -real -n 19000
+//	go run ./scripts/pingload -real -store dovecot -n 200
 package main
 
 import (
