@@ -209,6 +209,10 @@ type pgTxn struct {
 	readOnly bool
 	begun    bool
 	writes   map[string][]byte // buffered: a nil value is a delete
+	// absent holds the keys this transaction read as missing from the
+	// table: a write of one is a plain INSERT, cheaper than an upsert,
+	// and fails (23505, a conflict) if another transaction inserted it.
+	absent map[string]bool
 }
 
 const (
@@ -220,6 +224,7 @@ const (
 	sqlScan    = "SELECT k, v FROM easgate_kv WHERE k >= $1 AND k < $2 ORDER BY k LIMIT $3"
 	sqlScanAll = "SELECT k, v FROM easgate_kv WHERE k >= $1 ORDER BY k LIMIT $2"
 	sqlUpsert  = "INSERT INTO easgate_kv (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) ON CONFLICT (k) DO UPDATE SET v = excluded.v"
+	sqlInsert  = "INSERT INTO easgate_kv (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[])"
 	sqlDelete  = "DELETE FROM easgate_kv WHERE k = ANY($1::bytea[])"
 )
 
@@ -268,6 +273,7 @@ func (t *pgTxn) get(k []byte) ([]byte, bool, error) {
 		err = cerr
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
+		t.markAbsent(k)
 		return nil, false, nil
 	}
 	if err != nil {
@@ -329,9 +335,21 @@ func (t *pgTxn) getMany(keys [][]byte) ([][]byte, []bool, error) {
 		if _, pending := t.writes[string(k)]; pending {
 			continue
 		}
-		vals[i], found[i] = got[string(k)]
+		if vals[i], found[i] = got[string(k)]; !found[i] {
+			t.markAbsent(k)
+		}
 	}
 	return vals, found, nil
+}
+
+func (t *pgTxn) markAbsent(k []byte) {
+	if t.readOnly {
+		return
+	}
+	if t.absent == nil {
+		t.absent = make(map[string]bool)
+	}
+	t.absent[string(k)] = true
 }
 
 func (t *pgTxn) set(k, v []byte) error {
@@ -418,13 +436,22 @@ func (t *pgTxn) queueWrites(b *pgx.Batch) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	var sk, sv, dk [][]byte
+	var sk, sv, ik, iv, dk [][]byte
 	for _, k := range keys {
-		if v := t.writes[k]; v != nil {
-			sk, sv = append(sk, []byte(k)), append(sv, v)
-		} else {
+		switch v := t.writes[k]; {
+		case v == nil:
 			dk = append(dk, []byte(k))
+		case t.absent[k]:
+			ik, iv = append(ik, []byte(k)), append(iv, v)
+		default:
+			sk, sv = append(sk, []byte(k)), append(sv, v)
 		}
+		// Written now: a later write of k in this transaction must not
+		// insert it again.
+		delete(t.absent, k)
+	}
+	if len(ik) > 0 {
+		b.Queue(sqlInsert, ik, iv)
 	}
 	if len(sk) > 0 {
 		b.Queue(sqlUpsert, sk, sv)
