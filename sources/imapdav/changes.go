@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -33,6 +34,19 @@ func (s *Source) Changes(ctx context.Context, f sources.FolderID, since sources.
 		}
 	}
 	var d sources.Delta
+	if since != "" && st.Key == "" && !s.noCondStore {
+		// A CONDSTORE state: STATUS, on a connection that never
+		// selects, tells whether anything changed, and while a listing
+		// pages through an unchanged mailbox it serves the next page
+		// from what the first one fetched.
+		qd, ok, err := s.quickChanges(ctx, string(f), since, st, max)
+		if err != nil {
+			return sources.Delta{}, fmt.Errorf("imapdav: changes of %q since %q: %w", f, since, err)
+		}
+		if ok {
+			return qd, nil
+		}
+	}
 	err := s.with(ctx, func(c *conn) (err error) {
 		if c.has(imap.CapCondStore) && st.Key == "" && !s.noCondStore {
 			d, err = s.modChanges(c, string(f), since, st, max)
@@ -69,29 +83,64 @@ func (s *Source) State(ctx context.Context, f sources.FolderID) (sources.State, 
 	}
 }
 
-// modChanges is Changes on a CONDSTORE server.
-func (s *Source) modChanges(c *conn, f string, since sources.State, st *mailState, limit int) (sources.Delta, error) {
-	if st.UIDNext != 0 {
-		// The fast path: one STATUS tells whether anything happened.
-		sd, err := c.status(f, &imap.StatusOptions{
-			UIDValidity: true, UIDNext: true, NumMessages: true, HighestModSeq: true,
-		})
-		if err != nil {
-			return sources.Delta{}, err
-		}
-		if sd.UIDValidity != st.UIDValidity {
-			return sources.Delta{}, fmt.Errorf("uidvalidity %d is now %d: %w", st.UIDValidity, sd.UIDValidity, sources.ErrStateExpired)
-		}
-		if sd.HighestModSeq == st.ModSeq && sd.UIDNext == st.UIDNext && sd.NumMessages != nil && *sd.NumMessages == st.Messages {
-			return sources.Delta{Next: since}, nil
-		}
+// counters are what STATUS and SELECT tell of a mailbox. While they stay
+// the same, so do the mailbox's messages and flags: every flag change and
+// expunge raises HIGHESTMODSEQ, every new message UIDNEXT.
+type counters struct {
+	validity uint32
+	highest  uint64
+	next     imap.UID
+	num      uint32
+}
+
+func selectCounters(sel *imap.SelectData) counters {
+	return counters{sel.UIDValidity, sel.HighestModSeq, sel.UIDNext, sel.NumMessages}
+}
+
+// quickChanges answers Changes of a CONDSTORE state after one STATUS on
+// the status connection, without selecting: ok is false when that is not
+// enough and modChanges must run. Its cost does not grow with the
+// mailbox.
+func (s *Source) quickChanges(ctx context.Context, f string, since sources.State, st *mailState, limit int) (d sources.Delta, ok bool, err error) {
+	sd, err := s.pool.status(ctx, f, &imap.StatusOptions{
+		UIDValidity: true, UIDNext: true, NumMessages: true, HighestModSeq: true,
+	})
+	var ie *imap.Error
+	if errors.As(err, &ie) && !errors.Is(err, sources.ErrNotFound) {
+		return sources.Delta{}, false, nil // let the selecting path tell
 	}
+	if err != nil {
+		return sources.Delta{}, false, err
+	}
+	if sd.UIDValidity != st.UIDValidity {
+		return sources.Delta{}, false, fmt.Errorf("uidvalidity %d is now %d: %w", st.UIDValidity, sd.UIDValidity, sources.ErrStateExpired)
+	}
+	if sd.NumMessages == nil {
+		return sources.Delta{}, false, nil
+	}
+	now := counters{sd.UIDValidity, sd.HighestModSeq, sd.UIDNext, *sd.NumMessages}
+	if st.UIDNext != 0 && now.highest == st.ModSeq && now.next == st.UIDNext && now.num == st.Messages {
+		return sources.Delta{Next: since}, true, nil
+	}
+	pc, ok := s.pageFor(f, now, st)
+	if !ok {
+		return sources.Delta{}, false, nil
+	}
+	return pageDelta(now, st, pc.after(st), pc.top, pc.present, limit), true, nil
+}
+
+// modChanges is Changes on a CONDSTORE server, from a SELECT.
+func (s *Source) modChanges(c *conn, f string, since sources.State, st *mailState, limit int) (sources.Delta, error) {
 	sel, err := c.selectBox(f)
 	if err != nil {
 		return sources.Delta{}, err
 	}
 	if since != "" && sel.UIDValidity != st.UIDValidity {
 		return sources.Delta{}, fmt.Errorf("uidvalidity %d is now %d: %w", st.UIDValidity, sel.UIDValidity, sources.ErrStateExpired)
+	}
+	cnt := selectCounters(sel)
+	if pc, ok := s.pageFor(f, cnt, st); ok {
+		return pageDelta(cnt, st, pc.after(st), pc.top, pc.present, limit), nil
 	}
 
 	// New and changed messages: those past the state's (modseq, uid). A
@@ -101,9 +150,7 @@ func (s *Source) modChanges(c *conn, f string, since sources.State, st *mailStat
 	// fetches the folder's flags once, not 50 times.
 	var cands []mod
 	var top uint64
-	if pc, ok := s.pageFor(f, sel, st); ok {
-		cands, top = pc.after(st), pc.top
-	} else if sel.NumMessages > 0 {
+	if sel.NumMessages > 0 {
 		fo := &imap.FetchOptions{UID: true, Flags: true, ModSeq: true, ChangedSince: st.ModSeq}
 		if st.UID != 0 {
 			fo.ChangedSince = st.ModSeq - 1
@@ -124,24 +171,29 @@ func (s *Source) modChanges(c *conn, f string, since sources.State, st *mailStat
 	slices.SortFunc(cands, func(a, b mod) int {
 		return cmp.Or(cmp.Compare(a.modseq, b.modseq), cmp.Compare(a.uid, b.uid))
 	})
-	s.keepPage(f, sel, st, cands, top)
 
 	// Expunged messages, and those marked \Deleted: known UIDs that an
-	// UNDELETED search no longer finds.
-	var removed []imap.UID
-	if len(st.UIDs) > 0 {
-		cur, err := c.search(&imap.SearchCriteria{UID: []imap.UIDSet{st.UIDs}, NotFlag: []imap.Flag{imap.FlagDeleted}})
-		if err != nil {
+	// UNDELETED search of the whole mailbox no longer finds. The search
+	// is kept with the candidates, so that the later pages of a listing
+	// check their expunges without asking the server again: asking per
+	// page made a listing cost O(mailbox²) in the server.
+	present := imap.UIDSet{}
+	if sel.NumMessages > 0 {
+		if present, err = c.search(&imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagDeleted}}); err != nil {
 			return sources.Delta{}, err
 		}
-		for _, u := range uidList(st.UIDs) {
-			if !cur.Contains(u) {
-				removed = append(removed, u)
-			}
-		}
 	}
+	s.keepPage(f, cnt, st, cands, top, present)
+	return pageDelta(cnt, st, cands, top, present, limit), nil
+}
 
-	next := mailState{UIDValidity: sel.UIDValidity, ModSeq: st.ModSeq, UID: st.UID}
+// pageDelta is the page of at most limit changes after st (limit 0: all)
+// of a mailbox with counters cnt, whose candidates are cands (the
+// messages changed past st's cursor, sorted by (modseq, uid)), top their
+// highest modseq, and present the UIDs of its undeleted messages.
+func pageDelta(cnt counters, st *mailState, cands []mod, top uint64, present imap.UIDSet, limit int) sources.Delta {
+	removed := missing(st.UIDs, present)
+	next := mailState{UIDValidity: cnt.validity, ModSeq: st.ModSeq, UID: st.UID}
 	nr, nc := len(removed), len(cands)
 	more := limit > 0 && nr+nc > limit
 	if more {
@@ -149,32 +201,86 @@ func (s *Source) modChanges(c *conn, f string, since sources.State, st *mailStat
 		nc = limit - nr
 	}
 	d := sources.Delta{More: more}
-	known := slices.Clone(st.UIDs)
 	for _, u := range removed[:nr] {
 		d.Removed = append(d.Removed, itemID(u))
 	}
-	gone := setOf(removed[:nr])
 	var added []imap.UID
 	for _, m := range cands[:nc] {
 		d.Changed = append(d.Changed, itemID(m.uid))
 		added = append(added, m.uid)
 		next.ModSeq, next.UID = m.modseq, m.uid
 	}
-	next.UIDs = subtract(known, gone)
+	next.UIDs = st.UIDs
+	if nr > 0 {
+		next.UIDs = subtract(st.UIDs, setOf(removed[:nr]))
+	}
 	if len(added) > 0 {
+		next.UIDs = slices.Clone(next.UIDs)
 		next.UIDs.AddNum(added...)
 	}
 	if !more {
 		// Everything up to the mailbox's HIGHESTMODSEQ is reported. The
 		// counters enable the fast path unless a change slipped in
 		// between SELECT and FETCH.
-		next.ModSeq, next.UID = max(sel.HighestModSeq, top, next.ModSeq), 0
-		if top <= sel.HighestModSeq {
-			next.UIDNext, next.Messages = sel.UIDNext, sel.NumMessages
+		next.ModSeq, next.UID = max(cnt.highest, top, next.ModSeq), 0
+		if top <= cnt.highest {
+			next.UIDNext, next.Messages = cnt.next, cnt.num
 		}
 	}
 	d.Next = next.encode()
-	return d, nil
+	return d
+}
+
+// missing returns the UIDs of known that are not in present, in
+// ascending order, walking both sets' ranges: O(ranges), not O(UIDs),
+// where few messages are gone.
+func missing(known, present imap.UIDSet) []imap.UID {
+	k, p := ranges(known), ranges(present)
+	var out []imap.UID
+	j := 0
+	for _, r := range k {
+		// uint64, so that stepping past the largest UID ends the loops
+		u, stop := uint64(r.Start), uint64(r.Stop)
+		for u <= stop {
+			for j < len(p) && uint64(p[j].Stop) < u {
+				j++
+			}
+			if j < len(p) && uint64(p[j].Start) <= u {
+				u = uint64(p[j].Stop) + 1 // present up to there
+				continue
+			}
+			end := stop
+			if j < len(p) {
+				end = min(end, uint64(p[j].Start)-1)
+			}
+			for ; u <= end; u++ {
+				out = append(out, imap.UID(u))
+			}
+		}
+	}
+	return out
+}
+
+// ranges returns s's ranges sorted and merged, without "*".
+func ranges(s imap.UIDSet) []imap.UIDRange {
+	out := make([]imap.UIDRange, 0, len(s))
+	for _, r := range s {
+		lo, hi := r.Start, r.Stop
+		if lo == 0 || hi == 0 {
+			continue
+		}
+		out = append(out, imap.UIDRange{Start: min(lo, hi), Stop: max(lo, hi)})
+	}
+	slices.SortFunc(out, func(a, b imap.UIDRange) int { return cmp.Compare(a.Start, b.Start) })
+	merged := out[:0]
+	for _, r := range out {
+		if n := len(merged); n > 0 && uint64(r.Start) <= uint64(merged[n-1].Stop)+1 {
+			merged[n-1].Stop = max(merged[n-1].Stop, r.Stop)
+			continue
+		}
+		merged = append(merged, r)
+	}
+	return merged
 }
 
 // search runs UID SEARCH, with ESEARCH where the server has it so that the
@@ -336,50 +442,53 @@ type mod struct {
 	modseq uint64
 }
 
-// pageCache is the candidate list of a folder's last Changes, reused by the
-// next page while the folder's counters show no change.
+// pageCache is what a folder's last listing from a SELECT learnt: its
+// candidates and undeleted UIDs, reused by the next page while the
+// folder's counters show no change. A Source keeps one.
 type pageCache struct {
-	folder              string
-	validity, next, num uint32
-	highest             uint64
-	fromModSeq          uint64 // the cursor it was fetched from
-	fromUID             imap.UID
-	cands               []mod // sorted by (modseq, uid)
-	top                 uint64
+	folder     string
+	cnt        counters
+	fromModSeq uint64 // the cursor it was fetched from
+	fromUID    imap.UID
+	cands      []mod // sorted by (modseq, uid)
+	top        uint64
+	present    imap.UIDSet
 }
 
 // after returns the candidates past st's cursor, as the fetch would.
 func (pc *pageCache) after(st *mailState) []mod {
-	var out []mod
-	for _, m := range pc.cands {
-		if m.modseq < st.ModSeq || m.modseq == st.ModSeq && (st.UID == 0 || m.uid <= st.UID) {
-			continue
+	i, _ := slices.BinarySearchFunc(pc.cands, st, func(m mod, st *mailState) int {
+		if m.modseq != st.ModSeq {
+			return cmp.Compare(m.modseq, st.ModSeq)
 		}
-		out = append(out, m)
-	}
-	return out
+		if st.UID == 0 || m.uid <= st.UID {
+			return -1 // at or before the cursor
+		}
+		return 1
+	})
+	return pc.cands[i:]
 }
 
 // pageFor returns the cached candidates of folder f when they still
 // describe it (same counters) and cover st's cursor.
-func (s *Source) pageFor(f string, sel *imap.SelectData, st *mailState) (*pageCache, bool) {
+func (s *Source) pageFor(f string, cnt counters, st *mailState) (*pageCache, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pc := s.page
-	if pc == nil || pc.folder != f || pc.validity != sel.UIDValidity || pc.highest != sel.HighestModSeq ||
-		pc.next != uint32(sel.UIDNext) || pc.num != sel.NumMessages {
+	if pc == nil || pc.folder != f || pc.cnt != cnt {
 		return nil, false
 	}
-	if st.ModSeq < pc.fromModSeq || st.ModSeq == pc.fromModSeq && st.UID < pc.fromUID {
+	// st's cursor must not be before the one the candidates were
+	// fetched from; UID 0 stands after every UID of its modseq.
+	if st.ModSeq < pc.fromModSeq || st.ModSeq == pc.fromModSeq && st.UID != 0 && (pc.fromUID == 0 || st.UID < pc.fromUID) {
 		return nil, false
 	}
 	return pc, true
 }
 
 // keepPage remembers the candidates fetched for st's cursor.
-func (s *Source) keepPage(f string, sel *imap.SelectData, st *mailState, cands []mod, top uint64) {
+func (s *Source) keepPage(f string, cnt counters, st *mailState, cands []mod, top uint64, present imap.UIDSet) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.page = &pageCache{folder: f, validity: sel.UIDValidity, highest: sel.HighestModSeq, next: uint32(sel.UIDNext),
-		num: sel.NumMessages, fromModSeq: st.ModSeq, fromUID: st.UID, cands: cands, top: top}
+	s.page = &pageCache{folder: f, cnt: cnt, fromModSeq: st.ModSeq, fromUID: st.UID, cands: cands, top: top, present: present}
 }

@@ -26,7 +26,8 @@ type conn struct {
 func (c *conn) has(cap imap.Cap) bool { return c.c.Caps().Has(cap) }
 
 // pool holds a user's command connections: at most Options.MaxConns at a
-// time, idle ones kept for the next command.
+// time, idle ones kept for the next command; and one more connection, kept
+// for STATUS alone, that never selects a mailbox.
 type pool struct {
 	s   *Source
 	sem chan struct{}
@@ -35,6 +36,15 @@ type pool struct {
 	free   []*conn
 	closed bool
 	reaper *time.Timer // logs out connections idle for Options.ConnIdle; nil when none is due
+
+	// The status connection answers change checks (issue 14). Dovecot
+	// answers STATUS of a 50,000-message mailbox in 0.23 ms on a
+	// connection that never selected a mailbox, and in 17–24 ms on one
+	// that has or had another mailbox selected, so the check is kept off
+	// the selecting connections. statusMu serialises its commands.
+	statusMu    sync.Mutex
+	statusC     *conn
+	statusTimer *time.Timer // logs statusC out once idle for Options.ConnIdle
 }
 
 func newPool(s *Source) *pool {
@@ -130,20 +140,64 @@ func (p *pool) reap() {
 	logout(old)
 }
 
-// open returns the number of the pool's connections, idle or in use.
+// open returns the number of the pool's connections, idle or in use,
+// the status connection included.
 func (p *pool) open() int {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.free) + len(p.sem)
+	n := len(p.free) + len(p.sem)
+	p.mu.Unlock()
+	p.statusMu.Lock()
+	if p.statusC != nil {
+		n++
+	}
+	p.statusMu.Unlock()
+	return n
 }
 
-// closeFree logs out the idle connections.
+// closeFree logs out the idle connections and the status connection.
 func (p *pool) closeFree() {
 	p.mu.Lock()
 	free := p.free
 	p.free = nil
 	p.mu.Unlock()
+	free = append(free, p.takeStatus()...)
 	logout(free)
+}
+
+// takeStatus removes the status connection from the pool and returns it
+// (none or one) for the caller to log out.
+func (p *pool) takeStatus() []*conn {
+	p.statusMu.Lock()
+	defer p.statusMu.Unlock()
+	if p.statusTimer != nil {
+		p.statusTimer.Stop()
+		p.statusTimer = nil
+	}
+	c := p.statusC
+	p.statusC = nil
+	if c == nil {
+		return nil
+	}
+	return []*conn{c}
+}
+
+// reapStatus logs the status connection out once it has been idle for
+// Options.ConnIdle, as reap does the others.
+func (p *pool) reapStatus() {
+	p.statusMu.Lock()
+	c := p.statusC
+	if c == nil {
+		p.statusMu.Unlock()
+		return
+	}
+	if left := p.s.opts.ConnIdle - time.Since(c.idleAt); left > 0 {
+		p.statusTimer = time.AfterFunc(left, p.reapStatus)
+		p.statusMu.Unlock()
+		return
+	}
+	p.statusC, p.statusTimer = nil, nil
+	p.statusMu.Unlock()
+	logout([]*conn{c})
 }
 
 // logout ends the connections cs.
@@ -163,6 +217,7 @@ func (p *pool) close() {
 		p.reaper = nil
 	}
 	p.mu.Unlock()
+	free = append(free, p.takeStatus()...)
 	logout(free)
 }
 
@@ -293,4 +348,50 @@ func (c *conn) status(name string, o *imap.StatusOptions) (*imap.StatusData, err
 		return nil, c.boxErr(err, "status %q", name)
 	}
 	return sd, nil
+}
+
+// status runs STATUS on mailbox name over the status connection, dialled
+// on first use and kept while it works. Callers take turns on it: a
+// STATUS costs a fraction of a millisecond, less than a second
+// connection would.
+func (p *pool) status(ctx context.Context, name string, o *imap.StatusOptions) (*imap.StatusData, error) {
+	p.statusMu.Lock()
+	defer p.statusMu.Unlock()
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("imapdav: status %q: source closed", name)
+	}
+	c := p.statusC
+	if c != nil {
+		select {
+		case <-c.c.Closed():
+			c, p.statusC = nil, nil // the server hung up while it was idle
+		default:
+		}
+	}
+	if c == nil {
+		var err error
+		if c, err = p.dial(ctx, nil); err != nil {
+			return nil, err
+		}
+		p.statusC = c
+	}
+	stop := context.AfterFunc(ctx, func() { c.c.Close() })
+	sd, err := c.status(name, o)
+	var ie *imap.Error
+	if !stop() || err != nil && !errors.As(err, &ie) && !errors.Is(err, sources.ErrNotFound) {
+		c.c.Close()
+		p.statusC = nil
+	} else {
+		c.idleAt = time.Now()
+		if p.statusTimer == nil {
+			p.statusTimer = time.AfterFunc(p.s.opts.ConnIdle, p.reapStatus)
+		}
+	}
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("%w (%w)", err, ctx.Err())
+	}
+	return sd, err
 }
