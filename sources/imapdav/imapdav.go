@@ -66,7 +66,8 @@ type Options struct {
 	DAV *dav.Options
 
 	// MaxConns limits each user's IMAP connections for commands; zero
-	// means 4. MaxIdle limits the IDLE connections, one per watched
+	// means 4. One more per user runs the STATUS of change checks and
+	// never selects a mailbox. MaxIdle limits the IDLE connections, one per watched
 	// folder, beyond which folders are polled; zero means 8.
 	MaxConns, MaxIdle int
 

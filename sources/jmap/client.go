@@ -256,6 +256,9 @@ func (c *conn) send(ctx context.Context, s *gojmap.Session, calls []*call) error
 	if err := json.NewDecoder(resp.Body).Decode(&wr); err != nil {
 		return fmt.Errorf("jmap: %s: reading the response: %w", calls[0].args.Name(), sources.MarkTemporary(err))
 	}
+	// The decoder stops at the end of the JSON value; the body must be
+	// read to its end for the connection to be reused (issue 14).
+	drain(resp.Body)
 	if wr.SessionState != "" && wr.SessionState != s.State {
 		c.mu.Lock()
 		c.stale = true
@@ -336,4 +339,16 @@ func setError(e *gojmap.SetError) error {
 		return fmt.Errorf("%w: %w", err, sources.ErrUnsupported)
 	}
 	return err
+}
+
+// maxDrain bounds what drain reads past a decoded response: a body with
+// more left over is not worth its connection.
+const maxDrain = 64 << 10
+
+// drain reads what is left of a response body, up to maxDrain, so that
+// net/http can put the connection back into its pool: a body closed
+// before its end costs the next request a new connection, and Cyrus a
+// new session (about 7 ms of its CPU each, issue 14).
+func drain(r io.Reader) {
+	io.Copy(io.Discard, io.LimitReader(r, maxDrain))
 }
