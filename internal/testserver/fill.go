@@ -139,7 +139,9 @@ func writeOwned(p string, raw []byte, uid, gid int) error {
 // their sessions (Dovecot's imap processes, Cyrus's services). A process
 // that has exited no longer counts, so take the difference of two calls
 // around work that keeps its connections open.
-func (d *Dovecot) CPU() (time.Duration, error) { return sessionCPU(filepath.Join(d.Dir, "dovecot.pids")) }
+func (d *Dovecot) CPU() (time.Duration, error) {
+	return sessionCPU(filepath.Join(d.Dir, "dovecot.pids"))
+}
 
 // CPU is Dovecot.CPU for Cyrus.
 func (c *Cyrus) CPU() (time.Duration, error) { return sessionCPU(filepath.Join(c.Dir, "cyrus.pids")) }
