@@ -51,9 +51,11 @@ type feed struct {
 	instTags map[string]string // calendar instance id → its last changeKey
 
 	// Persistence (Options.Journals): loaded says the stored journal was
-	// read; saved is the seq it was last stored at.
-	loaded bool
-	saved  uint64
+	// read; saved is the seq it was last stored at, version the stored
+	// version this journal is.
+	loaded  bool
+	saved   uint64
+	version uint64
 
 	// Poll scheduling, guarded by the poller's lock.
 	next     time.Time
@@ -303,19 +305,24 @@ func (s *Source) Changes(ctx context.Context, fid sources.FolderID, since source
 		return sources.Delta{}, err
 	}
 	defer f.mu.Unlock()
-	seq, initial, paged, err := f.parseState(since)
-	if err != nil {
-		return sources.Delta{}, err
-	}
-	if !paged {
-		if err := f.sync(ctx); err != nil {
-			return sources.Delta{}, fmt.Errorf("graph: changes of %s: %w", fid, err)
+	for attempt := 0; ; attempt++ {
+		seq, initial, paged, err := f.parseState(since)
+		if err != nil {
+			return sources.Delta{}, err
 		}
+		if !paged {
+			if err := f.sync(ctx); err != nil {
+				return sources.Delta{}, fmt.Errorf("graph: changes of %s: %w", fid, err)
+			}
+		}
+		if err := f.save(ctx); err != nil {
+			if errors.Is(err, errJournalMoved) && attempt == 0 {
+				continue // once more on the journal the other node saved
+			}
+			return sources.Delta{}, err
+		}
+		return f.changes(seq, initial, max), nil
 	}
-	if err := f.save(ctx); err != nil {
-		return sources.Delta{}, err
-	}
-	return f.changes(seq, initial, max), nil
 }
 
 // State implements sources.Stater.
@@ -328,13 +335,18 @@ func (s *Source) State(ctx context.Context, fid sources.FolderID) (sources.State
 		return "", err
 	}
 	defer f.mu.Unlock()
-	if err := f.sync(ctx); err != nil {
-		return "", fmt.Errorf("graph: state of %s: %w", fid, err)
+	for attempt := 0; ; attempt++ {
+		if err := f.sync(ctx); err != nil {
+			return "", fmt.Errorf("graph: state of %s: %w", fid, err)
+		}
+		if err := f.save(ctx); err != nil {
+			if errors.Is(err, errJournalMoved) && attempt == 0 {
+				continue
+			}
+			return "", err
+		}
+		return f.stateOf(f.seq, ""), nil
 	}
-	if err := f.save(ctx); err != nil {
-		return "", err
-	}
-	return f.stateOf(f.seq, ""), nil
 }
 
 // feed returns the journal of folder fid, made on first use; an unknown

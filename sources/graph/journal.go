@@ -5,24 +5,37 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/easgate/easgate/sources"
 )
 
-// Journals keeps the feeds' journals across restarts of easgate, so that
-// the States phones hold stay valid: without it a restart makes every
-// phone sync its Graph folders again from scratch. A journal is one
+// Journals keeps the feeds' journals across restarts of easgate, and
+// shares them between the nodes of a cluster, so that the States phones
+// hold stay valid whichever node they reach: without it a restart makes
+// every phone sync its Graph folders again from scratch. A journal is one
 // opaque value per mailbox (object id) and folder ("" for the folder
-// hierarchy), written whole; easgate's state store implements it.
+// hierarchy), written whole, with a version that each save counts up;
+// easgate's state store implements it.
 type Journals interface {
-	// LoadJournal returns the journal last saved, or nil when there is
-	// none.
-	LoadJournal(ctx context.Context, mailbox, folder string) ([]byte, error)
-	// SaveJournal replaces the journal.
-	SaveJournal(ctx context.Context, mailbox, folder string, journal []byte) error
+	// LoadJournal returns the journal last saved and its version, or nil
+	// and 0 when there is none.
+	LoadJournal(ctx context.Context, mailbox, folder string) ([]byte, uint64, error)
+	// JournalVersion returns the version of the journal last saved.
+	JournalVersion(ctx context.Context, mailbox, folder string) (uint64, error)
+	// SaveJournal replaces the journal if its version is still prev and
+	// returns the new version; if another node saved since, it changes
+	// nothing and returns false.
+	SaveJournal(ctx context.Context, mailbox, folder string, journal []byte, prev uint64) (uint64, bool, error)
 }
+
+// errJournalMoved says that another node saved the journal since this
+// one read it. The journal has been read again; what this node had
+// added since it last saved was never handed to a phone, and the next
+// delta round finds it again.
+var errJournalMoved = sources.MarkTemporary(errors.New("graph: the journal was saved by another node meanwhile"))
 
 // maxJournal bounds a stored journal when it is read back: about 60 bytes
 // an item compressed, so room for a folder of a million items.
@@ -49,8 +62,21 @@ const journalVersion = 1
 // lock takes f.mu and, the first time, reads the stored journal. A
 // journal that cannot be read is an error (the phone tries again), not
 // an empty journal: starting afresh would expire every phone's State.
+//
+// Later, with Journals, it checks the stored version (one small read) and
+// reads the journal again when another node has saved it since: the
+// States that node handed out point past what this one holds.
 func (f *feed) lock(ctx context.Context) error {
 	f.mu.Lock()
+	j := f.s.b.o.Journals
+	if f.loaded && j != nil {
+		v, err := j.JournalVersion(ctx, f.s.id, string(f.folder))
+		if err != nil {
+			f.mu.Unlock()
+			return sources.MarkTemporary(fmt.Errorf("graph: reading the journal version of %s: %w", f.folder, err))
+		}
+		f.loaded = v == f.version
+	}
 	if f.loaded {
 		return nil
 	}
@@ -67,10 +93,11 @@ func (f *feed) load(ctx context.Context) error {
 	if j == nil {
 		return nil
 	}
-	raw, err := j.LoadJournal(ctx, f.s.id, string(f.folder))
+	raw, version, err := j.LoadJournal(ctx, f.s.id, string(f.folder))
 	if err != nil {
 		return sources.MarkTemporary(fmt.Errorf("graph: reading the journal of %s: %w", f.folder, err))
 	}
+	f.version = version
 	if raw == nil {
 		return nil
 	}
@@ -82,6 +109,7 @@ func (f *feed) load(ctx context.Context) error {
 		return nil
 	}
 	f.epoch, f.link, f.seq, f.saved = sj.Epoch, sj.Link, sj.Seq, sj.Seq
+	f.masters, f.instTags = make(map[string]string), make(map[string]string)
 	f.entries = make(map[sources.ItemID]*jentry, len(sj.IDs))
 	for i, id := range sj.IDs {
 		f.entries[sources.ItemID(id)] = &jentry{seq: sj.Seqs[i], tag: sj.Tags[i]}
@@ -109,10 +137,18 @@ func (f *feed) save(ctx context.Context) error {
 	if j == nil || f.seq == f.saved {
 		return nil
 	}
-	if err := j.SaveJournal(ctx, f.s.id, string(f.folder), f.encode()); err != nil {
+	version, ok, err := j.SaveJournal(ctx, f.s.id, string(f.folder), f.encode(), f.version)
+	if err != nil {
 		return sources.MarkTemporary(fmt.Errorf("graph: storing the journal of %s: %w", f.folder, err))
 	}
-	f.saved = f.seq
+	if !ok {
+		if err := f.load(ctx); err != nil {
+			f.loaded = false
+			return err
+		}
+		return errJournalMoved
+	}
+	f.version, f.saved = version, f.seq
 	return nil
 }
 

@@ -14,31 +14,43 @@ import (
 
 // memJournals keeps journals in a map, as statecache does on disk.
 type memJournals struct {
-	mu    sync.Mutex
-	m     map[string][]byte
-	saves int
+	mu       sync.Mutex
+	m        map[string][]byte
+	versions map[string]uint64
+	saves    int
 }
 
-func (j *memJournals) LoadJournal(_ context.Context, mailbox, folder string) ([]byte, error) {
+func (j *memJournals) LoadJournal(_ context.Context, mailbox, folder string) ([]byte, uint64, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.m[mailbox+"/"+folder], nil
+	return j.m[mailbox+"/"+folder], j.versions[mailbox+"/"+folder], nil
 }
 
-func (j *memJournals) SaveJournal(_ context.Context, mailbox, folder string, b []byte) error {
+func (j *memJournals) JournalVersion(_ context.Context, mailbox, folder string) (uint64, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.versions[mailbox+"/"+folder], nil
+}
+
+func (j *memJournals) SaveJournal(_ context.Context, mailbox, folder string, b []byte, prev uint64) (uint64, bool, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.m == nil {
-		j.m = make(map[string][]byte)
+		j.m, j.versions = make(map[string][]byte), make(map[string]uint64)
 	}
-	j.m[mailbox+"/"+folder] = append([]byte(nil), b...)
+	k := mailbox + "/" + folder
+	if j.versions[k] != prev {
+		return j.versions[k], false, nil
+	}
+	j.m[k] = append([]byte(nil), b...)
+	j.versions[k]++
 	j.saves++
-	return nil
+	return j.versions[k], true, nil
 }
 
 func (j *memJournals) clear() {
 	j.mu.Lock()
-	j.m = nil
+	j.m, j.versions = nil, nil
 	j.mu.Unlock()
 }
 
@@ -158,6 +170,103 @@ func TestJournalDecode(t *testing.T) {
 	for _, raw := range [][]byte{nil, []byte("x"), f.encode()[:20]} {
 		if _, err := decodeJournal(raw); err == nil {
 			t.Errorf("decodeJournal(%q) = nil error", raw)
+		}
+	}
+}
+
+// TestJournalsTwoNodes: two Backends (nodes of a cluster) on one shared
+// Journals serve a mailbox's phones by turns, and at once: each phone
+// gets every mail exactly once, and no State a node handed out expires
+// on the other.
+func TestJournalsTwoNodes(t *testing.T) {
+	ctx := context.Background()
+	j := &memJournals{}
+	g, b1 := newBackend(t, graphemu.Options{}, Options{PageSize: 5, Journals: j})
+	b2, err := NewBackend(b1.o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b2.Close() })
+	user := "alice@" + testserver.GraphDomain
+	fid, err := g.Emu.CreateMailFolder(user, "", "Cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := []*Source{login(t, b1, "alice"), login(t, b2, "alice")}
+	for _, n := range nodes {
+		if _, err := n.Folders(ctx, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A phone: its State and the mails it has, each counted.
+	type phone struct {
+		st  sources.State
+		got map[sources.ItemID]int
+	}
+	syncOn := func(p *phone, n *Source) error {
+		for more := true; more; {
+			d, err := n.Changes(ctx, sources.FolderID(fid), p.st, 5)
+			if err != nil {
+				return err
+			}
+			for _, id := range d.Changed {
+				p.got[id]++
+			}
+			p.st, more = d.Next, d.More
+		}
+		return nil
+	}
+	phones := []*phone{{got: map[sources.ItemID]int{}}, {got: map[sources.ItemID]int{}}}
+	var want []string
+	deliver := func(i int) {
+		id, err := g.Emu.DeliverMail(user, fid, mail(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, id)
+	}
+
+	// One phone, two requests on one node, then two on the other: the
+	// second node must take up the journal the first one moved on.
+	for round := range 6 {
+		deliver(200 + round)
+		if err := syncOn(phones[0], nodes[round/2%2]); err != nil {
+			t.Fatalf("phone 1, request %d on node %d: %v", round, round/2%2+1, err)
+		}
+	}
+	// By turns: each phone alternates nodes.
+	for round := range 6 {
+		deliver(round)
+		for i, p := range phones {
+			if err := syncOn(p, nodes[(round+i)%2]); err != nil {
+				t.Fatalf("round %d: phone %d on node %d: %v", round, i, (round+i)%2+1, err)
+			}
+		}
+	}
+	// At once: both phones sync on different nodes while mail arrives.
+	for round := range 10 {
+		deliver(100 + round)
+		errs := make(chan error, 2)
+		for i, p := range phones {
+			go func() { errs <- syncOn(p, nodes[(round+i)%2]) }()
+		}
+		for range 2 {
+			if err := <-errs; err != nil && !sources.Temporary(err) {
+				t.Fatalf("concurrent round %d: %v", round, err)
+			}
+		}
+	}
+	for i, p := range phones {
+		if err := syncOn(p, nodes[i]); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range want {
+			if n := p.got[sources.ItemID(id)]; n != 1 {
+				t.Errorf("phone %d got mail %s %d times, want once", i, id, n)
+			}
+		}
+		if len(p.got) != len(want) {
+			t.Errorf("phone %d got %d mails, want %d", i, len(p.got), len(want))
 		}
 	}
 }
