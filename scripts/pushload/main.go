@@ -105,6 +105,7 @@ type result struct {
 	p50, p99, max time.Duration
 	samples       int
 	timeouts      int
+	dropped       int // POSTs Dovecot logged as failed
 	load          string
 }
 
@@ -274,8 +275,11 @@ func run(ctx context.Context, n, k int, events bool, connIdle time.Duration, fas
 	r.samples = len(lat)
 	r.p50, r.p99, r.max = pct(lat, 50), pct(lat, 99), lat[len(lat)-1]
 	r.load = loadavg()
-	log.Printf("%s: APPEND → Ping p50 %v p99 %v max %v over %d (%d no answer within %v); load %s",
-		r.name, r.p50, r.p99, r.max, r.samples, r.timeouts, answerWait, r.load)
+	if b, err := os.ReadFile(dc.Dir + "/log/dovecot.log"); err == nil {
+		r.dropped = strings.Count(string(b), "easgate-push: POST")
+	}
+	log.Printf("%s: APPEND → Ping p50 %v p99 %v max %v over %d (%d no answer within %v); %d POSTs failed in Dovecot's log; load %s",
+		r.name, r.p50, r.p99, r.max, r.samples, r.timeouts, answerWait, r.dropped, r.load)
 	return r, nil
 }
 
