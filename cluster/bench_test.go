@@ -75,7 +75,10 @@ func BenchmarkPingHandover(b *testing.B) {
 	}
 	p.mu.Unlock()
 	b.Logf("%d hand-overs; requests per node %v", len(lat), served)
-	// The last Ping still waits: end it with the device's next request.
+	// The last Ping still waits: end it with the device's next request,
+	// once it is parked (a request that overtakes a Ping still starting
+	// on another node is not seen by it).
+	waitParked(b, e, 1)
 	p.post(context.Background(), "Sync", nil, "")
 	<-prev
 }
