@@ -257,3 +257,49 @@ func TestStreamDecode(t *testing.T) {
 		}
 	}
 }
+
+// TestRawAllowance checks how a Raw's content is charged: under the
+// MaxAllocPerByte of the document it came from, and credited all its
+// bytes from the start, so that a 16.0 Exception naming its Location
+// before its ExceptionStartTime is accepted as the other order is.
+func TestRawAllowance(t *testing.T) {
+	var buf bytes.Buffer
+	e := NewEncoder(&buf)
+	start := func(page Page, name string) StartTag { return StartTag{Tag: Tag{page, name}} }
+	end := func(page Page, name string) EndTag { return EndTag{Tag: Tag{page, name}} }
+	for _, tok := range []Token{
+		start(PageAirSync, "Sync"), start(PageAirSync, "ApplicationData"),
+		start(PageCalendar, "Exceptions"), start(PageCalendar, "Exception"),
+		StartTag{Tag: Tag{PageAirSyncBase, "Location"}, Empty: true}, end(PageAirSyncBase, "Location"),
+		start(PageCalendar, "ExceptionStartTime"), Text("20261207T090000Z"), end(PageCalendar, "ExceptionStartTime"),
+		end(PageCalendar, "Exception"), end(PageCalendar, "Exceptions"),
+		end(PageAirSync, "ApplicationData"), end(PageAirSync, "Sync"),
+	} {
+		if err := e.EncodeToken(tok); err != nil {
+			t.Fatalf("EncodeToken(%v) = %v", tok, err)
+		}
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		perByte int
+		ok      bool
+	}{{0, true}, {16, true}, {2, false}} {
+		var doc appDataDoc
+		if err := Unmarshal(buf.Bytes(), &doc, &DecoderOptions{MaxAllocPerByte: tc.perByte}); err != nil {
+			t.Fatalf("MaxAllocPerByte %d: Unmarshal = %v", tc.perByte, err)
+		}
+		var c Calendar
+		err := doc.Data.Decode(&c)
+		var le *LimitError
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("MaxAllocPerByte %d: Decode = %v, want nil", tc.perByte, err)
+		case tc.ok && (c.Exceptions == nil || len(c.Exceptions.Exception) != 1 || c.Exceptions.Exception[0].Location == nil):
+			t.Errorf("MaxAllocPerByte %d: Decode gave %+v, want one Exception with a Location", tc.perByte, c.Exceptions)
+		case !tc.ok && (!errors.As(err, &le) || le.Limit != "MaxAllocPerByte"):
+			t.Errorf("MaxAllocPerByte %d: Decode = %v, want a MaxAllocPerByte LimitError", tc.perByte, err)
+		}
+	}
+}

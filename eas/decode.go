@@ -168,14 +168,16 @@ func (d *Decoder) syntaxAt(off int64, format string, args ...any) error {
 
 // charge counts n bytes allocated for decoded values and fails with a
 // LimitError, left in d, once they pass MaxAllocPerByte times the input
-// read so far plus its credit.
+// read so far plus its credit. A Raw's content is in memory whole, so its
+// decode is credited all of it from the start: where in the content an
+// element comes does not change whether the content is accepted.
 func (d *Decoder) charge(n int64) error {
 	d.charged += n
-	slack := int64(documentSlack)
+	read, slack := d.InputOffset(), int64(documentSlack)
 	if d.fragment {
-		slack = fragmentSlack
+		read, slack = int64(d.w), fragmentSlack
 	}
-	if d.charged > int64(d.opts.MaxAllocPerByte)*(d.InputOffset()+slack) {
+	if d.charged > int64(d.opts.MaxAllocPerByte)*(read+slack) {
 		return d.limit("MaxAllocPerByte", int64(d.opts.MaxAllocPerByte))
 	}
 	return nil

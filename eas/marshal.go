@@ -749,9 +749,10 @@ func flagsOf(t reflect.Type) int {
 // WBXML, as compact as the input; Decode turns it into a typed value
 // later. RawValue wraps a typed value to encode.
 type Raw struct {
-	wbxml []byte // the content, non-nil once decoded; it starts on code page 0
-	val   any
-	empty bool // sent as an empty tag
+	wbxml   []byte // the content, non-nil once decoded; it starts on code page 0
+	val     any
+	empty   bool // sent as an empty tag
+	perByte int  // MaxAllocPerByte of the document it came from
 }
 
 // RawValue returns a Raw whose content is v's fields, v being a struct or
@@ -808,7 +809,7 @@ var fragmentDecoders = sync.Pool{New: func() any { return new(Decoder) }}
 func (r Raw) decoder() *Decoder {
 	d := fragmentDecoders.Get().(*Decoder)
 	*d = Decoder{
-		opts: (*DecoderOptions)(nil).withDefaults(), buf: r.wbxml, w: len(r.wbxml),
+		opts: (&DecoderOptions{MaxAllocPerByte: r.perByte}).withDefaults(), buf: r.wbxml, w: len(r.wbxml),
 		started: true, rootSeen: true, fragment: true, pin: -1,
 	}
 	d.stack = d.stackArr[:0]
@@ -888,7 +889,7 @@ func (r Raw) Elements(fn func(t Tag, hasContent bool)) error {
 
 // UnmarshalWBXML captures the element's content.
 func (r *Raw) UnmarshalWBXML(d *Decoder, start StartTag) error {
-	*r = Raw{empty: start.Empty}
+	*r = Raw{empty: start.Empty, perByte: d.opts.MaxAllocPerByte}
 	b, err := d.capture()
 	if err != nil {
 		return err

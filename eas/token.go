@@ -92,8 +92,9 @@ func (e *LimitError) Error() string {
 // MaxAllocPerByte bounds what decoding allocates for the decoded values
 // (strings, byte slices, slice elements, pointed-to structs, Raw content):
 // at most that many bytes per byte of input read so far, after a credit of
-// 16 KiB of input (16 bytes for a Raw's content), so that a small document
-// may still fill a few large structs. A document past it, such as
+// 16 KiB of input, so that a small document may still fill a few large
+// structs. A Raw's content is decoded under the MaxAllocPerByte of the
+// document it came from, credited all its bytes plus 16 from the start. A document past it, such as
 // millions of empty tags that each become a struct, is rejected with a
 // LimitError rather than decoded.
 type DecoderOptions struct {
