@@ -142,6 +142,7 @@ func (s *Server) admit(ctx context.Context, sess *Session) error {
 	q := sess.Request
 	err := s.state.Seen(ctx, sess.Account, statecache.Visit{
 		Type: q.DeviceType, UserAgent: q.UserAgent, ProtocolVersion: q.Version.String(), At: s.now(),
+		Mailbox: s.mailbox(sess.User),
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: recording the device: %w", err)

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -214,5 +215,39 @@ func TestUserConsole(t *testing.T) {
 	e.srv.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
 	if code, body := b.get(UserConsolePath); code != http.StatusOK || !strings.Contains(body, `id="password"`) {
 		t.Errorf("after the idle timeout: %d, want the login page", code)
+	}
+}
+
+// TestUserConsoleSpellings checks that the console finds a mailbox's
+// devices, and shares its folder choices with them, whichever spelling of
+// the name the phone and the browser log in with.
+func TestUserConsoleSpellings(t *testing.T) {
+	e, _ := consoleEnv(t)
+	ctx := context.Background()
+	mine := e.device("mine", "iPhone", eas.V141)
+	e.setUp(mine, 0) // the phone logs in as "alice"
+
+	b := newBrowserless(t, e.ts.URL)
+	b.get(UserConsolePath)
+	code, body := b.post(UserConsolePath+"/login", url.Values{"user": {strings.ToUpper(convUser)}, "password": {convPassword}})
+	if code != http.StatusOK || !strings.Contains(body, `id="wipe-mine"`) {
+		t.Fatalf("ALICE's devices = %d:\n%s", code, body)
+	}
+	if _, body := b.post(UserConsolePath+"/act", url.Values{"device": {"mine"}, "action": {"wipe"}, "confirm": {"yes"}}); strings.Contains(body, "not one of yours") {
+		t.Fatalf("ALICE wiping alice's phone:\n%s", body)
+	}
+	if info, err := e.state.Account(ctx, mine.account()); err != nil || info.Wipe.State() != "pending" {
+		t.Errorf("alice's phone after ALICE's wipe: %+v, %v; want a pending wipe", info, err)
+	}
+	// ALICE's choices are alice's: the phone reads them under the same key.
+	b.get(UserConsolePath)
+	if code, body := b.post(UserConsolePath+"/folders", url.Values{}); code != http.StatusOK || !strings.Contains(body, "Saved") {
+		t.Fatalf("saving folders = %d:\n%s", code, body)
+	}
+	var alice, upper statecache.UserPrefs
+	alice, _ = e.state.UserPrefs(ctx, e.srv.mailbox(convUser))
+	upper, _ = e.state.UserPrefs(ctx, e.srv.mailbox(strings.ToUpper(convUser)))
+	if len(alice.Hidden) == 0 || !slices.Equal(alice.Hidden, upper.Hidden) {
+		t.Errorf("prefs under alice %q and ALICE %q, want the same, not empty", alice.Hidden, upper.Hidden)
 	}
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -118,17 +119,18 @@ type userFolder struct {
 func (c *console) userPage(w http.ResponseWriter, r *http.Request, sess *session) {
 	pg := c.page(r, sess, "My devices")
 	ctx := r.Context()
-	ids, err := c.s.state.Devices(ctx, sess.user)
+	accts, err := c.s.mailboxAccounts(ctx, sess.user)
 	if err != nil {
 		pg.Error = "Reading your devices failed; try again later."
 		c.s.log.Warn("console: listing devices", "user", sess.user, "err", err)
 	}
-	for _, id := range ids {
+	for _, a := range accts {
+		id := a.Device
 		d, err := c.s.state.Device(ctx, id)
 		if err != nil {
 			continue
 		}
-		info, err := c.s.state.Account(ctx, statecache.Account{User: sess.user, Device: id})
+		info, err := c.s.state.Account(ctx, a)
 		if err != nil {
 			continue
 		}
@@ -138,7 +140,7 @@ func (c *console) userPage(w http.ResponseWriter, r *http.Request, sess *session
 		}
 		pg.Devices = append(pg.Devices, userDevice{ID: id, Name: name, Wipe: info.Wipe.State(), LastSeen: info.LastSeen})
 	}
-	prefs, err := c.s.state.UserPrefs(ctx, sess.user)
+	prefs, err := c.s.state.UserPrefs(ctx, c.s.mailbox(sess.user))
 	if err != nil {
 		c.s.log.Warn("console: reading folder choices", "user", sess.user, "err", err)
 	}
@@ -196,8 +198,11 @@ func (c *console) userAct(w http.ResponseWriter, r *http.Request, sess *session)
 		http.Error(w, "unknown action", http.StatusBadRequest)
 		return
 	}
-	// Only a device the user's own name synced with.
-	if _, err := c.s.state.Account(r.Context(), statecache.Account{User: sess.user, Device: dev}); err != nil {
+	// Only a device that synced this user's mailbox, under whatever
+	// spelling of the name.
+	accts, err := c.s.mailboxAccounts(r.Context(), sess.user)
+	i := slices.IndexFunc(accts, func(a statecache.Account) bool { return a.Device == dev })
+	if err != nil || i < 0 {
 		c.redirect(w, r, "", "That device is not one of yours.")
 		return
 	}
@@ -206,7 +211,7 @@ func (c *console) userAct(w http.ResponseWriter, r *http.Request, sess *session)
 			"Yes, wipe it", c.base)
 		return
 	}
-	res, err := c.s.DeviceAction(r.Context(), dev, action, ActionRequest{User: sess.user, By: sess.user + " (user console)"})
+	res, err := c.s.DeviceAction(r.Context(), dev, action, ActionRequest{User: accts[i].User, By: sess.user + " (user console)"})
 	if err != nil {
 		c.redirect(w, r, "", "Refused: "+err.Error())
 		return
@@ -227,14 +232,47 @@ func (c *console) userFolders(w http.ResponseWriter, r *http.Request, sess *sess
 			hidden = append(hidden, string(f.ID))
 		}
 	}
-	if err := c.s.state.SetUserPrefs(r.Context(), sess.user, statecache.UserPrefs{Hidden: hidden}); err != nil {
+	if err := c.s.state.SetUserPrefs(r.Context(), c.s.mailbox(sess.user), statecache.UserPrefs{Hidden: hidden}); err != nil {
 		c.redirect(w, r, "", "Saving failed; try again later.")
 		return
 	}
 	// The phones learn of it at their next FolderSync; send them there.
-	ids, _ := c.s.state.Devices(r.Context(), sess.user)
-	for _, id := range ids {
-		c.s.signal(r.Context(), signal{Kind: signalFolders, User: sess.user, Device: id})
+	accts, _ := c.s.mailboxAccounts(r.Context(), sess.user)
+	for _, a := range accts {
+		c.s.signal(r.Context(), signal{Kind: signalFolders, User: a.User, Device: a.Device})
 	}
 	c.redirect(w, r, "", "Saved: your phones pick up the change at their next sync.")
+}
+
+// mailboxAccounts returns the accounts of user's mailbox: those whose
+// requests were recorded under its folded name (mailbox), whatever
+// spelling each device logs in with, and those under user exactly that
+// have not been seen since the index was added. One account per device,
+// the one spelled as user if there are several.
+func (s *Server) mailboxAccounts(ctx context.Context, user string) ([]statecache.Account, error) {
+	accts, err := s.state.MailboxAccounts(ctx, s.mailbox(user))
+	if err != nil {
+		return nil, err
+	}
+	ids, err := s.state.Devices(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		accts = append(accts, statecache.Account{User: user, Device: id})
+	}
+	slices.SortStableFunc(accts, func(a, b statecache.Account) int {
+		if c := strings.Compare(a.Device, b.Device); c != 0 {
+			return c
+		}
+		return boolRank(a.User != user) - boolRank(b.User != user)
+	})
+	return slices.CompactFunc(accts, func(a, b statecache.Account) bool { return a.Device == b.Device }), nil
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -17,7 +17,7 @@ import (
 func (s *Server) folderDelta(ctx context.Context, sess *Session, h *hierarchyState) (sources.FolderDelta, error) {
 	var hidden []string
 	if s.state != nil {
-		p, err := s.state.UserPrefs(ctx, sess.User)
+		p, err := s.state.UserPrefs(ctx, s.mailbox(sess.User))
 		if err != nil {
 			return sources.FolderDelta{}, fmt.Errorf("gateway: reading the user's folder choices: %w", err)
 		}

@@ -54,7 +54,7 @@ func (s *Server) login(r *http.Request) (string, sources.Source, error) {
 	addr := s.clientAddr(r)
 	// One mailbox has one throttle whichever form of its name is guessed
 	// against: alice, ALICE, CONTOSO\alice and alice@example.com.
-	tu := strings.ToLower(s.primaryAddress(user))
+	tu := s.mailbox(user)
 	if reason, d := s.throttle.Check(tu, addr); reason != "" {
 		s.metrics.Throttled("login_" + reason)
 		return user, nil, &errThrottled{reason, d}
@@ -83,6 +83,14 @@ func (s *Server) login(r *http.Request) (string, sources.Source, error) {
 		s.log.Debug("login failed", "user", user, "addr", addr.String(), "err", err)
 	}
 	return user, nil, err
+}
+
+// mailbox folds the forms of one mailbox's name (alice, ALICE,
+// CONTOSO\alice, alice@example.com with mail_domain example.com) into one
+// key: for the login throttle, the user's console choices and finding a
+// mailbox's devices.
+func (s *Server) mailbox(user string) string {
+	return strings.ToLower(s.primaryAddress(user))
 }
 
 // refuseLogin answers a failed login: 503 when the store is down, so that

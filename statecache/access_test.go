@@ -279,3 +279,43 @@ func TestUserPrefs(t *testing.T) {
 		t.Errorf("after clearing: %+v", p)
 	}
 }
+
+// TestMailboxAccounts checks the index of accounts by folded mailbox
+// name: filled by Seen, moved when the fold changes, emptied by
+// DeleteAccount.
+func TestMailboxAccounts(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	now := time.Now()
+	seen := func(user, dev, mailbox string) {
+		t.Helper()
+		if err := s.Seen(ctx, Account{User: user, Device: dev}, Visit{Type: "iPhone", At: now, Mailbox: mailbox}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen("alice", "d1", "alice@example.com")
+	seen(`CORP\Alice`, "d2", "alice@example.com")
+	seen("bob", "d3", "bob@example.com")
+	seen("carol", "d4", "") // a caller that does not fold: not indexed
+	want := []Account{{User: `CORP\Alice`, Device: "d2"}, {User: "alice", Device: "d1"}}
+	if got, err := s.MailboxAccounts(ctx, "alice@example.com"); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("MailboxAccounts(alice) = %v, %v; want %v", got, err, want)
+	}
+	// Within seenGranularity, a new fold is still written.
+	seen(`CORP\Alice`, "d2", "alice@corp.example")
+	if got, _ := s.MailboxAccounts(ctx, "alice@example.com"); !reflect.DeepEqual(got, want[1:]) {
+		t.Errorf("after the refold: %v, want %v", got, want[1:])
+	}
+	if got, _ := s.MailboxAccounts(ctx, "alice@corp.example"); len(got) != 1 || got[0].Device != "d2" {
+		t.Errorf("under the new fold: %v", got)
+	}
+	if err := s.DeleteAccount(ctx, Account{User: "alice", Device: "d1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.MailboxAccounts(ctx, "alice@example.com"); len(got) != 0 {
+		t.Errorf("after DeleteAccount: %v, want none", got)
+	}
+	if got, _ := s.MailboxAccounts(ctx, ""); len(got) != 0 {
+		t.Errorf("the empty mailbox lists %v", got)
+	}
+}

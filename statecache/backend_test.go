@@ -90,6 +90,7 @@ var conformance = []struct {
 	{"TestResetPolicy", TestResetPolicy},
 	{"TestListDevices", TestListDevices},
 	{"TestUserPrefs", TestUserPrefs},
+	{"TestMailboxAccounts", TestMailboxAccounts},
 	{"TestUserPassword", TestUserPassword},
 	{"TestUserPasswordBesidePrefs", TestUserPasswordBesidePrefs},
 	{"TestAdvance", TestAdvance},

@@ -1,10 +1,13 @@
 package statecache
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -45,6 +48,11 @@ type Visit struct {
 	UserAgent       string
 	ProtocolVersion string
 	At              time.Time
+	// Mailbox is the account's user name folded to one form by the
+	// caller (statecache does not know a mail domain), under which
+	// MailboxAccounts finds the account whatever spelling its device
+	// logs in with; empty leaves the account out of that index.
+	Mailbox string
 }
 
 // AccountInfo is the state of one Account.
@@ -121,7 +129,7 @@ func (s *Store) Seen(ctx context.Context, a Account, v Visit) error {
 		if err != nil {
 			return err
 		}
-		if found && v.At.Sub(r.LastSeen) < seenGranularity {
+		if found && v.At.Sub(r.LastSeen) < seenGranularity && r.Mailbox == v.Mailbox {
 			return nil
 		}
 		if !found {
@@ -129,6 +137,21 @@ func (s *Store) Seen(ctx context.Context, a Account, v Visit) error {
 			if err := txn.set(userKey(a.Device, a.User), nil); err != nil {
 				return err
 			}
+		}
+		if r.Mailbox != v.Mailbox {
+			// Accounts made before the index, or under another fold,
+			// join it on their next request.
+			if r.Mailbox != "" {
+				if err := txn.del(mailboxKey(r.Mailbox, a)); err != nil {
+					return err
+				}
+			}
+			if v.Mailbox != "" {
+				if err := txn.set(mailboxKey(v.Mailbox, a), nil); err != nil {
+					return err
+				}
+			}
+			r.Mailbox = v.Mailbox
 		}
 		r.LastSeen = v.At
 		return setJSON(txn, accountKey(a), &r)
@@ -188,6 +211,33 @@ func (s *Store) Users(ctx context.Context, dev string) ([]string, error) {
 // Devices returns the ids of a user's devices, sorted.
 func (s *Store) Devices(ctx context.Context, user string) ([]string, error) {
 	return s.lastComponents(ctx, accountsOfUser(user))
+}
+
+// MailboxAccounts returns the accounts whose requests gave mailbox as
+// their Visit's Mailbox, sorted by user name and device: the devices of
+// one mailbox whichever spelling of its name each logs in with.
+func (s *Store) MailboxAccounts(ctx context.Context, mailbox string) ([]Account, error) {
+	var out []Account
+	prefix := newKey(tMailbox).str(mailbox)
+	err := s.view(ctx, func(txn kvTxn) error {
+		return scanPrefix(txn, prefix, func(k, _ []byte) error {
+			user, rest, ok := splitComponent(k[len(prefix):])
+			if !ok {
+				return fmt.Errorf("statecache: bad mailbox index key %q", k)
+			}
+			dev, _, ok := splitComponent(rest)
+			if !ok {
+				return fmt.Errorf("statecache: bad mailbox index key %q", k)
+			}
+			out = append(out, Account{User: user, Device: dev})
+			return nil
+		})
+	})
+	// Keys order components by length first.
+	slices.SortFunc(out, func(a, b Account) int {
+		return cmp.Or(strings.Compare(a.User, b.User), strings.Compare(a.Device, b.Device))
+	})
+	return out, err
 }
 
 // lastComponents lists the string component that follows prefix in each
@@ -267,13 +317,19 @@ func (s *Store) DeleteAccount(ctx context.Context, a Account) error {
 	prefix := stateKey(a)
 	sp := span{start: prefix, end: prefixEnd(prefix)}
 	err := s.update(ctx, func(txn kvTxn) error {
-		if _, ok, err := txn.get(accountKey(a)); err != nil || !ok {
+		var r accountRec
+		found, err := getJSON(txn, accountKey(a), &r)
+		if err != nil || !found {
 			if err == nil {
 				err = ErrNotFound
 			}
 			return err
 		}
-		for _, k := range [][]byte{accountKey(a), userKey(a.Device, a.User)} {
+		keys := [][]byte{accountKey(a), userKey(a.Device, a.User)}
+		if r.Mailbox != "" {
+			keys = append(keys, mailboxKey(r.Mailbox, a))
+		}
+		for _, k := range keys {
 			if err := txn.del(k); err != nil {
 				return err
 			}

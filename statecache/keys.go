@@ -25,7 +25,8 @@ import (
 //	a user dev m                  → submittedRec   recent SendMail ClientIds (requests.go)
 //	z start                       → end            range still to delete
 //	x characteristic value        → ruleRec        device access rules
-//	p user                        → prefsRec       a user's console choices
+//	n mailbox user dev            → (empty)        accounts of a mailbox, by folded name
+//	p mailbox                     → prefsRec       a mailbox's console choices (folded name)
 //	k user                        → passwordRec    a device password (password.go)
 //	j mailbox folder              → (opaque)       a store adapter's journal (journal.go)
 //
@@ -47,6 +48,7 @@ const (
 	tPurge   byte = 'z'
 	tRule    byte = 'x'
 	tPrefs   byte = 'p'
+	tMailbox byte = 'n'
 )
 
 // Parts under tState.
@@ -87,6 +89,10 @@ func collectionKey(k CollectionKey) []byte {
 	return stateKey(k.Account).tag(pCollection).str(k.Collection)
 }
 
+func mailboxKey(mailbox string, a Account) []byte {
+	return newKey(tMailbox).str(mailbox).str(a.User).str(a.Device)
+}
+
 func folderKey(a Account, dir byte, id string) []byte {
 	return stateKey(a).tag(pFolders).tag(dir).str(id)
 }
@@ -105,6 +111,16 @@ func prefsKey(user string) []byte     { return newKey(tPrefs).str(user) }
 func purgeKey(start []byte) []byte { return append(newKey(tPurge), start...) }
 
 // firstComponent returns the string component at the start of rest.
+// splitComponent returns the string component at the start of rest and
+// what follows it; ok is false when rest does not start with one.
+func splitComponent(rest []byte) (c string, after []byte, ok bool) {
+	n, w := binary.Uvarint(rest)
+	if w <= 0 || uint64(len(rest)-w) < n {
+		return "", nil, false
+	}
+	return string(rest[w : w+int(n)]), rest[w+int(n):], true
+}
+
 func firstComponent(rest []byte) string {
 	n, w := binary.Uvarint(rest)
 	if w <= 0 || w+int(n) > len(rest) {
@@ -190,6 +206,7 @@ type accountRec struct {
 	WipeAckAt    time.Time `json:"wipeackat,omitzero"`
 	Resync       bool      `json:"resync,omitempty"`     // ForceResync of everything, not carried out yet
 	ResyncCols   []string  `json:"resynccols,omitempty"` // ForceResync of these collections
+	Mailbox      string    `json:"mbox,omitempty"`       // Visit.Mailbox, indexed under tMailbox
 }
 
 // ruleRec is a device access rule; its characteristic and value, lower
