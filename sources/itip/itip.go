@@ -7,6 +7,7 @@ package itip
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/teambition/rrule-go"
 
 	"github.com/easgate/easgate/sources"
+	"github.com/easgate/easgate/sources/vcal"
 )
 
 // MaxSize bounds an iCalendar object read from a message: invitations are a
@@ -149,36 +151,11 @@ func readEvent(ev *sources.Event, c *ical.Component, z zones) error {
 	if s := p.Get(ical.PropDateTimeStamp); s != nil {
 		ev.Stamp, _, _ = z.when(s)
 	}
-	if o := p.Get(ical.PropOrganizer); o != nil {
-		ev.Organizer = sources.Address{Name: o.Params.Get(ical.ParamCommonName), Email: mailto(o.Value)}
-	}
-	for _, a := range p.Values(ical.PropAttendee) {
-		at := sources.Attendee{Address: sources.Address{Name: a.Params.Get(ical.ParamCommonName), Email: mailto(a.Value)}}
-		switch strings.ToUpper(a.Params.Get(ical.ParamRole)) {
-		case "OPT-PARTICIPANT":
-			at.Role = sources.RoleOptional
-		case "CHAIR":
-			at.Role = sources.RoleChair
-		case "NON-PARTICIPANT":
-			at.Role = sources.RoleNonParticipant
-		}
-		at.Status = partStat(a.Params.Get(ical.ParamParticipationStatus))
-		switch strings.ToUpper(a.Params.Get(ical.ParamCalendarUserType)) {
-		case "GROUP":
-			at.Type = sources.TypeGroup
-		case "RESOURCE":
-			at.Type = sources.TypeResource
-		case "ROOM":
-			at.Type = sources.TypeRoom
-		}
-		if strings.EqualFold(a.Params.Get(ical.ParamRSVP), "TRUE") {
-			ev.ResponseRequested = true
-		}
-		ev.Attendees = append(ev.Attendees, at)
-	}
+	ev.Organizer = vcal.Organizer(p)
+	ev.Attendees, ev.ResponseRequested = vcal.Attendees(p)
 	// What the organizer means the attendees' time to show as: Outlook's
 	// INTENDEDSTATUS, else TRANSP.
-	switch strings.ToUpper(cmpOr(text("X-MICROSOFT-CDO-INTENDEDSTATUS"), text("X-MICROSOFT-CDO-BUSYSTATUS"))) {
+	switch strings.ToUpper(cmp.Or(text("X-MICROSOFT-CDO-INTENDEDSTATUS"), text("X-MICROSOFT-CDO-BUSYSTATUS"))) {
 	case "FREE":
 		ev.BusyStatus = sources.Free
 	case "TENTATIVE":
@@ -192,27 +169,9 @@ func readEvent(ev *sources.Event, c *ical.Component, z zones) error {
 			ev.BusyStatus = sources.Free
 		}
 	}
-	switch strings.ToUpper(text(ical.PropClass)) {
-	case "PRIVATE":
-		ev.Sensitivity = sources.SensitivityPrivate
-	case "CONFIDENTIAL":
-		ev.Sensitivity = sources.SensitivityConfidential
-	}
-	if cats := p.Get(ical.PropCategories); cats != nil {
-		ev.Categories, _ = cats.TextList()
-	}
-	for _, a := range c.Children {
-		if a.Name != ical.CompAlarm {
-			continue
-		}
-		if tr := a.Props.Get(ical.PropTrigger); tr != nil && tr.Params.Get(ical.ParamValue) != "DATE-TIME" {
-			if d, err := tr.Duration(); err == nil && d <= 0 {
-				m := int(-d / time.Minute)
-				ev.Reminder = &m
-				break
-			}
-		}
-	}
+	ev.Sensitivity = vcal.Sensitivity(text(ical.PropClass))
+	ev.Categories = vcal.Categories(p)
+	ev.Reminder = vcal.Reminder(c)
 	if p.Get(ical.PropRecurrenceRule) != nil {
 		ro, err := p.RecurrenceRule()
 		if err != nil {
@@ -252,37 +211,6 @@ func recurrence(ro *rrule.ROption) *sources.Recurrence {
 	}
 	r.WeekStart = time.Weekday((ro.Wkst.Day() + 1) % 7)
 	return r
-}
-
-// partStat reads PARTSTAT.
-func partStat(v string) sources.AttendeeStatus {
-	switch strings.ToUpper(v) {
-	case "ACCEPTED":
-		return sources.StatusAccepted
-	case "DECLINED":
-		return sources.StatusDeclined
-	case "TENTATIVE":
-		return sources.StatusTentative
-	case "DELEGATED":
-		return sources.StatusDelegated
-	}
-	return sources.StatusNeedsAction
-}
-
-// mailto strips the mailto: of a calendar address.
-func mailto(v string) string {
-	v = strings.TrimSpace(v)
-	if len(v) > 7 && strings.EqualFold(v[:7], "mailto:") {
-		return v[7:]
-	}
-	return v
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // zones resolves the TZIDs of one calendar.

@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-ical"
 
 	"github.com/easgate/easgate/sources"
+	"github.com/easgate/easgate/sources/vcal"
 )
 
 // newCalendar starts an empty iCalendar object.
@@ -245,64 +246,15 @@ func eventFromComp(c *ical.Component) (*sources.Event, error) {
 	if p := c.Props.Get(ical.PropDateTimeStamp); p != nil {
 		ev.Stamp, _, _, _ = when(p)
 	}
-	if o := c.Props.Get(ical.PropOrganizer); o != nil {
-		ev.Organizer = sources.Address{Name: o.Params.Get(ical.ParamCommonName), Email: mailto(o.Value)}
-	}
-	for _, a := range c.Props.Values(ical.PropAttendee) {
-		at := sources.Attendee{Address: sources.Address{Name: a.Params.Get(ical.ParamCommonName), Email: mailto(a.Value)}}
-		switch strings.ToUpper(a.Params.Get(ical.ParamRole)) {
-		case "OPT-PARTICIPANT":
-			at.Role = sources.RoleOptional
-		case "CHAIR":
-			at.Role = sources.RoleChair
-		case "NON-PARTICIPANT":
-			at.Role = sources.RoleNonParticipant
-		}
-		switch strings.ToUpper(a.Params.Get(ical.ParamParticipationStatus)) {
-		case "ACCEPTED":
-			at.Status = sources.StatusAccepted
-		case "DECLINED":
-			at.Status = sources.StatusDeclined
-		case "TENTATIVE":
-			at.Status = sources.StatusTentative
-		case "DELEGATED":
-			at.Status = sources.StatusDelegated
-		}
-		switch strings.ToUpper(a.Params.Get(ical.ParamCalendarUserType)) {
-		case "GROUP":
-			at.Type = sources.TypeGroup
-		case "RESOURCE":
-			at.Type = sources.TypeResource
-		case "ROOM":
-			at.Type = sources.TypeRoom
-		}
-		if strings.EqualFold(a.Params.Get(ical.ParamRSVP), "TRUE") {
-			ev.ResponseRequested = true
-		}
-		ev.Attendees = append(ev.Attendees, at)
-	}
+	ev.Organizer = vcal.Organizer(c.Props)
+	ev.Attendees, ev.ResponseRequested = vcal.Attendees(c.Props)
 	if len(ev.Attendees) > 0 {
 		ev.MeetingStatus = sources.MeetingOrganized
 		if text(c, ical.PropStatus) == "CANCELLED" {
 			ev.MeetingStatus = sources.MeetingCanceled
 		}
 	}
-	for _, a := range c.Children {
-		if a.Name != ical.CompAlarm {
-			continue
-		}
-		tr := a.Props.Get(ical.PropTrigger)
-		if tr == nil || tr.ValueType() == ical.ValueDateTime || strings.EqualFold(tr.Params.Get(ical.ParamRelated), "END") {
-			continue
-		}
-		d, err := tr.Duration()
-		if err != nil {
-			continue
-		}
-		m := int(-d / time.Minute)
-		ev.Reminder = &m
-		break
-	}
+	ev.Reminder = vcal.Reminder(c)
 	switch strings.ToUpper(text(c, "X-MICROSOFT-CDO-BUSYSTATUS")) {
 	case "FREE":
 		ev.BusyStatus = sources.Free
@@ -319,49 +271,9 @@ func eventFromComp(c *ical.Component) (*sources.Event, error) {
 			ev.BusyStatus = sources.Tentative
 		}
 	}
-	ev.Sensitivity = sensitivity(text(c, ical.PropClass))
-	ev.Categories = categories(c)
+	ev.Sensitivity = vcal.Sensitivity(text(c, ical.PropClass))
+	ev.Categories = vcal.Categories(c.Props)
 	return ev, nil
-}
-
-func sensitivity(class string) sources.Sensitivity {
-	switch strings.ToUpper(class) {
-	case "PRIVATE":
-		return sources.SensitivityPrivate
-	case "CONFIDENTIAL":
-		return sources.SensitivityConfidential
-	case "X-PERSONAL":
-		return sources.SensitivityPersonal
-	}
-	return sources.SensitivityNormal
-}
-
-func className(s sources.Sensitivity) string {
-	switch s {
-	case sources.SensitivityPrivate:
-		return "PRIVATE"
-	case sources.SensitivityConfidential:
-		return "CONFIDENTIAL"
-	case sources.SensitivityPersonal:
-		return "X-PERSONAL"
-	}
-	return ""
-}
-
-func categories(c *ical.Component) []string {
-	var l []string
-	for _, p := range c.Props.Values(ical.PropCategories) {
-		v, _ := p.TextList()
-		l = append(l, v...)
-	}
-	return l
-}
-
-func mailto(v string) string {
-	if len(v) > 7 && strings.EqualFold(v[:7], "mailto:") {
-		return v[7:]
-	}
-	return v
 }
 
 var weekdays = []string{"SU", "MO", "TU", "WE", "TH", "FR", "SA"}
@@ -687,7 +599,7 @@ func patchEventComp(c *ical.Component, ev *sources.Event, uid string, tzs map[st
 
 	if ev.Organizer.Email != "" {
 		p := c.Props.Get(ical.PropOrganizer)
-		if p == nil || !strings.EqualFold(mailto(p.Value), ev.Organizer.Email) {
+		if p == nil || !strings.EqualFold(vcal.Mailto(p.Value), ev.Organizer.Email) {
 			p = ical.NewProp(ical.PropOrganizer)
 		}
 		p.Value = "mailto:" + ev.Organizer.Email
@@ -698,7 +610,7 @@ func patchEventComp(c *ical.Component, ev *sources.Event, uid string, tzs map[st
 	}
 	old := map[string]ical.Prop{}
 	for _, p := range c.Props.Values(ical.PropAttendee) {
-		old[strings.ToLower(mailto(p.Value))] = p
+		old[strings.ToLower(vcal.Mailto(p.Value))] = p
 	}
 	c.Props.Del(ical.PropAttendee)
 	for _, a := range ev.Attendees {
@@ -729,7 +641,7 @@ func patchEventComp(c *ical.Component, ev *sources.Event, uid string, tzs map[st
 	if ev.BusyStatus != sources.Busy || c.Props.Get("X-MICROSOFT-CDO-BUSYSTATUS") != nil {
 		c.Props.SetText("X-MICROSOFT-CDO-BUSYSTATUS", busy)
 	}
-	setText(c.Props, ical.PropClass, className(ev.Sensitivity))
+	setText(c.Props, ical.PropClass, vcal.ClassName(ev.Sensitivity))
 	c.Props.Del(ical.PropCategories)
 	if len(ev.Categories) > 0 {
 		p := ical.NewProp(ical.PropCategories)
@@ -885,8 +797,8 @@ func taskFromICal(cal *ical.Calendar) (*sources.Task, error) {
 		UID:         text(c, ical.PropUID),
 		Subject:     text(c, ical.PropSummary),
 		Body:        text(c, ical.PropDescription),
-		Sensitivity: sensitivity(text(c, ical.PropClass)),
-		Categories:  categories(c),
+		Sensitivity: vcal.Sensitivity(text(c, ical.PropClass)),
+		Categories:  vcal.Categories(c.Props),
 	}
 	var err error
 	if t.Start, _, _, err = when(c.Props.Get(ical.PropDateTimeStart)); err != nil {
@@ -1006,7 +918,7 @@ func patchTask(cal *ical.Calendar, t *sources.Task) error {
 			}
 		}
 	}
-	setText(c.Props, ical.PropClass, className(t.Sensitivity))
+	setText(c.Props, ical.PropClass, vcal.ClassName(t.Sensitivity))
 	c.Props.Del(ical.PropCategories)
 	if len(t.Categories) > 0 {
 		p := ical.NewProp(ical.PropCategories)
