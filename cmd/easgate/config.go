@@ -191,6 +191,7 @@ type JMAPConfig struct {
 	Delete       string        `toml:"delete"`        // trash (default) or destroy
 	IdleIMAP     string        `toml:"idle_imap"`     // host:port of the store's IMAP, for IDLE; empty: EventSource only
 	IdleTLS      string        `toml:"idle_tls"`      // tls (default), starttls or none
+	ListChunk    int           `toml:"list_chunk"`    // ids a first listing fetches per Email/query; default 10000
 }
 
 // IMAPConfig is the [imap] section, for store kind imapdav.
@@ -283,7 +284,7 @@ func defaultConfig() *Config {
 			HeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
 		Admin:   AdminConfig{Listen: "127.0.0.1:8081", UserConsole: true},
 		Policy:  PolicyConfig{Mode: "allow"},
-		JMAP:    JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls"},
+		JMAP:    JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls", ListChunk: 10000},
 		IMAP:    IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4, ConnIdle: time.Minute, EventsCheck: 5 * time.Minute},
 		DAV:     DAVConfig{PollInterval: 60 * time.Second, PollIntervalActive: 5 * time.Second, PollActiveFor: time.Minute, PollsPerMinute: 20},
 		SMIME:   SMIMEConfig{Revocation: "off", RevocationTimeout: 5 * time.Second},
@@ -538,6 +539,9 @@ func (c *Config) validate() error {
 		e.add("jmap.poll_interval", "%v is not positive", j.PollInterval)
 	}
 	e.oneOf("jmap.delete", j.Delete, "trash", "destroy")
+	if j.ListChunk < 1 || j.ListChunk > 1000000 {
+		e.add("jmap.list_chunk", "%d is not between 1 and 1000000", j.ListChunk)
+	}
 	if j.IdleIMAP != "" {
 		checkAddr(&e, "jmap.idle_imap", j.IdleIMAP)
 	}

@@ -173,6 +173,7 @@ func storeBackend(cfg *Config, k string, log *slog.Logger, state *statecache.Sto
 			URL:             j.SessionURL,
 			DestroyOnDelete: j.Delete == "destroy",
 			PollInterval:    j.PollInterval,
+			ListChunk:       j.ListChunk,
 			MaxUsers:        cfg.Store.MaxUsers,
 			Logger:          log,
 		}

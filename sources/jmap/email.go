@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -25,16 +26,14 @@ import (
 // first window holds the latest mail. Email/queryChanges must repeat it.
 var newestFirst = []*email.SortComparator{{Property: "receivedAt", IsAscending: false}}
 
-// listPage is the page size of an unbounded listing.
-const listPage = 1024
-
 // mailState is the State of one mail folder's feed. A complete state is
 // the folder query's queryState with the account's Email state: the
 // first finds mail added to and removed from the folder, the second mail
 // changed in place (keywords), which RFC 8620 does not oblige
 // queryChanges to report. The other two kinds page a backlog:
-//   - listing: the first listing, by Email/query anchored at Cursor;
-//     Q and E are taken when it began and become the final state.
+//   - listing: the first listing, newest first; N ids were delivered,
+//     the last of them Cursor (listing.go). Q and E are taken when it
+//     began and become the final state.
 //   - paging: a delta too long for one page; Q and E are where it starts,
 //     TQ and TE where it ends, and ids up to Cursor were delivered.
 type mailState struct {
@@ -44,6 +43,7 @@ type mailState struct {
 	TQ     string `json:"tq,omitempty"`
 	TE     string `json:"te,omitempty"`
 	Cursor string `json:"c,omitempty"`
+	N      int    `json:"n,omitempty"`
 }
 
 const (
@@ -122,143 +122,197 @@ func (s *Source) Changes(ctx context.Context, f sources.FolderID, since sources.
 	return s.delta(ctx, f, st, max)
 }
 
-// list pages through the folder by Email/query, anchored at the last id
-// delivered so that mail arriving meanwhile (at the top) shifts nothing.
+// list pages through the folder newest first: from the segment of the
+// listing's ids this Source holds, if it does, or else by an Email/query
+// anchored at the last id delivered (so that mail arriving meanwhile, at
+// the top, shifts nothing), which fetches the next segment.
 func (s *Source) list(ctx context.Context, f sources.FolderID, st mailState, max int) (sources.Delta, error) {
 	var d sources.Delta
 	for {
-		page := max
-		if max <= 0 {
-			page = listPage
-		}
-		q := &email.Query{Account: s.account, Filter: inMailbox(f), Sort: newestFirst, Limit: uint64(page) + 1}
-		if st.Cursor != "" {
-			q.Anchor, q.AnchorOffset = gojmap.ID(st.Cursor), 1
-		}
-		chk, mb := s.folderCheck(f)
-		var qr email.QueryResponse
-		var sr email.GetResponse
-		calls := []*call{chk, {args: q, resp: &qr}}
-		if st.Q == "" {
-			calls = append(calls, &call{args: &stateGet{Account: s.account, IDs: []gojmap.ID{}}, resp: &sr})
-		}
-		if err := s.do(ctx, calls...); err != nil {
-			return d, err
-		}
-		if err := checkFolder(f, chk, mb); err != nil {
-			return d, err
-		}
-		if err := methodError(calls[1].err); err != nil {
-			return d, fmt.Errorf("jmap: Email/query %q after %q: %w", f, st.Cursor, err)
-		}
-		if st.Q == "" {
-			if err := methodError(calls[2].err); err != nil {
-				return d, fmt.Errorf("jmap: Email/get state: %w", err)
+		sg, i := s.lists.find(f, st.Q, st.N, st.Cursor)
+		if sg == nil {
+			var err error
+			if sg, err = s.segment(ctx, f, &st); err != nil {
+				return d, err
 			}
-			st.Q, st.E = qr.QueryState, sr.State
+			i = 0
 		}
-		ids := qr.IDs
-		more := len(ids) > page
-		if more {
-			ids = ids[:page]
+		n := len(sg.ids) - i
+		if max > 0 {
+			n = min(n, max-len(d.Changed))
 		}
-		for _, id := range ids {
+		for _, id := range sg.ids[i : i+n] {
 			d.Changed = append(d.Changed, sources.ItemID(id))
 		}
-		if !more {
-			d.Next = mailState{Kind: complete, Q: st.Q, E: st.E}.encode()
-			return d, nil
+		if n > 0 {
+			st.Cursor, st.N = string(sg.ids[i+n-1]), st.N+n
 		}
-		st.Cursor = string(ids[len(ids)-1])
-		if max > 0 {
+		if i+n == len(sg.ids) {
+			s.lists.done(sg) // passed: the next page needs the next segment
+			if sg.end {
+				d.Next = mailState{Kind: complete, Q: st.Q, E: st.E}.encode()
+				return d, nil
+			}
+		}
+		if max > 0 && len(d.Changed) >= max {
 			d.Next, d.More = st.encode(), true
 			return d, nil
 		}
 	}
 }
 
-// delta reports the folder's changes since a complete or paging state.
-// The first request asks Mailbox/get (is the folder there), Email/changes
-// and an Email/get of the updated mail's mailboxIds; when the account has
-// no change at all, that one round trip is the whole answer, at a cost
-// that does not grow with the folder. Otherwise Email/queryChanges, whose
-// cost does, tells what entered and left the folder.
-func (s *Source) delta(ctx context.Context, f sources.FolderID, st mailState, max int) (sources.Delta, error) {
+// segment fetches the listing's next ListChunk ids after st.Cursor, and
+// its queryState and Email state if st has none yet, and keeps them.
+func (s *Source) segment(ctx context.Context, f sources.FolderID, st *mailState) (*segment, error) {
+	chunk := uint64(s.opts.ListChunk)
+	q := &email.Query{Account: s.account, Filter: inMailbox(f), Sort: newestFirst, Limit: chunk + 1}
+	if st.Cursor != "" {
+		q.Anchor, q.AnchorOffset = gojmap.ID(st.Cursor), 1
+	}
 	chk, mb := s.folderCheck(f)
-	var ec email.ChangesResponse
-	var eg email.GetResponse
-	calls := []*call{
-		chk,
-		{args: &email.Changes{Account: s.account, SinceState: st.E}, resp: &ec},
-		{args: &email.Get{Account: s.account, Properties: []string{"mailboxIds"},
-			ReferenceIDs: &gojmap.ResultReference{ResultOf: "1", Name: "Email/changes", Path: "/updated"}}, resp: &eg},
+	var qr email.QueryResponse
+	var sr email.GetResponse
+	calls := []*call{chk, {args: q, resp: &qr}}
+	if st.Q == "" {
+		calls = append(calls, &call{args: &stateGet{Account: s.account, IDs: []gojmap.ID{}}, resp: &sr})
 	}
 	if err := s.do(ctx, calls...); err != nil {
-		return sources.Delta{}, err
+		return nil, err
 	}
 	if err := checkFolder(f, chk, mb); err != nil {
-		return sources.Delta{}, err
+		return nil, err
 	}
 	if err := methodError(calls[1].err); err != nil {
-		return sources.Delta{}, fmt.Errorf("jmap: Email/changes since %q: %w", st.E, err)
+		return nil, fmt.Errorf("jmap: Email/query %q after %q: %w", f, st.Cursor, err)
 	}
-	if err := methodError(calls[2].err); err != nil {
-		return sources.Delta{}, fmt.Errorf("jmap: Email/get: %w", err)
+	if st.Q == "" {
+		if err := methodError(calls[2].err); err != nil {
+			return nil, fmt.Errorf("jmap: Email/get state: %w", err)
+		}
+		st.Q, st.E = qr.QueryState, sr.State
 	}
-	if st.Kind == complete && !ec.HasMoreChanges && len(ec.Created)+len(ec.Updated)+len(ec.Destroyed) == 0 {
-		return sources.Delta{Next: st.encode()}, nil
+	// A server may answer fewer ids than asked (RFC 8620 section 5.5,
+	// saying so in limit): a full answer then means more may follow.
+	ids, end := qr.IDs, true
+	switch lim := cmp.Or(qr.Limit, q.Limit); {
+	case lim >= q.Limit && uint64(len(ids)) > chunk:
+		ids, end = ids[:chunk], false
+	case lim < q.Limit && uint64(len(ids)) >= lim:
+		end = false
 	}
-	var qc email.QueryChangesResponse
-	qcall := &call{args: &email.QueryChanges{Account: s.account, Filter: inMailbox(f), Sort: newestFirst, SinceQueryState: st.Q}, resp: &qc}
-	if err := s.do(ctx, qcall); err != nil {
+	sg := &segment{folder: f, q: st.Q, start: st.N, after: st.Cursor, ids: slices.Clip(ids), end: end}
+	s.lists.put(sg)
+	return sg, nil
+}
+
+// delta reports the folder's changes since a complete or paging state.
+// A complete state is first checked with Mailbox/get (is the folder
+// there) and the account's Email state alone: when nothing in the
+// account changed, that one cheap request is the whole answer, at a cost
+// that grows with neither the folder nor the account (Email/changes
+// costs Cyrus twice as much, Email/queryChanges grows with the folder;
+// issue 14). Otherwise Email/changes with the mailboxIds of what it
+// names tells what is in the folder now; Email/queryChanges, whose cost
+// grows with the folder, is asked only when mail left some folder or
+// was destroyed, to tell which of it was in this one.
+func (s *Source) delta(ctx context.Context, f sources.FolderID, st mailState, max int) (sources.Delta, error) {
+	chk, mb := s.folderCheck(f)
+	if st.Kind == complete {
+		var sr email.GetResponse
+		calls := []*call{chk, {args: &stateGet{Account: s.account, IDs: []gojmap.ID{}}, resp: &sr}}
+		if err := s.do(ctx, calls...); err != nil {
+			return sources.Delta{}, err
+		}
+		if err := checkFolder(f, chk, mb); err != nil {
+			return sources.Delta{}, err
+		}
+		if err := methodError(calls[1].err); err != nil {
+			return sources.Delta{}, fmt.Errorf("jmap: Email/get state: %w", err)
+		}
+		if sr.State == st.E {
+			return sources.Delta{Next: st.encode()}, nil
+		}
+		chk = nil
+	}
+	sess, err := s.conn().sessionInfo(ctx)
+	if err != nil {
 		return sources.Delta{}, err
 	}
-	if err := methodError(qcall.err); err != nil {
-		return sources.Delta{}, fmt.Errorf("jmap: Email/queryChanges %q since %q: %w", f, st.Q, err)
-	}
-	changed := make(map[gojmap.ID]bool)
-	for _, a := range qc.Added {
-		changed[a.ID] = true
-	}
-	updated := eg.List
-	eNow := ec.NewState
-	for more := ec.HasMoreChanges; more; {
-		var ec2 email.ChangesResponse
-		var eg2 email.GetResponse
+	_, per := limits(sess)
+	changed := make(map[gojmap.ID]bool) // in the folder now
+	left := make(map[gojmap.ID]bool)    // destroyed, or changed and not in the folder
+	eNow := st.E
+	for more := true; more; {
+		var ec email.ChangesResponse
+		var created, updated email.GetResponse
 		calls := []*call{
-			{args: &email.Changes{Account: s.account, SinceState: eNow}, resp: &ec2},
+			{args: &email.Changes{Account: s.account, SinceState: eNow, MaxChanges: uint64(per)}, resp: &ec},
 			{args: &email.Get{Account: s.account, Properties: []string{"mailboxIds"},
-				ReferenceIDs: &gojmap.ResultReference{ResultOf: "0", Name: "Email/changes", Path: "/updated"}}, resp: &eg2},
+				ReferenceIDs: &gojmap.ResultReference{ResultOf: "0", Name: "Email/changes", Path: "/created"}}, resp: &created},
+			{args: &email.Get{Account: s.account, Properties: []string{"mailboxIds"},
+				ReferenceIDs: &gojmap.ResultReference{ResultOf: "0", Name: "Email/changes", Path: "/updated"}}, resp: &updated},
+		}
+		if chk != nil {
+			calls = append(calls, chk)
 		}
 		if err := s.do(ctx, calls...); err != nil {
 			return sources.Delta{}, err
 		}
+		if chk != nil {
+			if err := checkFolder(f, chk, mb); err != nil {
+				return sources.Delta{}, err
+			}
+			chk = nil
+		}
 		for _, c := range calls {
 			if err := methodError(c.err); err != nil {
-				return sources.Delta{}, fmt.Errorf("jmap: Email/changes since %q: %w", eNow, err)
+				return sources.Delta{}, fmt.Errorf("jmap: %s since %q: %w", c.args.Name(), eNow, err)
 			}
 		}
-		updated = append(updated, eg2.List...)
-		eNow, more = ec2.NewState, ec2.HasMoreChanges
-	}
-	for _, e := range updated {
-		if e.MailboxIDs[gojmap.ID(f)] {
-			changed[e.ID] = true
+		// Mail created elsewhere never was in the folder; mail changed
+		// elsewhere, or gone before Email/get, may have been.
+		for _, e := range created.List {
+			if e.MailboxIDs[gojmap.ID(f)] {
+				changed[e.ID] = true
+			}
 		}
-	}
-	ids := make([]gojmap.ID, 0, len(changed)+len(qc.Removed))
-	for id := range changed {
-		ids = append(ids, id)
-	}
-	for _, id := range qc.Removed {
-		if !changed[id] {
-			ids = append(ids, id)
+		for _, e := range updated.List {
+			if e.MailboxIDs[gojmap.ID(f)] {
+				changed[e.ID] = true
+			} else {
+				left[e.ID] = true
+			}
 		}
+		for _, id := range slices.Concat(ec.Destroyed, created.NotFound, updated.NotFound) {
+			left[id] = true
+		}
+		eNow, more = ec.NewState, ec.HasMoreChanges
 	}
+	qNow := st.Q
+	var removed []gojmap.ID
+	if len(left) > 0 {
+		var qc email.QueryChangesResponse
+		qcall := &call{args: &email.QueryChanges{Account: s.account, Filter: inMailbox(f), Sort: newestFirst, SinceQueryState: st.Q}, resp: &qc}
+		if err := s.do(ctx, qcall); err != nil {
+			return sources.Delta{}, err
+		}
+		if err := methodError(qcall.err); err != nil {
+			return sources.Delta{}, fmt.Errorf("jmap: Email/queryChanges %q since %q: %w", f, st.Q, err)
+		}
+		for _, id := range qc.Removed {
+			if left[id] && !changed[id] {
+				removed = append(removed, id)
+			}
+		}
+		// Mail that entered the folder is in changed already: every
+		// change of a mail's mailboxes is a change of the mail.
+		qNow = qc.NewQueryState
+	}
+	ids := slices.Concat(slices.Collect(maps.Keys(changed)), removed)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 
-	target := mailState{Kind: complete, Q: qc.NewQueryState, E: eNow}
+	target := mailState{Kind: complete, Q: qNow, E: eNow}
 	if st.Kind == paging {
 		target = mailState{Kind: complete, Q: st.TQ, E: st.TE}
 		i, _ := slices.BinarySearch(ids, gojmap.ID(st.Cursor))

@@ -76,6 +76,13 @@ type Options struct {
 	CacheTTL time.Duration
 	MaxUsers int
 
+	// ListChunk is how many ids of a folder a first listing fetches with
+	// one Email/query and keeps for the following windows (listing.go):
+	// Cyrus evaluates the query over the whole mailbox however few ids
+	// it returns. Each user keeps at most 4 such runs, for 5 minutes at
+	// most, about 48 bytes an id. Zero means 10,000.
+	ListChunk int
+
 	// Logger receives push connection events; nil discards them.
 	Logger *slog.Logger
 }
@@ -106,6 +113,9 @@ func NewBackend(o Options) (*Backend, error) {
 	if o.Token != "" && o.Verify == nil {
 		return nil, errors.New("jmap: token: a service account needs Verify to check passwords")
 	}
+	if o.ListChunk < 0 {
+		return nil, fmt.Errorf("jmap: list chunk %d is negative", o.ListChunk)
+	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 60 * time.Second}
 	}
@@ -114,6 +124,7 @@ func NewBackend(o Options) (*Backend, error) {
 	o.PushLinger = cmp.Or(o.PushLinger, 2*time.Minute)
 	o.CacheTTL = cmp.Or(o.CacheTTL, 10*time.Minute)
 	o.MaxUsers = cmp.Or(o.MaxUsers, 1000)
+	o.ListChunk = cmp.Or(o.ListChunk, defaultListChunk)
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -241,6 +252,8 @@ type Source struct {
 
 	mu sync.Mutex
 	c  *conn
+
+	lists segments // of first listings, listing.go
 
 	push *hub
 	idle *idleLink // nil without Options.Idle

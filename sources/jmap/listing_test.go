@@ -1,0 +1,167 @@
+package jmap
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/easgate/easgate/internal/testserver"
+	"github.com/easgate/easgate/sources"
+)
+
+// TestListing pages a first listing across segments of 4 ids, with the
+// segments lost between some pages (another easgate node, an eviction),
+// while mail arrives and leaves: every mail comes exactly once, those
+// that left either never or as removed afterwards, and a Sync that finds
+// nothing costs one request.
+func TestListing(t *testing.T) {
+	cy := testserver.StartCyrus(t, nil)
+	ctx := t.Context()
+	cnt := &counter{base: http.DefaultTransport}
+	src := login(t, cy.JMAP, "alice", Options{ListChunk: 4, HTTPClient: &http.Client{Transport: cnt}})
+	m := newMailStore(t, cy, src)
+	f := m.mkdir("listing")
+	other := m.mkdir("listing-other")
+	var ids []sources.ItemID
+	for i := range 15 {
+		id, err := m.add(f, message(i, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if _, err := m.add(other, message(99, "")); err != nil {
+		t.Fatal(err)
+	}
+
+	var got []sources.ItemID
+	var st sources.State
+	for page := 0; ; page++ {
+		if page == 2 || page == 5 {
+			src.lists = segments{} // lost: the listing goes on by its cursor
+		}
+		if page == 3 {
+			// Mail arriving meanwhile comes after the listing; mail
+			// leaving is left out or removed afterwards.
+			id, err := m.add(f, message(100, ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+			if err := m.store(f, ids[0], imap.FlagDeleted, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d, err := src.Changes(ctx, f, st, 3)
+		if err != nil {
+			t.Fatalf("Changes page %d = %v", page, err)
+		}
+		if len(d.Changed) > 3 || len(d.Removed) != 0 {
+			t.Fatalf("page %d = %+v; want at most 3 changed", page, d)
+		}
+		got = append(got, d.Changed...)
+		if st = d.Next; !d.More {
+			break
+		}
+	}
+	if n := len(src.lists.list); n != 0 {
+		t.Errorf("%d segments kept after the listing ended, want 0", n)
+	}
+	var removed []sources.ItemID
+	for {
+		d, err := src.Changes(ctx, f, st, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, d.Changed...)
+		removed = append(removed, d.Removed...)
+		if st = d.Next; !d.More {
+			break
+		}
+	}
+	seen := map[sources.ItemID]bool{}
+	for _, id := range got {
+		if seen[id] {
+			t.Errorf("%s listed twice", id)
+		}
+		seen[id] = true
+	}
+	for _, id := range ids[1:] {
+		if !seen[id] {
+			t.Errorf("%s never listed", id)
+		}
+	}
+	if seen[ids[0]] && !slices.Contains(removed, ids[0]) {
+		t.Errorf("expunged %s listed and never removed (removed %v)", ids[0], removed)
+	}
+
+	// Nothing changed: one request. Mail delivered to another folder:
+	// nothing for this one, and no Email/queryChanges (two requests).
+	for _, want := range []int{1, 2} {
+		if want == 2 {
+			if _, err := m.add(other, message(101, "")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n0 := cnt.n.Load()
+		d, err := src.Changes(ctx, f, st, 100)
+		if err != nil || len(d.Changed)+len(d.Removed) != 0 || d.More {
+			t.Fatalf("Changes = %+v, %v; want nothing", d, err)
+		}
+		if n := cnt.n.Load() - n0; n != int64(want) {
+			t.Errorf("Changes made %d requests, want %d", n, want)
+		}
+		st = d.Next
+	}
+}
+
+// TestSegmentsBounded checks that a user keeps at most maxSegments
+// listings' ids, and that a listing whose segment was evicted still
+// ends with every mail.
+func TestSegmentsBounded(t *testing.T) {
+	cy := testserver.StartCyrus(t, nil)
+	ctx := t.Context()
+	src := login(t, cy.JMAP, "alice", Options{ListChunk: 2})
+	m := newMailStore(t, cy, src)
+	var fs []sources.FolderID
+	for i := range maxSegments + 2 {
+		f := m.mkdir("bounded" + string(rune('a'+i)))
+		for j := range 3 {
+			if _, err := m.add(f, message(10*i+j, "")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fs = append(fs, f)
+	}
+	// One page of each listing: each keeps a segment.
+	sts := make([]sources.State, len(fs))
+	got := make([]int, len(fs))
+	for i, f := range fs {
+		d, err := src.Changes(ctx, f, "", 1)
+		if err != nil || !d.More {
+			t.Fatalf("Changes(%s) = %+v, %v", f, d, err)
+		}
+		sts[i], got[i] = d.Next, len(d.Changed)
+		if n := len(src.lists.list); n > maxSegments {
+			t.Fatalf("%d segments kept, want at most %d", n, maxSegments)
+		}
+	}
+	for i, f := range fs {
+		for st := sts[i]; ; {
+			d, err := src.Changes(context.Background(), f, st, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[i] += len(d.Changed)
+			if st = d.Next; !d.More {
+				break
+			}
+		}
+		if got[i] != 3 {
+			t.Errorf("folder %d listed %d mails, want 3", i, got[i])
+		}
+	}
+}
