@@ -42,6 +42,9 @@ func (s *Server) checkAccess(ctx context.Context, sess *Session) error {
 	}
 	s.log.InfoContext(ctx, "device refused by an access rule", "user", sess.User, "device_id", sess.Request.DeviceID,
 		"level", rule.Level.String(), "by", string(rule.By), "value", rule.Value)
+	if rule.Level == statecache.AccessQuarantine {
+		s.quarantineNotice(ctx, sess, rule)
+	}
 	return errBlocked
 }
 

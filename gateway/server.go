@@ -80,6 +80,12 @@ type Options struct {
 	// user's SMTP address (Settings UserInformation); "" leaves it bare.
 	MailDomain string
 
+	// QuarantineNotice puts a message in the user's Inbox when a device
+	// of theirs is first refused for being quarantined, as Exchange
+	// does, so that they learn why their new phone does not sync
+	// (quarantine.go).
+	QuarantineNotice bool
+
 	// Directory is the address book of GAL searches and
 	// ResolveRecipients; the zero value is each user's contacts folder.
 	Directory DirectoryOptions
@@ -124,6 +130,7 @@ type Server struct {
 	limits    Limits
 	now       func() time.Time
 	mailDom   string
+	qnotice   bool // Options.QuarantineNotice
 	routes    []route
 	mux       *http.ServeMux
 	admin     *http.ServeMux // admin.go
@@ -179,6 +186,7 @@ func New(o *Options) (*Server, error) {
 		limits:   o.Limits.withDefaults(),
 		now:      o.Now,
 		mailDom:  o.MailDomain,
+		qnotice:  o.QuarantineNotice,
 		certs:    o.Certificates,
 		routes:   append([]route(nil), routes...),
 		mux:      http.NewServeMux(),

@@ -319,3 +319,32 @@ func TestMailboxAccounts(t *testing.T) {
 		t.Errorf("the empty mailbox lists %v", got)
 	}
 }
+
+// TestNoteQuarantine checks that a quarantine is noted once, and again
+// for a quarantine that began later.
+func TestNoteQuarantine(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	a := Account{User: "alice", Device: "d1"}
+	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	if _, err := s.NoteQuarantine(ctx, a, t0, t0); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("NoteQuarantine of no account = %v, want ErrNotFound", err)
+	}
+	if err := s.Seen(ctx, a, Visit{Type: "iPhone", At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		since, at time.Time
+		want      bool
+	}{
+		{t0, t0.Add(time.Minute), true},
+		{t0, t0.Add(2 * time.Minute), false},                  // the same quarantine
+		{t0.Add(time.Minute), t0.Add(3 * time.Minute), false}, // began when it was told
+		{t0.Add(time.Hour), t0.Add(2 * time.Hour), true},      // a new one
+		{t0.Add(time.Hour), t0.Add(3 * time.Hour), false},
+	} {
+		if got, err := s.NoteQuarantine(ctx, a, tc.since, tc.at); err != nil || got != tc.want {
+			t.Errorf("%d: NoteQuarantine(since %v) = %v, %v; want %v", i, tc.since, got, err, tc.want)
+		}
+	}
+}

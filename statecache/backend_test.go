@@ -91,6 +91,7 @@ var conformance = []struct {
 	{"TestListDevices", TestListDevices},
 	{"TestUserPrefs", TestUserPrefs},
 	{"TestMailboxAccounts", TestMailboxAccounts},
+	{"TestNoteQuarantine", TestNoteQuarantine},
 	{"TestUserPassword", TestUserPassword},
 	{"TestUserPasswordBesidePrefs", TestUserPasswordBesidePrefs},
 	{"TestAdvance", TestAdvance},

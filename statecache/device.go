@@ -357,6 +357,33 @@ func (s *Store) DeleteAccount(ctx context.Context, a Account) error {
 	return nil
 }
 
+// NoteQuarantine records, once per quarantine, that a's user is told of
+// it: it reports true, and records at, when the user was not told since
+// the quarantine began (since, the deciding rule's creation), so that of
+// the requests of a quarantined device, and of several nodes, exactly one
+// sends the notice.
+func (s *Store) NoteQuarantine(ctx context.Context, a Account, since, at time.Time) (bool, error) {
+	told := func(r *accountRec) bool { return !r.QuarantineAt.IsZero() && !r.QuarantineAt.Before(since) }
+	// The device keeps asking while quarantined: those requests only read.
+	var r accountRec
+	err := s.view(ctx, func(txn kvTxn) error {
+		_, err := getJSON(txn, accountKey(a), &r)
+		return err
+	})
+	if err != nil || told(&r) {
+		return false, err
+	}
+	first := false
+	err = s.editAccount(ctx, a, func(r *accountRec) error {
+		first = !told(r)
+		if first {
+			r.QuarantineAt = at
+		}
+		return nil
+	})
+	return first, err
+}
+
 // newPolicyKey returns a random non-zero policy key. MS-ASPROV keys are
 // unsigned 32-bit numbers; 0 means "none".
 func newPolicyKey() uint32 {

@@ -207,6 +207,7 @@ type accountRec struct {
 	Resync       bool      `json:"resync,omitempty"`     // ForceResync of everything, not carried out yet
 	ResyncCols   []string  `json:"resynccols,omitempty"` // ForceResync of these collections
 	Mailbox      string    `json:"mbox,omitempty"`       // Visit.Mailbox, indexed under tMailbox
+	QuarantineAt time.Time `json:"qnotice,omitzero"`     // when the user was last told of a quarantine
 }
 
 // ruleRec is a device access rule; its characteristic and value, lower

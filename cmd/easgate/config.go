@@ -105,10 +105,13 @@ type AdminConfig struct {
 	// Token opens the admin API (Authorization: Bearer) and console on
 	// the admin listener; "" keeps both closed there. The unix socket in
 	// state.dir needs none.
-	Token          string        `toml:"token"`
-	UserConsole    bool          `toml:"user_console"`    // /devices on the EAS listener; default true
-	SessionTimeout time.Duration `toml:"session_timeout"` // console sessions end after this idle time; default 30m
-	SecureCookies  bool          `toml:"secure_cookies"`  // always mark console cookies Secure (behind a TLS proxy)
+	Token       string `toml:"token"`
+	UserConsole bool   `toml:"user_console"` // /devices on the EAS listener; default true
+	// QuarantineNotice puts a notice in a user's Inbox when a device of
+	// theirs is quarantined (gateway.Options.QuarantineNotice); default true.
+	QuarantineNotice bool          `toml:"quarantine_notice"`
+	SessionTimeout   time.Duration `toml:"session_timeout"` // console sessions end after this idle time; default 30m
+	SecureCookies    bool          `toml:"secure_cookies"`  // always mark console cookies Secure (behind a TLS proxy)
 }
 
 // LimitsConfig is the [limits] section, gateway.Limits; zero takes its
@@ -282,7 +285,7 @@ func defaultConfig() *Config {
 	return &Config{
 		Server: ServerConfig{Listen: "127.0.0.1:8080", LogLevel: "info", LogFormat: "text",
 			HeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
-		Admin:   AdminConfig{Listen: "127.0.0.1:8081", UserConsole: true},
+		Admin:   AdminConfig{Listen: "127.0.0.1:8081", UserConsole: true, QuarantineNotice: true},
 		Policy:  PolicyConfig{Mode: "allow"},
 		JMAP:    JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls", ListChunk: 10000},
 		IMAP:    IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4, ConnIdle: time.Minute, EventsCheck: 5 * time.Minute},
@@ -822,6 +825,8 @@ func (c *Config) gatewayOptions(log *slog.Logger) *gateway.Options {
 		Policy:      gateway.Policy{Mode: mode, Doc: c.policyDoc()},
 		MailDomain:  c.Server.MailDomain,
 		Directory:   gateway.DirectoryOptions{Folder: c.GAL.Folder},
+
+		QuarantineNotice: c.Admin.QuarantineNotice,
 		Conns: gateway.ConnOptions{
 			MaxConns:           c.Server.MaxConns,
 			MaxConnsPerAddress: c.Server.MaxConnsPerAddress,

@@ -106,6 +106,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		Policy:     gateway.Policy{Mode: mode},
 		MailDomain: demoDomain,
 		Directory:  gateway.DirectoryOptions{Folder: demo.DirectoryFolder},
+
+		QuarantineNotice: true,
 	})
 	if err != nil {
 		return err
