@@ -195,6 +195,7 @@ type JMAPConfig struct {
 	IdleIMAP     string        `toml:"idle_imap"`     // host:port of the store's IMAP, for IDLE; empty: EventSource only
 	IdleTLS      string        `toml:"idle_tls"`      // tls (default), starttls or none
 	ListChunk    int           `toml:"list_chunk"`    // ids a first listing fetches per Email/query; default 10000
+	FetchConns   int           `toml:"fetch_conns"`   // Email/get requests one fetch sends at once; default 2
 }
 
 // IMAPConfig is the [imap] section, for store kind imapdav.
@@ -287,7 +288,7 @@ func defaultConfig() *Config {
 			HeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
 		Admin:   AdminConfig{Listen: "127.0.0.1:8081", UserConsole: true, QuarantineNotice: true},
 		Policy:  PolicyConfig{Mode: "allow"},
-		JMAP:    JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls", ListChunk: 10000},
+		JMAP:    JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls", ListChunk: 10000, FetchConns: 2},
 		IMAP:    IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4, ConnIdle: time.Minute, EventsCheck: 5 * time.Minute},
 		DAV:     DAVConfig{PollInterval: 60 * time.Second, PollIntervalActive: 5 * time.Second, PollActiveFor: time.Minute, PollsPerMinute: 20},
 		SMIME:   SMIMEConfig{Revocation: "off", RevocationTimeout: 5 * time.Second},
@@ -544,6 +545,9 @@ func (c *Config) validate() error {
 	e.oneOf("jmap.delete", j.Delete, "trash", "destroy")
 	if j.ListChunk < 1 || j.ListChunk > 1000000 {
 		e.add("jmap.list_chunk", "%d is not between 1 and 1000000", j.ListChunk)
+	}
+	if j.FetchConns < 1 || j.FetchConns > 16 {
+		e.add("jmap.fetch_conns", "%d is not between 1 and 16", j.FetchConns)
 	}
 	if j.IdleIMAP != "" {
 		checkAddr(&e, "jmap.idle_imap", j.IdleIMAP)

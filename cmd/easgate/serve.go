@@ -174,6 +174,7 @@ func storeBackend(cfg *Config, k string, log *slog.Logger, state *statecache.Sto
 			DestroyOnDelete: j.Delete == "destroy",
 			PollInterval:    j.PollInterval,
 			ListChunk:       j.ListChunk,
+			FetchConns:      j.FetchConns,
 			MaxUsers:        cfg.Store.MaxUsers,
 			Logger:          log,
 		}

@@ -83,6 +83,12 @@ type Options struct {
 	// most, about 48 bytes an id. Zero means 10,000.
 	ListChunk int
 
+	// FetchConns is how many requests one Get sends at once, each of 25
+	// mails at least: a window of 100 goes to Cyrus as two Email/gets of
+	// 50 on two connections, which it answers in two processes. Zero
+	// means 2; 1 sends one request.
+	FetchConns int
+
 	// Logger receives push connection events; nil discards them.
 	Logger *slog.Logger
 }
@@ -113,8 +119,8 @@ func NewBackend(o Options) (*Backend, error) {
 	if o.Token != "" && o.Verify == nil {
 		return nil, errors.New("jmap: token: a service account needs Verify to check passwords")
 	}
-	if o.ListChunk < 0 {
-		return nil, fmt.Errorf("jmap: list chunk %d is negative", o.ListChunk)
+	if o.ListChunk < 0 || o.FetchConns < 0 {
+		return nil, fmt.Errorf("jmap: list chunk %d or fetch conns %d is negative", o.ListChunk, o.FetchConns)
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 60 * time.Second}
@@ -125,6 +131,7 @@ func NewBackend(o Options) (*Backend, error) {
 	o.CacheTTL = cmp.Or(o.CacheTTL, 10*time.Minute)
 	o.MaxUsers = cmp.Or(o.MaxUsers, 1000)
 	o.ListChunk = cmp.Or(o.ListChunk, defaultListChunk)
+	o.FetchConns = cmp.Or(o.FetchConns, 2)
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
