@@ -346,6 +346,17 @@ func (b *Backend) EventsHandler(o EventsOptions) (http.Handler, error) {
 	}
 	log := b.opts.Logger
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every answer closes the connection. Each imap process of
+		// Dovecot posts from its own HTTP client and would otherwise
+		// keep a connection open for as long as it lives, on easgate
+		// a goroutine, net/http's buffers (~12 KB) and a file each: as
+		// many as Dovecot has sessions (275 of 1,000 waiting phones'
+		// memory in pingload, issue 14), whether anybody waits or
+		// not. A keep-alive connection that easgate closes as idle also
+		// races with the next POST, which the script does not retry
+		// (an event lost). A new loopback or LAN connection per POST
+		// costs well under a millisecond.
+		w.Header().Set("Connection", "close")
 		defer func() {
 			if p := recover(); p != nil {
 				log.Error("imapdav: events handler panic", "panic", p, "stack", string(debug.Stack()))

@@ -165,6 +165,9 @@ func TestEventsHandler(t *testing.T) {
 		if w.Code != tt.code {
 			t.Errorf("%s %q with %q = %d, want %d", tt.method, tt.body, tt.auth, w.Code, tt.code)
 		}
+		if c := w.Header().Get("Connection"); c != "close" {
+			t.Errorf("%s %q with %q: Connection %q, want close (no connection kept per Dovecot process)", tt.method, tt.body, tt.auth, c)
+		}
 	}
 	want := map[string]int{"method": 1, "unauthorized": 2, "bad_request": 1, "unknown_user": 1, "ok": 101}
 	mu.Lock()
@@ -371,6 +374,44 @@ func TestConnIdle(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("round %d: the idle connection is still open 10 s later", round)
 			}
+		}
+	}
+}
+
+// TestConnIdleAfterFailure: a status connection that fails (here: its
+// context ends mid-command) is dropped, and the one dialled after it is
+// still logged out once idle. The reaper of the failed one used to stay
+// set, so the next connection was never reaped: a loaded Dovecot's
+// timeouts left hundreds of users logged in for good (issue 14).
+func TestConnIdleAfterFailure(t *testing.T) {
+	d := testserver.StartDovecot(t)
+	const idle = 200 * time.Millisecond
+	src, err := Dial(t.Context(), &Options{IMAP: d.IMAP, TLS: TLSNone, ConnIdle: idle}, "alice", testserver.Users["alice"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	st, err := src.State(t.Context(), "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Changes of a known State is one STATUS on the status connection.
+	if _, err := src.Changes(t.Context(), "INBOX", st, 1); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := src.Changes(ctx, "INBOX", st, 1); err == nil {
+		t.Fatal("Changes with an ended context succeeded")
+	}
+	// Past the first connection's reaper.
+	time.Sleep(2 * idle)
+	if _, err := src.Changes(t.Context(), "INBOX", st, 1); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); src.pool.open() != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the status connection dialled after a failed one is still open 10 s later")
 		}
 	}
 }

@@ -187,6 +187,11 @@ func (p *pool) reapStatus() {
 	p.statusMu.Lock()
 	c := p.statusC
 	if c == nil {
+		// The connection failed and was dropped meanwhile: the next one
+		// needs a timer of its own (status starts one only when none is
+		// set), or it would stay logged in for good (issue 14: a loaded
+		// Dovecot's timeouts left hundreds open).
+		p.statusTimer = nil
 		p.statusMu.Unlock()
 		return
 	}
@@ -384,6 +389,10 @@ func (p *pool) status(ctx context.Context, name string, o *imap.StatusOptions) (
 	if !stop() || err != nil && !errors.As(err, &ie) && !errors.Is(err, sources.ErrNotFound) {
 		c.c.Close()
 		p.statusC = nil
+		if p.statusTimer != nil {
+			p.statusTimer.Stop()
+			p.statusTimer = nil
+		}
 	} else {
 		c.idleAt = time.Now()
 		if p.statusTimer == nil {
