@@ -68,6 +68,12 @@ type PushOptions struct {
 	// FastLogin runs imap-login in high-performance mode with spare imap
 	// processes (docs/OPERATIONS.md): with push, a wake logs in afresh.
 	FastLogin bool
+	// ReuseIMAP lets one imap process serve one user after another
+	// (service_count = 0) rather than fork one per login: a login then
+	// costs a few milliseconds instead of a process start, which load
+	// tests with thousands of users need. All users share one system
+	// user here, which Dovecot requires for the reuse.
+	ReuseIMAP bool
 }
 
 // StartDovecotPush starts Dovecot as StartDovecot does, with the
@@ -102,6 +108,9 @@ func (o *PushOptions) env() []string {
 	}
 	if o.FastLogin {
 		env = append(env, "DOVECOT_FAST_LOGIN=1")
+	}
+	if o.ReuseIMAP {
+		env = append(env, "DOVECOT_REUSE_IMAP=1")
 	}
 	if o.MaxUsers > 0 {
 		env = append(env, fmt.Sprintf("DOVECOT_MAX_USERS=%d", o.MaxUsers))
