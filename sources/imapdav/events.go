@@ -47,26 +47,32 @@ const (
 // eventHub holds the mailbox watchers of every user, across the Sources
 // a Backend hands out (an evicted Source's Watch still waits here). A
 // watched mailbox has one eventBox for all its watchers; it goes away
-// with the last of them, so memory follows the waiting Pings.
+// with the last of them, so memory follows the waiting Pings. A waiting
+// phone is one such registration per folder, so the records are kept
+// small (issue 14): a user's few boxes in a slice rather than a map of
+// their own, no channel unless a Watch asks for one, and no sync.Once
+// per release.
 type eventHub struct {
 	mu    sync.Mutex
-	users map[string]map[string]*eventBox // user key → mailbox → box
+	users map[string][]*eventBox // user key → watched mailboxes
 	// locals maps the local part of users that logged in with an address
 	// to those addresses, for a Dovecot that strips the domain
 	// (auth_username_format = %n).
 	locals map[string]map[string]int
 }
 
-// eventBox is one watched mailbox of one user. gen is closed, and
-// replaced, on every event for the mailbox.
+// eventBox is one watched mailbox of one user. gen, made when a Watch
+// subscribes, is closed at the next event for the mailbox; fns are
+// Notify's callbacks, run at every event.
 type eventBox struct {
-	gen  chan struct{}
-	refs int
-	fns  []*eventFunc // Notify's callbacks
+	mailbox string
+	gen     chan struct{}
+	refs    int
+	fns     []*eventFunc
 }
 
 func newEventHub() *eventHub {
-	return &eventHub{users: make(map[string]map[string]*eventBox), locals: make(map[string]map[string]int)}
+	return &eventHub{users: make(map[string][]*eventBox), locals: make(map[string]map[string]int)}
 }
 
 // eventUser is the key of a login name: lower case, without a Windows
@@ -90,78 +96,94 @@ func eventMailbox(name string) string {
 // subscribe returns the channel that closes at the next event for user's
 // mailbox, and the func that ends the subscription.
 func (h *eventHub) subscribe(user, mailbox string) (<-chan struct{}, func()) {
-	var ch <-chan struct{}
-	release := h.join(user, mailbox, func(b *eventBox) { ch = b.gen })
-	return ch, release
+	user = eventUser(user)
+	h.mu.Lock()
+	b := h.join(user, mailbox)
+	if b.gen == nil {
+		b.gen = make(chan struct{})
+	}
+	ch := b.gen
+	h.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			h.mu.Lock()
+			h.leave(user, b)
+			h.mu.Unlock()
+		})
+	}
 }
 
 // subscribeFunc has f.fn called at every event for user's mailbox until
-// the func it returns is called. f.fn runs with the hub's lock held.
+// the func it returns is called. f.fn runs with the hub's lock held. A
+// release after the first does nothing: f is then no longer in the box.
 func (h *eventHub) subscribeFunc(user, mailbox string, f *eventFunc) func() {
-	var box *eventBox
-	release := h.join(user, mailbox, func(b *eventBox) {
-		box = b
-		b.fns = append(b.fns, f)
-	})
+	user = eventUser(user)
+	h.mu.Lock()
+	b := h.join(user, mailbox)
+	b.fns = append(b.fns, f)
+	h.mu.Unlock()
 	return func() {
 		h.mu.Lock()
-		if i := slices.Index(box.fns, f); i >= 0 {
-			box.fns = slices.Delete(box.fns, i, i+1)
+		defer h.mu.Unlock()
+		if i := slices.Index(b.fns, f); i >= 0 {
+			b.fns = slices.Delete(b.fns, i, i+1)
+			h.leave(user, b)
 		}
-		h.mu.Unlock()
-		release()
 	}
 }
 
 // eventFunc is a callback of subscribeFunc; its address identifies it.
 type eventFunc struct{ fn func() }
 
-// join adds a watcher to user's mailbox, calls with on its box under the
-// hub's lock, and returns the func that removes the watcher, once.
-func (h *eventHub) join(user, mailbox string, with func(*eventBox)) func() {
-	user, mailbox = eventUser(user), eventMailbox(mailbox)
-	h.mu.Lock()
-	defer h.mu.Unlock()
+// join adds a watcher to user's (a key of eventUser) mailbox and returns
+// its box. The caller holds h.mu.
+func (h *eventHub) join(user, mailbox string) *eventBox {
+	mailbox = eventMailbox(mailbox)
 	boxes := h.users[user]
-	if boxes == nil {
-		boxes = make(map[string]*eventBox)
-		h.users[user] = boxes
+	var b *eventBox
+	for _, x := range boxes {
+		if x.mailbox == mailbox {
+			b = x
+			break
+		}
 	}
-	b := boxes[mailbox]
 	if b == nil {
-		b = &eventBox{gen: make(chan struct{})}
-		boxes[mailbox] = b
+		b = &eventBox{mailbox: mailbox}
+		h.users[user] = append(boxes, b)
 	}
 	b.refs++
-	with(b)
-	local, _, hasDomain := strings.Cut(user, "@")
-	if hasDomain {
+	if local, _, ok := strings.Cut(user, "@"); ok {
 		if h.locals[local] == nil {
 			h.locals[local] = make(map[string]int)
 		}
 		h.locals[local][user]++
 	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			h.mu.Lock()
-			defer h.mu.Unlock()
-			b.refs--
-			if cur := h.users[user]; b.refs == 0 && cur[mailbox] == b {
-				delete(cur, mailbox)
-				if len(cur) == 0 {
-					delete(h.users, user)
-				}
+	return b
+}
+
+// leave removes one watcher of box b of user, and the box with its last
+// watcher. The caller holds h.mu.
+func (h *eventHub) leave(user string, b *eventBox) {
+	b.refs--
+	if b.refs == 0 {
+		boxes := h.users[user]
+		if i := slices.Index(boxes, b); i >= 0 {
+			boxes = slices.Delete(boxes, i, i+1)
+		}
+		if len(boxes) == 0 {
+			delete(h.users, user)
+		} else {
+			h.users[user] = boxes
+		}
+	}
+	if local, _, ok := strings.Cut(user, "@"); ok {
+		if h.locals[local][user]--; h.locals[local][user] == 0 {
+			delete(h.locals[local], user)
+			if len(h.locals[local]) == 0 {
+				delete(h.locals, local)
 			}
-			if hasDomain {
-				if h.locals[local][user]--; h.locals[local][user] == 0 {
-					delete(h.locals[local], user)
-					if len(h.locals[local]) == 0 {
-						delete(h.locals, local)
-					}
-				}
-			}
-		})
+		}
 	}
 }
 
@@ -180,29 +202,25 @@ func (h *eventHub) notify(user string, mailboxes []string, all bool) (woken int,
 			keys = append(keys, u)
 		}
 	}
-	wake := func(b *eventBox) {
-		close(b.gen)
-		b.gen = make(chan struct{})
-		woken += b.refs
-		for _, f := range b.fns {
-			f.fn()
-		}
-	}
 	for _, u := range keys {
 		boxes := h.users[u]
 		if boxes == nil {
 			continue
 		}
 		known = true
-		if all {
-			for _, b := range boxes {
-				wake(b)
+		for _, b := range boxes {
+			if !all && !slices.ContainsFunc(mailboxes, func(m string) bool { return eventMailbox(m) == b.mailbox }) {
+				continue
 			}
-			continue
-		}
-		for _, m := range mailboxes {
-			if b := boxes[eventMailbox(m)]; b != nil {
-				wake(b)
+			if b.gen != nil {
+				// Those who hold this channel have their event; the
+				// next subscriber makes a new one.
+				close(b.gen)
+				b.gen = nil
+			}
+			woken += b.refs
+			for _, f := range b.fns {
+				f.fn()
 			}
 		}
 	}
