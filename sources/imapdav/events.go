@@ -55,10 +55,10 @@ const (
 type eventHub struct {
 	mu    sync.Mutex
 	users map[string][]*eventBox // user key → watched mailboxes
-	// locals maps the local part of users that logged in with an address
-	// to those addresses, for a Dovecot that strips the domain
+	// locals maps the local part of users in users that logged in with
+	// an address to those addresses, for a Dovecot that strips the domain
 	// (auth_username_format = %n).
-	locals map[string]map[string]int
+	locals map[string][]string
 }
 
 // eventBox is one watched mailbox of one user. gen, made when a Watch
@@ -72,7 +72,7 @@ type eventBox struct {
 }
 
 func newEventHub() *eventHub {
-	return &eventHub{users: make(map[string][]*eventBox), locals: make(map[string]map[string]int)}
+	return &eventHub{users: make(map[string][]*eventBox), locals: make(map[string][]string)}
 }
 
 // eventUser is the key of a login name: lower case, without a Windows
@@ -119,17 +119,28 @@ func (h *eventHub) subscribe(user, mailbox string) (<-chan struct{}, func()) {
 // release after the first does nothing: f is then no longer in the box.
 func (h *eventHub) subscribeFunc(user, mailbox string, f *eventFunc) func() {
 	user = eventUser(user)
+	b := h.addFunc(user, mailbox, f)
+	return func() { h.removeFunc(user, b, f) }
+}
+
+// addFunc adds f to the box of user's (a key of eventUser) mailbox and
+// returns the box.
+func (h *eventHub) addFunc(user, mailbox string, f *eventFunc) *eventBox {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	b := h.join(user, mailbox)
 	b.fns = append(b.fns, f)
-	h.mu.Unlock()
-	return func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if i := slices.Index(b.fns, f); i >= 0 {
-			b.fns = slices.Delete(b.fns, i, i+1)
-			h.leave(user, b)
-		}
+	return b
+}
+
+// removeFunc removes f from box b of user, once: a second call finds f
+// gone and does nothing.
+func (h *eventHub) removeFunc(user string, b *eventBox, f *eventFunc) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if i := slices.Index(b.fns, f); i >= 0 {
+		b.fns = slices.Delete(b.fns, i, i+1)
+		h.leave(user, b)
 	}
 }
 
@@ -151,14 +162,11 @@ func (h *eventHub) join(user, mailbox string) *eventBox {
 	if b == nil {
 		b = &eventBox{mailbox: mailbox}
 		h.users[user] = append(boxes, b)
+		if local, _, ok := strings.Cut(user, "@"); ok && len(boxes) == 0 {
+			h.locals[local] = append(h.locals[local], user)
+		}
 	}
 	b.refs++
-	if local, _, ok := strings.Cut(user, "@"); ok {
-		if h.locals[local] == nil {
-			h.locals[local] = make(map[string]int)
-		}
-		h.locals[local][user]++
-	}
 	return b
 }
 
@@ -171,17 +179,20 @@ func (h *eventHub) leave(user string, b *eventBox) {
 		if i := slices.Index(boxes, b); i >= 0 {
 			boxes = slices.Delete(boxes, i, i+1)
 		}
-		if len(boxes) == 0 {
-			delete(h.users, user)
-		} else {
+		if len(boxes) > 0 {
 			h.users[user] = boxes
+			return
 		}
-	}
-	if local, _, ok := strings.Cut(user, "@"); ok {
-		if h.locals[local][user]--; h.locals[local][user] == 0 {
-			delete(h.locals[local], user)
-			if len(h.locals[local]) == 0 {
+		delete(h.users, user)
+		if local, _, ok := strings.Cut(user, "@"); ok {
+			us := h.locals[local]
+			if i := slices.Index(us, user); i >= 0 {
+				us = slices.Delete(us, i, i+1)
+			}
+			if len(us) == 0 {
 				delete(h.locals, local)
+			} else {
+				h.locals[local] = us
 			}
 		}
 	}
@@ -198,9 +209,7 @@ func (h *eventHub) notify(user string, mailboxes []string, all bool) (woken int,
 	defer h.mu.Unlock()
 	keys := []string{user}
 	if !strings.Contains(user, "@") {
-		for u := range h.locals[user] {
-			keys = append(keys, u)
-		}
+		keys = append(keys, h.locals[user]...)
 	}
 	for _, u := range keys {
 		boxes := h.users[u]
@@ -508,24 +517,41 @@ func (s *Source) Notify(fs []sources.FolderID, fn func()) (func(), error) {
 			return nil, sources.ErrUnsupported
 		}
 	}
-	var fired atomic.Bool
-	once := func() {
-		if fired.CompareAndSwap(false, true) {
-			time.AfterFunc(eventGather, fn)
-		}
-	}
-	f := &eventFunc{fn: once}
-	releases := make([]func(), len(fs))
+	n := &eventNotify{fn: fn, hub: s.events, user: eventUser(s.user), boxes: make([]*eventBox, len(fs))}
+	fire := n.fire
+	n.f.fn = fire
 	for i, id := range fs {
-		releases[i] = s.events.subscribeFunc(s.user, string(id), f)
+		n.boxes[i] = s.events.addFunc(n.user, string(id), &n.f)
 	}
-	check := time.AfterFunc(s.opts.EventCheck, once)
-	return func() {
-		check.Stop()
-		for _, r := range releases {
-			r()
-		}
-	}, nil
+	n.check = time.AfterFunc(s.opts.EventCheck, fire)
+	return n.stop, nil
+}
+
+// eventNotify is one Notify registration, in one record rather than a
+// closure and a release func per folder: a waiting phone holds it.
+type eventNotify struct {
+	f     eventFunc // in the boxes' fns; calls fire
+	fired atomic.Bool
+	fn    func()
+	hub   *eventHub
+	user  string // a key of eventUser
+	boxes []*eventBox
+	check *time.Timer // Options.EventCheck
+}
+
+// fire calls fn eventGather from now, the first time only.
+func (n *eventNotify) fire() {
+	if n.fired.CompareAndSwap(false, true) {
+		time.AfterFunc(eventGather, n.fn)
+	}
+}
+
+// stop ends the registration; a second call does nothing.
+func (n *eventNotify) stop() {
+	n.check.Stop()
+	for _, b := range n.boxes {
+		n.hub.removeFunc(n.user, b, &n.f)
+	}
 }
 
 // eventGather is how long a woken eventWatch waits for more events: the

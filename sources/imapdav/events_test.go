@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -483,5 +484,47 @@ func TestEventNotify(t *testing.T) {
 	}
 	if _, err := s.Notify([]sources.FolderID{"dav:x"}, func() {}); !errors.Is(err, sources.ErrUnsupported) {
 		t.Errorf("Notify of a dav: folder: %v, want ErrUnsupported", err)
+	}
+}
+
+// TestNotifyHoldsLittle: a Notify registration, what a waiting phone
+// holds in this package, stays small. 20,000 registrations of distinct
+// users (user@example.com) on two folders each, live heap per
+// registration after a GC: 200 bytes measured (Go 1.26, amd64; 115 for
+// names without a domain), 1,105 before the hub kept a user's boxes and
+// the addresses of a local part in slices and a registration in one
+// record (issue 14).
+func TestNotifyHoldsLittle(t *testing.T) {
+	b, err := NewBackend(&Options{IMAP: "127.0.0.1:1", Events: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20000
+	srcs := make([]*Source, n)
+	for i := range srcs {
+		srcs[i] = &Source{events: b.events, user: fmt.Sprintf("user%d@example.com", i), opts: b.opts}
+	}
+	stops := make([]func(), n)
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	for i, s := range srcs {
+		if stops[i], err = s.Notify([]sources.FolderID{"INBOX", "Sent"}, func() {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	per := (float64(m1.HeapAlloc) - float64(m0.HeapAlloc)) / n
+	for _, s := range stops {
+		s()
+	}
+	if b.events.watchers() != 0 {
+		t.Errorf("%d watched mailboxes after every stop, want none", b.events.watchers())
+	}
+	t.Logf("%.0f bytes per Notify on two folders", per)
+	// Generous against the allocator's rounding and other goroutines.
+	if per > 400 {
+		t.Errorf("%.0f bytes of heap per Notify on two folders, want at most 400", per)
 	}
 }
