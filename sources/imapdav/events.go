@@ -494,7 +494,7 @@ func (s *Source) eventWatch(ctx context.Context, fs []sources.FolderID) ([]sourc
 				}
 			}
 			if len(got) > 0 {
-				s.log.Info("imapdav: change found by the periodic check, not by an event", "folders", got)
+				s.logger().Info("imapdav: change found by the periodic check, not by an event", "folders", got)
 				return got, nil
 			}
 		}

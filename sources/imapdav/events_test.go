@@ -478,7 +478,8 @@ func TestEventNotify(t *testing.T) {
 	if n := e.b.events.watchers(); n != 0 {
 		t.Errorf("after stop: %d watched mailboxes, want none", n)
 	}
-	plain := newSource(Options{}.withDefaults(), "bob", "x")
+	o := Options{}.withDefaults()
+	plain := newSource(&o, "bob", "x")
 	if _, err := plain.Notify([]sources.FolderID{"INBOX"}, func() {}); !errors.Is(err, sources.ErrUnsupported) {
 		t.Errorf("Notify without events: %v, want ErrUnsupported", err)
 	}
@@ -502,7 +503,7 @@ func TestNotifyHoldsLittle(t *testing.T) {
 	const n = 20000
 	srcs := make([]*Source, n)
 	for i := range srcs {
-		srcs[i] = &Source{events: b.events, user: fmt.Sprintf("user%d@example.com", i), opts: b.opts}
+		srcs[i] = &Source{events: b.events, user: fmt.Sprintf("user%d@example.com", i), opts: &b.opts}
 	}
 	stops := make([]func(), n)
 	var m0, m1 runtime.MemStats

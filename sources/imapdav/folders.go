@@ -137,7 +137,7 @@ func (s *Source) Folders(ctx context.Context, since sources.State) (sources.Fold
 		} else {
 			// The calendar server is down: the mail folders are
 			// still answered, with the DAV folders last seen.
-			s.log.Warn("imapdav: dav folders unavailable; answering the last known", "err", err)
+			s.logger().Warn("imapdav: dav folders unavailable; answering the last known", "err", err)
 			pim, partial = s.pim, true
 			if pim == nil {
 				pim = slices.DeleteFunc(slices.Clone(s.lists[since]), func(f sources.Folder) bool { return !isDAV(f.ID) })

@@ -78,7 +78,7 @@ func (s *Source) Get(ctx context.Context, f sources.FolderID, ids []sources.Item
 		}
 		msg, err := parseMessage(bytes.NewReader(raw), o)
 		if err != nil {
-			s.log.Warn("imapdav: unreadable message", "folder", f, "uid", u, "err", err)
+			s.logger().Warn("imapdav: unreadable message", "folder", f, "uid", u, "err", err)
 			msg = &sources.Message{}
 		}
 		applyFlags(msg, m.Flags)

@@ -203,7 +203,7 @@ func (b *Backend) Login(ctx context.Context, user, password string) (sources.Sou
 		s.touch()
 		return s, nil
 	}
-	s = newSource(b.opts, user, password)
+	s = newSource(&b.opts, user, password)
 	s.events = b.events
 	// A fresh connection proves the password; it then joins the pool.
 	c, err := s.pool.get(ctx)
@@ -285,11 +285,13 @@ func (b *Backend) Close() error {
 
 // Source is one user's mail, calendars, contacts and tasks.
 type Source struct {
-	opts   Options
+	// opts is the Backend's (or Dial's): shared, not a copy per user,
+	// as are the logger's attributes (logger), since a Source is kept
+	// for every user with a waiting phone (issue 14).
+	opts   *Options
 	user   string
 	pass   string
 	secret [sha256.Size]byte
-	log    *slog.Logger
 
 	pool *pool
 	dav  pimStore // nil without DAV
@@ -338,13 +340,12 @@ func Dial(ctx context.Context, o *Options, user, password string) (*Source, erro
 	return src.(*Source), nil
 }
 
-func newSource(o Options, user, password string) *Source {
+func newSource(o *Options, user, password string) *Source {
 	s := &Source{
 		opts:     o,
 		user:     user,
 		pass:     password,
 		secret:   sha256.Sum256([]byte(password)),
-		log:      o.Logger.With("user", user),
 		lastUsed: time.Now(),
 		lists:    make(map[sources.State][]sources.Folder),
 	}
@@ -352,6 +353,10 @@ func newSource(o Options, user, password string) *Source {
 	s.idle = newIdleHub(s)
 	return s
 }
+
+// logger returns the Logger with the user's name, made when something
+// is logged rather than kept.
+func (s *Source) logger() *slog.Logger { return s.opts.Logger.With("user", s.user) }
 
 func (s *Source) touch() {
 	s.mu.Lock()

@@ -195,7 +195,7 @@ func TestBackendBound(t *testing.T) {
 	}
 	for i := range users {
 		user := fmt.Sprintf("user%06d", i)
-		b.add(user, newSource(b.opts, user, "pw"))
+		b.add(user, newSource(&b.opts, user, "pw"))
 	}
 	if n := b.cached(); n != bound {
 		t.Errorf("%d users cached after %d logins, want the bound %d", n, users, bound)

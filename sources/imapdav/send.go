@@ -82,7 +82,7 @@ func (s *Source) Send(ctx context.Context, msg io.Reader, saveInSent bool) error
 	if err != nil {
 		// The message went out; a missing sent copy must not make the
 		// device send it again.
-		s.log.Warn("imapdav: sent, but no copy in Sent", "err", err)
+		s.logger().Warn("imapdav: sent, but no copy in Sent", "err", err)
 	}
 	return nil
 }

@@ -113,7 +113,7 @@ func (h *idleHub) close() {
 // the last SELECT, so that a change made while it was down still wakes
 // the watchers.
 func (h *idleHub) run(ctx context.Context, b *idleBox) {
-	log := h.s.log.With("folder", b.name)
+	log := h.s.logger().With("folder", b.name)
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error("imapdav: idle panic", "panic", p, "stack", string(debug.Stack()))
