@@ -621,7 +621,7 @@ func dialPings(addr string, n int, useTLS bool, body func(i int) []byte, pace fu
 		pace(i)
 		c, err := net.Dial("tcp", addr)
 		if err == nil && useTLS {
-			tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}}) // our own certificate
+			tc := tls.Client(c, phoneTLS())
 			err = tc.Handshake()
 			c = tc
 		}
