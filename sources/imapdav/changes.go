@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -102,6 +103,9 @@ func selectCounters(sel *imap.SelectData) counters {
 // enough and modChanges must run. Its cost does not grow with the
 // mailbox.
 func (s *Source) quickChanges(ctx context.Context, f string, since sources.State, st *mailState, limit int) (d sources.Delta, ok bool, err error) {
+	if pc, ok := s.trustedPage(f, st); ok {
+		return pageDelta(pc.cnt, st, pc.after(st), pc.top, pc.present, limit), true, nil
+	}
 	sd, err := s.pool.status(ctx, f, &imap.StatusOptions{
 		UIDValidity: true, UIDNext: true, NumMessages: true, HighestModSeq: true,
 	})
@@ -126,6 +130,9 @@ func (s *Source) quickChanges(ctx context.Context, f string, since sources.State
 	if !ok {
 		return sources.Delta{}, false, nil
 	}
+	s.mu.Lock()
+	pc.checked = time.Now()
+	s.mu.Unlock()
 	return pageDelta(now, st, pc.after(st), pc.top, pc.present, limit), true, nil
 }
 
@@ -442,11 +449,26 @@ type mod struct {
 	modseq uint64
 }
 
+// pageTrust is how long a listing's later pages are served from the
+// candidates of its first page without a STATUS to show the folder
+// unchanged: at most one STATUS a second while a phone pages through a
+// folder. On Dovecot with maildir a STATUS costs a read of the folder's
+// whole dovecot-uidlist whenever the folder's index changed since the
+// last one, and the listing's own FETCHes change it (they fill Dovecot's
+// cache on a cold mailbox): one STATUS per window made a first Sync of
+// 50,000 mails cost Dovecot O(mailbox²) (issue 14). What changes in the
+// folder meanwhile is not lost: the state a listing ends with keeps the
+// counters of its first page, so the next Changes finds them different
+// and asks the server, and a message expunged meanwhile is left out by
+// Get and reported removed later.
+const pageTrust = time.Second
+
 // pageCache is what a folder's last listing from a SELECT learnt: its
 // candidates and undeleted UIDs, reused by the next page while the
 // folder's counters show no change. A Source keeps one.
 type pageCache struct {
 	folder     string
+	checked    time.Time // when the server last showed cnt current
 	cnt        counters
 	fromModSeq uint64 // the cursor it was fetched from
 	fromUID    imap.UID
@@ -486,9 +508,31 @@ func (s *Source) pageFor(f string, cnt counters, st *mailState) (*pageCache, boo
 	return pc, true
 }
 
+// trustedPage returns the cached candidates of folder f for a listing
+// in progress (st's cursor is inside the candidates, UID not 0) when the
+// server showed them current within pageTrust.
+func (s *Source) trustedPage(f string, st *mailState) (*pageCache, bool) {
+	if st.UID == 0 {
+		return nil, false
+	}
+	s.mu.Lock()
+	pc := s.page
+	s.mu.Unlock()
+	if pc == nil || pc.folder != f || pc.cnt.validity != st.UIDValidity {
+		return nil, false
+	}
+	pc, ok := s.pageFor(f, pc.cnt, st)
+	if !ok {
+		return nil, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return pc, time.Since(pc.checked) < s.trust
+}
+
 // keepPage remembers the candidates fetched for st's cursor.
 func (s *Source) keepPage(f string, cnt counters, st *mailState, cands []mod, top uint64, present imap.UIDSet) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.page = &pageCache{folder: f, cnt: cnt, fromModSeq: st.ModSeq, fromUID: st.UID, cands: cands, top: top, present: present}
+	s.page = &pageCache{folder: f, checked: time.Now(), cnt: cnt, fromModSeq: st.ModSeq, fromUID: st.UID, cands: cands, top: top, present: present}
 }

@@ -47,15 +47,12 @@ func (s *Source) Get(ctx context.Context, f sources.FolderID, ids []sources.Item
 	var msgs []*imapclient.FetchMessageBuffer
 	condstore := false
 	err := s.with(ctx, func(c *conn) (err error) {
-		if err := c.ensure(string(f)); err != nil {
-			return err
-		}
 		condstore = c.has(imap.CapCondStore)
-		msgs, err = c.c.Fetch(setOf(uids), &imap.FetchOptions{
+		msgs, err = c.fetchFresh(string(f), uids, &imap.FetchOptions{
 			UID: true, Flags: true, InternalDate: true, RFC822Size: true, ModSeq: condstore,
 			BodySection: []*imap.FetchItemBodySection{{Peek: true}},
-		}).Collect()
-		return wrap(err, "fetch %v", uids)
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("imapdav: get from %q: %w", f, err)

@@ -306,6 +306,7 @@ type Source struct {
 	pim      []sources.Folder                   // the DAV folders last listed, answered while DAV is down
 	snaps    map[string]snapshot                // flag snapshots, without CONDSTORE
 	page     *pageCache                         // the last Changes' candidates, for the next page
+	trust    time.Duration                      // pageTrust; tests change it
 
 	// noCondStore makes Changes ignore CONDSTORE, to test the fallback.
 	noCondStore bool
@@ -348,6 +349,7 @@ func newSource(o *Options, user, password string) *Source {
 		secret:   sha256.Sum256([]byte(password)),
 		lastUsed: time.Now(),
 		lists:    make(map[sources.State][]sources.Folder),
+		trust:    pageTrust,
 	}
 	s.pool = newPool(s)
 	s.idle = newIdleHub(s)

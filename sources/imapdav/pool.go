@@ -322,6 +322,54 @@ func (c *conn) ensure(name string) error {
 	return err
 }
 
+// fetchFresh runs UID FETCH of uids in mailbox name, selecting it first
+// unless this connection has it selected. A connection that selected it
+// earlier may not know messages added since (the server answers UID FETCH
+// from the session's view): when the answer lacks some of uids, a NOOP
+// lets the server announce them and those are fetched again. The NOOP is
+// left out otherwise, as it is not free: on Dovecot it syncs the
+// mailbox's index, which a listing's FETCHes have just changed, in
+// O(mailbox) (issue 14).
+func (c *conn) fetchFresh(name string, uids []imap.UID, o *imap.FetchOptions) ([]*imapclient.FetchMessageBuffer, error) {
+	known := c.selected == name
+	if !known {
+		if _, err := c.selectBox(name); err != nil {
+			return nil, err
+		}
+	}
+	msgs, err := c.c.Fetch(setOf(uids), o).Collect()
+	if err != nil {
+		c.selected = ""
+		return nil, c.boxErr(err, "fetch from %q", name)
+	}
+	if !known || len(msgs) >= len(uids) {
+		return msgs, nil
+	}
+	got := make(map[imap.UID]bool, len(msgs))
+	for _, m := range msgs {
+		got[m.UID] = true
+	}
+	var rest []imap.UID
+	for _, u := range uids {
+		if !got[u] {
+			rest = append(rest, u)
+		}
+	}
+	if len(rest) == 0 {
+		return msgs, nil // uids named some twice
+	}
+	if err := c.c.Noop().Wait(); err != nil {
+		c.selected = ""
+		return nil, c.boxErr(err, "noop in %q", name)
+	}
+	more, err := c.c.Fetch(setOf(rest), o).Collect()
+	if err != nil {
+		c.selected = ""
+		return nil, c.boxErr(err, "fetch from %q", name)
+	}
+	return append(msgs, more...), nil
+}
+
 // boxErr wraps the failure of a command on mailbox name. Servers do not
 // all send NONEXISTENT (Dovecot answers a plain NO to SELECT), so a NO
 // without a code is checked with LIST.
