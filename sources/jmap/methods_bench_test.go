@@ -19,7 +19,10 @@ import (
 	"github.com/easgate/easgate/internal/testserver"
 )
 
-var methodsBenchSize = flag.Int("jmapbench.size", 5000, "mailbox size of BenchmarkCyrusMethods")
+var (
+	methodsBenchSize  = flag.Int("jmapbench.size", 5000, "mailbox size of BenchmarkCyrusMethods")
+	methodsBenchProps = flag.Bool("jmapbench.props", false, "BenchmarkCyrusMethods also measures each Email property alone")
+)
 
 // rawMethod is any JMAP method call with arguments as written.
 type rawMethod struct {
@@ -165,6 +168,21 @@ func BenchmarkCyrusMethods(b *testing.B) {
 		"bodyProperties": bodyProps, "fetchHTMLBodyValues": true, "maxBodyValueBytes": 5120}})
 	add("Email/get100-as-adapter", &rawMethod{"Email/get", map[string]any{"ids": window, "properties": append(append([]string{}, emailProps...), "htmlBody", "bodyValues"),
 		"bodyProperties": bodyProps, "fetchHTMLBodyValues": true, "maxBodyValueBytes": 5120}})
+	// What each property of the adapter's Email/get adds to one of "id"
+	// alone (Email/get100-id).
+	if *methodsBenchProps {
+		for _, p := range append(append([]string{}, emailProps[1:]...), "htmlBody", "bodyValues-html5k") {
+			args := map[string]any{"ids": window, "properties": []string{"id", p}}
+			switch p {
+			case "attachments", "htmlBody":
+				args["bodyProperties"] = bodyProps
+			case "bodyValues-html5k":
+				args["properties"] = []string{"id", "bodyValues"}
+				args["fetchHTMLBodyValues"], args["maxBodyValueBytes"] = true, 5120
+			}
+			add("Email/get100-id+"+p, &rawMethod{"Email/get", args})
+		}
+	}
 	for _, v := range variants {
 		b.Run(v.name, func(b *testing.B) {
 			c0 := cyrusCPUByName(b, cy)
