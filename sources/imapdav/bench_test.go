@@ -8,9 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/user"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -128,53 +125,6 @@ func syncMessage(n int) []byte {
 		n, n, n, n, text.String(), n, html.String(), n)
 }
 
-// fillMaildir writes n messages of gen straight into mailbox box of user's
-// maildir (the layout of start-dovecot.sh: Dir/mail/<user>/Maildir, Maildir++
-// folders, owned by nobody:nogroup) as seen messages in cur/. The mailbox
-// must exist; Dovecot picks the files up at its next SELECT or STATUS.
-func fillMaildir(b *testing.B, d *testserver.Dovecot, user, box string, n int, gen func(int) []byte) {
-	cur := filepath.Join(d.Dir, "mail", user, "Maildir", "."+box, "cur")
-	if _, err := os.Stat(cur); err != nil {
-		b.Fatalf("maildir of %s: %v", box, err)
-	}
-	uid, gid := lookupID(b, "nobody", true), lookupID(b, "nogroup", false)
-	now := time.Now().Unix()
-	for i := range n {
-		raw := gen(i)
-		// W= is the size with CRLF line ends, which IMAP reports
-		name := fmt.Sprintf("%d.M%dP%d_%d.easgate,S=%d,W=%d:2,S", now, i, os.Getpid(), i, len(raw), len(raw)+bytes.Count(raw, []byte("\n")))
-		p := filepath.Join(cur, name)
-		if err := os.WriteFile(p, raw, 0o600); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.Chown(p, uid, gid); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func lookupID(b *testing.B, name string, isUser bool) int {
-	var id string
-	if isUser {
-		u, err := user.Lookup(name)
-		if err != nil {
-			b.Fatal(err)
-		}
-		id = u.Uid
-	} else {
-		g, err := user.LookupGroup(name)
-		if err != nil {
-			b.Fatal(err)
-		}
-		id = g.Gid
-	}
-	n, err := strconv.Atoi(id)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return n
-}
-
 // cmdCounter is a loopback TCP proxy to an IMAP server that counts the
 // client's commands by name. The adapter does not pipeline within a
 // Changes or Get, so commands are round trips.
@@ -281,7 +231,9 @@ func BenchmarkInitialSync5000(b *testing.B) {
 	}
 	start := time.Now()
 	if os.Geteuid() == 0 {
-		fillMaildir(b, d, "alice", box, n, func(i int) []byte { return syncMessage(i) })
+		if err := d.FillMaildir("alice", box, n, syncMessage); err != nil {
+			b.Fatal(err)
+		}
 	} else {
 		fill(b, oc, box, n, func(i int) []byte { return bytes.ReplaceAll(syncMessage(i), []byte("\n"), []byte("\r\n")) })
 	}

@@ -251,14 +251,15 @@ func readBody(r io.Reader, keep bool, limit int64) (*sources.Body, error) {
 	if err := ignoreCharset(err, 0); err != nil {
 		return nil, err
 	}
-	b := &sources.Body{Data: string(data), Size: int64(len(data))}
+	b := &sources.Body{Size: int64(len(data))}
 	if limit > 0 && int64(len(data)) > limit {
 		cut := int(limit)
 		for cut > 0 && !utf8.RuneStart(data[cut]) {
 			cut--
 		}
-		b.Data, b.Truncated = string(data[:cut]), true
+		data, b.Truncated = data[:cut], true
 	}
+	b.Data = string(data)
 	return b, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -337,7 +338,7 @@ func (c *conn) fetchFresh(name string, uids []imap.UID, o *imap.FetchOptions) ([
 			return nil, err
 		}
 	}
-	msgs, err := c.c.Fetch(setOf(uids), o).Collect()
+	msgs, err := collect(c.c.Fetch(setOf(uids), o))
 	if err != nil {
 		c.selected = ""
 		return nil, c.boxErr(err, "fetch from %q", name)
@@ -362,13 +363,61 @@ func (c *conn) fetchFresh(name string, uids []imap.UID, o *imap.FetchOptions) ([
 		c.selected = ""
 		return nil, c.boxErr(err, "noop in %q", name)
 	}
-	more, err := c.c.Fetch(setOf(rest), o).Collect()
+	more, err := collect(c.c.Fetch(setOf(rest), o))
 	if err != nil {
 		c.selected = ""
 		return nil, c.boxErr(err, "fetch from %q", name)
 	}
 	return append(msgs, more...), nil
 }
+
+// collect is FetchCommand.Collect for the items fetchFresh's callers ask
+// for, reading each body section into a buffer of the literal's size:
+// Collect's io.ReadAll grows its buffer from 512 bytes, which cost 7 % of
+// easgate's CPU in a first Sync of mail of 6 KB (issue 14).
+func collect(cmd *imapclient.FetchCommand) ([]*imapclient.FetchMessageBuffer, error) {
+	defer cmd.Close()
+	var out []*imapclient.FetchMessageBuffer
+	for m := cmd.Next(); m != nil; m = cmd.Next() {
+		buf := &imapclient.FetchMessageBuffer{SeqNum: m.SeqNum}
+		for item := m.Next(); item != nil; item = m.Next() {
+			switch item := item.(type) {
+			case imapclient.FetchItemDataBodySection:
+				var b []byte
+				var err error
+				switch n := item.Literal; {
+				case n == nil:
+				case n.Size() >= 0 && n.Size() <= maxLiteralPrealloc:
+					// The literal's size is its framing on the wire.
+					b = make([]byte, n.Size())
+					_, err = io.ReadFull(n, b)
+				default:
+					b, err = io.ReadAll(n)
+				}
+				if err != nil {
+					return out, err
+				}
+				buf.BodySection = append(buf.BodySection, imapclient.FetchBodySectionBuffer{Section: item.Section, Bytes: b})
+			case imapclient.FetchItemDataFlags:
+				buf.Flags = item.Flags
+			case imapclient.FetchItemDataInternalDate:
+				buf.InternalDate = item.Time
+			case imapclient.FetchItemDataRFC822Size:
+				buf.RFC822Size = item.Size
+			case imapclient.FetchItemDataUID:
+				buf.UID = item.UID
+			case imapclient.FetchItemDataModSeq:
+				buf.ModSeq = item.ModSeq
+			}
+		}
+		out = append(out, buf)
+	}
+	return out, cmd.Close()
+}
+
+// maxLiteralPrealloc bounds what collect allocates up front for a
+// literal on the server's word; a larger one grows as it is read.
+const maxLiteralPrealloc = 1 << 20
 
 // boxErr wraps the failure of a command on mailbox name. Servers do not
 // all send NONEXISTENT (Dovecot answers a plain NO to SELECT), so a NO
