@@ -104,6 +104,18 @@ func itemKey(k CollectionKey, gen uint64, dir byte, id string) []byte {
 	return itemsKey(k).u64(gen).tag(dir).str(id)
 }
 
+// itemKeys returns itemKey for one collection and generation, building
+// their common prefix once: an Advance of a window of new mail makes two
+// keys per item, and each then costs one allocation.
+func itemKeys(k CollectionKey, gen uint64) func(dir byte, id string) []byte {
+	p := itemsKey(k).u64(gen)
+	return func(dir byte, id string) []byte {
+		b := make(keyBuf, len(p), len(p)+1+binary.MaxVarintLen64+len(id))
+		copy(b, p)
+		return b.tag(dir).str(id)
+	}
+}
+
 func ruleKey(by, value string) []byte { return newKey(tRule).str(by).str(value) }
 func rulesBy(by string) []byte        { return newKey(tRule).str(by) }
 func prefsKey(user string) []byte     { return newKey(tPrefs).str(user) }

@@ -1,6 +1,7 @@
 package statecache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -208,11 +209,31 @@ type pgTxn struct {
 	c        *pgx.Conn
 	readOnly bool
 	begun    bool
-	writes   map[string][]byte // buffered: a nil value is a delete
+	// writes are buffered until commit (or a scan), in the order made;
+	// index finds a key's entry.
+	writes []pgWrite
+	index  map[string]int
 	// absent holds the keys this transaction read as missing from the
 	// table: a write of one is a plain INSERT, cheaper than an upsert,
 	// and fails (23505, a conflict) if another transaction inserted it.
 	absent map[string]bool
+}
+
+// pgWrite is one buffered write.
+type pgWrite struct {
+	k, v []byte // a nil v is a delete
+	// insert: k is known to be absent (inserter), so it is written with
+	// a plain INSERT even if this transaction did not read it.
+	insert bool
+}
+
+// pending returns the buffered write of k, if any.
+func (t *pgTxn) pending(k []byte) (*pgWrite, bool) {
+	i, ok := t.index[string(k)]
+	if !ok {
+		return nil, false
+	}
+	return &t.writes[i], true
 }
 
 const (
@@ -258,8 +279,8 @@ func (t *pgTxn) send(b *pgx.Batch) (pgx.BatchResults, error) {
 }
 
 func (t *pgTxn) get(k []byte) ([]byte, bool, error) {
-	if v, ok := t.writes[string(k)]; ok {
-		return v, v != nil, nil
+	if w, ok := t.pending(k); ok {
+		return w.v, w.v != nil, nil
 	}
 	b := t.batch()
 	b.Queue(sqlGet, k)
@@ -289,8 +310,8 @@ func (t *pgTxn) getMany(keys [][]byte) ([][]byte, []bool, error) {
 	vals, found := make([][]byte, len(keys)), make([]bool, len(keys))
 	var ask [][]byte
 	for i, k := range keys {
-		if v, ok := t.writes[string(k)]; ok {
-			vals[i], found[i] = v, v != nil
+		if w, ok := t.pending(k); ok {
+			vals[i], found[i] = w.v, w.v != nil
 			continue
 		}
 		ask = append(ask, k)
@@ -332,7 +353,7 @@ func (t *pgTxn) getMany(keys [][]byte) ([][]byte, []bool, error) {
 		if found[i] || vals[i] != nil {
 			continue
 		}
-		if _, pending := t.writes[string(k)]; pending {
+		if _, pending := t.pending(k); pending {
 			continue
 		}
 		if vals[i], found[i] = got[string(k)]; !found[i] {
@@ -356,23 +377,39 @@ func (t *pgTxn) set(k, v []byte) error {
 	if v == nil {
 		v = []byte{}
 	}
-	t.buffer(k, v)
+	t.buffer(k, v, false)
+	return nil
+}
+
+// insert is set for a key the caller knows to be absent: it is written
+// with a plain INSERT, as a key read as absent is.
+func (t *pgTxn) insert(k, v []byte) error {
+	if v == nil {
+		v = []byte{}
+	}
+	t.buffer(k, v, true)
 	return nil
 }
 
 func (t *pgTxn) del(k []byte) error {
-	t.buffer(k, nil)
+	t.buffer(k, nil, false)
 	return nil
 }
 
-func (t *pgTxn) buffer(k, v []byte) {
+func (t *pgTxn) buffer(k, v []byte, insert bool) {
 	if t.readOnly {
 		panic("statecache: write in a read-only transaction")
 	}
-	if t.writes == nil {
-		t.writes = make(map[string][]byte)
+	if w, ok := t.pending(k); ok {
+		w.v = v
+		w.insert = w.insert || insert
+		return
 	}
-	t.writes[string(k)] = v
+	if t.index == nil {
+		t.index = make(map[string]int)
+	}
+	t.index[string(k)] = len(t.writes)
+	t.writes = append(t.writes, pgWrite{k: k, v: v, insert: insert})
 }
 
 // scan sends the buffered writes first, so that the database's answer
@@ -431,24 +468,20 @@ func (t *pgTxn) queueWrites(b *pgx.Batch) {
 	if len(t.writes) == 0 {
 		return
 	}
-	keys := make([]string, 0, len(t.writes))
-	for k := range t.writes {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	slices.SortFunc(t.writes, func(a, b pgWrite) int { return bytes.Compare(a.k, b.k) })
 	var sk, sv, ik, iv, dk [][]byte
-	for _, k := range keys {
-		switch v := t.writes[k]; {
-		case v == nil:
-			dk = append(dk, []byte(k))
-		case t.absent[k]:
-			ik, iv = append(ik, []byte(k)), append(iv, v)
+	for _, w := range t.writes {
+		switch {
+		case w.v == nil:
+			dk = append(dk, w.k)
+		case w.insert || t.absent[string(w.k)]:
+			ik, iv = append(ik, w.k), append(iv, w.v)
 		default:
-			sk, sv = append(sk, []byte(k)), append(sv, v)
+			sk, sv = append(sk, w.k), append(sv, w.v)
 		}
 		// Written now: a later write of k in this transaction must not
 		// insert it again.
-		delete(t.absent, k)
+		delete(t.absent, string(w.k))
 	}
 	if len(ik) > 0 {
 		b.Queue(sqlInsert, ik, iv)
@@ -459,7 +492,7 @@ func (t *pgTxn) queueWrites(b *pgx.Batch) {
 	if len(dk) > 0 {
 		b.Queue(sqlDelete, dk)
 	}
-	t.writes = nil
+	t.writes, t.index = nil, nil
 }
 
 // commit sends the buffered writes and COMMIT in one round trip. A

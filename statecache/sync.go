@@ -1,6 +1,7 @@
 package statecache
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -247,7 +248,12 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 		case !found:
 			return ErrSyncKeyMismatch
 		case from == r.current():
-			r.Pending, r.More = w.Pending, w.More
+			// Only the window's Deletes matter here.
+			if w.deletes() {
+				if r.Pending, r.More, err = w.decode(); err != nil {
+					return err
+				}
+			}
 			sps, err := s.confirm(txn, sc, &r)
 			if err != nil {
 				return err
@@ -256,7 +262,9 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 			r.Prev = from
 			r.Seq++
 		case from == r.Prev && r.Prev != "":
-			r.Pending, r.More = w.Pending, w.More
+			if r.Pending, r.More, err = w.decode(); err != nil {
+				return err
+			}
 			retry = &RetryError{Key: r.current(), Resend: SyncState{State: r.State, Window: fromRecs(r.Pending), More: r.More, Echo: r.Echo}}
 			return nil
 		default:
@@ -292,21 +300,45 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 }
 
 // getRecAndWindow reads the sync record of sc into r and its window,
-// with one getMany.
-func getRecAndWindow(txn kvTxn, sc syncScope, r *syncRec) (found bool, w winRec, err error) {
+// still encoded, with one getMany.
+func getRecAndWindow(txn kvTxn, sc syncScope, r *syncRec) (found bool, w rawWindow, err error) {
 	vals, ok, err := txn.getMany([][]byte{sc.rec, windowKey(sc.rec)})
 	if err != nil || !ok[0] {
-		return false, w, err
+		return false, nil, err
 	}
 	if err := decode(vals[0], r); err != nil {
-		return false, w, err
+		return false, nil, err
 	}
 	if ok[1] {
-		if err := decode(vals[1], &w); err != nil {
-			return false, w, err
-		}
+		w = vals[1]
 	}
 	return true, w, nil
+}
+
+// rawWindow is a stored winRec, not decoded yet: decoding a window of a
+// hundred changes cost more of an Advance's CPU than anything but the
+// database calls, and the usual Advance needs only to know that it holds
+// no Delete.
+type rawWindow []byte
+
+// deletes reports whether the window may hold a Delete. It looks for the
+// encoded op (OpDelete is 3, written `"o":3` by encoding/json, and a
+// quote inside a string is escaped, so no id can fake it); a false
+// positive only costs a decode.
+func (w rawWindow) deletes() bool {
+	return bytes.Contains(w, []byte(`"o":`+strconv.Itoa(int(OpDelete))))
+}
+
+// decode returns the window's changes; an absent window is empty.
+func (w rawWindow) decode() ([]changeRec, bool, error) {
+	if w == nil {
+		return nil, false, nil
+	}
+	var wr winRec
+	if err := decode(w, &wr); err != nil {
+		return nil, false, err
+	}
+	return wr.Pending, wr.More, nil
 }
 
 // loadWindow reads the window of r, the sync record of sc.
@@ -332,8 +364,7 @@ func assignServerIDs(txn kvTxn, ck CollectionKey, r *syncRec, window []Change) e
 	for j, i := range adds {
 		ids[j] = window[i].ItemID
 	}
-	sids, err := mapIDs(txn, ids,
-		func(dir byte, id string) []byte { return itemKey(ck, r.Gen, dir, id) },
+	sids, err := mapIDs(txn, ids, itemKeys(ck, r.Gen),
 		func() string {
 			r.NextID++
 			return ck.Collection + ":" + strconv.FormatUint(r.NextID, 10)
@@ -379,7 +410,7 @@ func mapIDs(txn kvTxn, ids []string, key func(dir byte, id string) []byte, mint 
 		if err := txn.set(keys[i], encodeID(short)); err != nil {
 			return nil, err
 		}
-		if err := txn.set(key(pByEAS, short), encodeID(id)); err != nil {
+		if err := insertNew(txn, key(pByEAS, short), encodeID(id)); err != nil {
 			return nil, err
 		}
 		minted[id], out[i] = short, short
