@@ -106,6 +106,7 @@ var conformance = []struct {
 	{"TestKnownIDsAndClientAdds", TestKnownIDsAndClientAdds},
 	{"TestCurrentState", TestCurrentState},
 	{"TestAdvanceAssignsServerIDs", TestAdvanceAssignsServerIDs},
+	{"TestAdvanceStaleGenerationHint", TestAdvanceStaleGenerationHint},
 	{"TestEchoKept", TestEchoKept},
 	{"TestPendingWipes", TestPendingWipes},
 	{"TestExportImport", TestExportImport},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -320,7 +321,7 @@ func (t *pgTxn) getMany(keys [][]byte) ([][]byte, []bool, error) {
 		return vals, found, nil
 	}
 	b := t.batch()
-	b.Queue(sqlGetMany, ask)
+	b.Queue(sqlGetMany, byteas(ask))
 	br, err := t.send(b)
 	if err != nil {
 		return nil, nil, err
@@ -484,16 +485,21 @@ func (t *pgTxn) queueWrites(b *pgx.Batch) {
 		delete(t.absent, string(w.k))
 	}
 	if len(ik) > 0 {
-		b.Queue(sqlInsert, ik, iv)
+		b.Queue(sqlInsert, byteas(ik), byteas(iv))
 	}
 	if len(sk) > 0 {
-		b.Queue(sqlUpsert, sk, sv)
+		b.Queue(sqlUpsert, byteas(sk), byteas(sv))
 	}
 	if len(dk) > 0 {
-		b.Queue(sqlDelete, dk)
+		b.Queue(sqlDelete, byteas(dk))
 	}
 	t.writes, t.index = nil, nil
 }
+
+// byteas passes a bytea[] parameter as pgx's FlatArray, whose encoder
+// indexes the slice directly; a plain [][]byte goes through reflection
+// for each element, which was a tenth of an Advance's client CPU.
+func byteas(s [][]byte) pgtype.FlatArray[[]byte] { return pgtype.FlatArray[[]byte](s) }
 
 // commit sends the buffered writes and COMMIT in one round trip. A
 // transaction that neither read nor wrote never began.

@@ -71,6 +71,7 @@ type Store struct {
 	db      kvEngine
 	log     *slog.Logger
 	observe atomic.Pointer[func(op string, d time.Duration)] // observe.go
+	gens    genHints                                         // sync.go
 }
 
 // Open opens or creates the store in dir, on Badger: the single-node

@@ -5,7 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"hash/maphash"
 	"strconv"
+	"sync"
+	"sync/atomic"
 )
 
 // SyncKey is an EAS SyncKey as the client sees it: opaque, "{uuid}N". The
@@ -220,13 +223,24 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 		retry  *RetryError
 		purges []span
 		win    []Change
+		newGen uint64
 	)
+	// The store ids of the window's new items, whose map entries the
+	// Advance reads together with the record and its window: on
+	// PostgreSQL the Advance is then two round trips (this read, then
+	// the writes with the commit) instead of three. Their keys carry the
+	// collection's generation, which only the record tells for sure;
+	// the hint is the generation this process last saw, and a wrong
+	// guess costs the read it saves.
+	var adds []string
+	if !sc.isFolder && from != InitialKey {
+		adds = newItems(next.Window)
+	}
+	gen := s.gens.get(sc.rec)
 	err := s.update(ctx, func(txn kvTxn) error {
 		out, retry, purges = "", nil, nil
-		// The record and its window in one read: one round trip on
-		// PostgreSQL instead of two.
 		var r syncRec
-		found, w, err := getRecAndWindow(txn, sc, &r)
+		found, w, pre, err := getRecAndWindow(txn, sc, &r, adds, gen)
 		if err != nil {
 			return err
 		}
@@ -273,12 +287,15 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 		// A retried transaction starts again from the caller's window.
 		win = append(win[:0], next.Window...)
 		if !sc.isFolder {
-			if err := assignServerIDs(txn, sc.ck, &r, win); err != nil {
+			if r.Gen != gen {
+				pre = nil
+			}
+			if err := assignServerIDs(txn, sc.ck, &r, win, pre); err != nil {
 				return err
 			}
 		}
 		r.State, r.Pending, r.More, r.Echo = next.State, toRecs(win), next.More, next.Echo
-		out = r.current()
+		out, newGen = r.current(), r.Gen
 		if err := setJSON(txn, sc.rec, &r); err != nil {
 			return err
 		}
@@ -289,6 +306,9 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 	}
 	if retry == nil {
 		copy(next.Window, win)
+		if !sc.isFolder {
+			s.gens.set(sc.rec, newGen)
+		}
 	}
 	for _, sp := range purges {
 		s.purge(sp)
@@ -300,19 +320,53 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 }
 
 // getRecAndWindow reads the sync record of sc into r and its window,
-// still encoded, with one getMany.
-func getRecAndWindow(txn kvTxn, sc syncScope, r *syncRec) (found bool, w rawWindow, err error) {
-	vals, ok, err := txn.getMany([][]byte{sc.rec, windowKey(sc.rec)})
+// still encoded, with one getMany. The same read fetches the item map
+// entries of adds in generation gen (a guess the caller checks against
+// r.Gen).
+func getRecAndWindow(txn kvTxn, sc syncScope, r *syncRec, adds []string, gen uint64) (found bool, w rawWindow, pre *mapRead, err error) {
+	keys := [][]byte{sc.rec, windowKey(sc.rec)}
+	if len(adds) > 0 {
+		pre = &mapRead{keys: make([][]byte, len(adds))}
+		key := itemKeys(sc.ck, gen)
+		for i, id := range adds {
+			pre.keys[i] = key(pByStore, id)
+		}
+		keys = append(keys, pre.keys...)
+	}
+	vals, ok, err := txn.getMany(keys)
 	if err != nil || !ok[0] {
-		return false, nil, err
+		return false, nil, nil, err
 	}
 	if err := decode(vals[0], r); err != nil {
-		return false, nil, err
+		return false, nil, nil, err
 	}
 	if ok[1] {
 		w = vals[1]
 	}
-	return true, w, nil
+	if pre != nil {
+		pre.vals, pre.found = vals[2:], ok[2:]
+	}
+	return true, w, pre, nil
+}
+
+// mapRead is the item map entries of some store ids, read ahead:
+// vals[i] and found[i] are what keys[i] held.
+type mapRead struct {
+	keys  [][]byte
+	vals  [][]byte
+	found []bool
+}
+
+// newItems returns the store ids of the Adds of window that have no
+// ServerID yet, in order: those assignServerIDs looks up.
+func newItems(window []Change) []string {
+	var ids []string
+	for _, c := range window {
+		if c.Op == OpAdd && c.ServerID == "" {
+			ids = append(ids, c.ItemID)
+		}
+	}
+	return ids
 }
 
 // rawWindow is a stored winRec, not decoded yet: decoding a window of a
@@ -353,7 +407,9 @@ func loadWindow(txn kvTxn, sc syncScope, r *syncRec) error {
 
 // assignServerIDs gives each Add of window that has no ServerID one, in
 // place, mapping it in both directions; an item mapped before keeps its id.
-func assignServerIDs(txn kvTxn, ck CollectionKey, r *syncRec, window []Change) error {
+// pre, if not nil, is the map entries of newItems(window) in r.Gen,
+// already read.
+func assignServerIDs(txn kvTxn, ck CollectionKey, r *syncRec, window []Change, pre *mapRead) error {
 	var adds []int
 	for i, c := range window {
 		if c.Op == OpAdd && c.ServerID == "" {
@@ -364,7 +420,7 @@ func assignServerIDs(txn kvTxn, ck CollectionKey, r *syncRec, window []Change) e
 	for j, i := range adds {
 		ids[j] = window[i].ItemID
 	}
-	sids, err := mapIDs(txn, ids, itemKeys(ck, r.Gen),
+	sids, err := mapIDs(txn, ids, itemKeys(ck, r.Gen), pre,
 		func() string {
 			r.NextID++
 			return ck.Collection + ":" + strconv.FormatUint(r.NextID, 10)
@@ -379,20 +435,25 @@ func assignServerIDs(txn kvTxn, ck CollectionKey, r *syncRec, window []Change) e
 }
 
 // mapIDs returns the short id of each store id, reading all map entries in
-// one step and minting (and mapping both ways) the ids not mapped yet. A
-// store id repeated in ids gets one short id.
-func mapIDs(txn kvTxn, ids []string, key func(dir byte, id string) []byte, mint func() string) ([]string, error) {
+// one step (or taking them from pre, when not nil) and minting (and
+// mapping both ways) the ids not mapped yet. A store id repeated in ids
+// gets one short id.
+func mapIDs(txn kvTxn, ids []string, key func(dir byte, id string) []byte, pre *mapRead, mint func() string) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	keys := make([][]byte, len(ids))
-	for i, id := range ids {
-		keys[i] = key(pByStore, id)
+	if pre == nil || len(pre.keys) != len(ids) {
+		pre = &mapRead{keys: make([][]byte, len(ids))}
+		for i, id := range ids {
+			pre.keys[i] = key(pByStore, id)
+		}
+		var err error
+		if pre.vals, pre.found, err = txn.getMany(pre.keys); err != nil {
+			return nil, err
+		}
 	}
-	vals, found, err := txn.getMany(keys)
-	if err != nil {
-		return nil, err
-	}
+	keys, vals, found := pre.keys, pre.vals, pre.found
+	var err error
 	out := make([]string, len(ids))
 	minted := map[string]string{}
 	for i, id := range ids {
@@ -568,7 +629,7 @@ func (s *Store) allocate(ctx context.Context, rec []byte, ids []string,
 		}
 		next := r.NextID
 		shorts, err := mapIDs(txn, ids,
-			func(dir byte, id string) []byte { return key(&r, dir, id) },
+			func(dir byte, id string) []byte { return key(&r, dir, id) }, nil,
 			func() string { next++; return mint(next) })
 		if err != nil {
 			return err
@@ -622,4 +683,45 @@ func (s *Store) CurrentState(ctx context.Context, key CollectionKey) (SyncKey, s
 		return "", "", ErrNotFound
 	}
 	return r.current(), r.State, nil
+}
+
+// genHints remembers the item map generation of recently advanced
+// collections, so that an Advance can read the map entries of its new
+// items together with the sync record (advance). It is a fixed table of
+// genHintSlots entries (128 KiB) indexed by a hash of the record's key,
+// whatever the number of phones; a slot holds a tag of the hash beside
+// the generation, and a slot another collection took, or a generation
+// another node changed, is only a wrong guess, which Advance detects.
+type genHints struct {
+	seed  maphash.Seed
+	once  sync.Once
+	slots [genHintSlots]atomic.Uint64
+}
+
+const genHintSlots = 1 << 14
+
+func (h *genHints) slot(rec []byte) (*atomic.Uint64, uint64) {
+	h.once.Do(func() { h.seed = maphash.MakeSeed() })
+	x := maphash.Bytes(h.seed, rec)
+	return &h.slots[x%genHintSlots], x >> 32 << 32
+}
+
+// get returns the generation last set for rec, or 0 (a collection that
+// was never reset).
+func (h *genHints) get(rec []byte) uint64 {
+	sl, tag := h.slot(rec)
+	if v := sl.Load(); v&^(1<<32-1) == tag {
+		return v & (1<<32 - 1)
+	}
+	return 0
+}
+
+// set remembers gen for rec; a generation past 32 bits (four billion
+// resets) is not remembered.
+func (h *genHints) set(rec []byte, gen uint64) {
+	if gen >= 1<<32 {
+		return
+	}
+	sl, tag := h.slot(rec)
+	sl.Store(tag | gen)
 }

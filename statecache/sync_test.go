@@ -503,3 +503,51 @@ func TestEchoKept(t *testing.T) {
 		t.Errorf("Position(%s) = %+v, %v; want no Echo", k4, pos, err)
 	}
 }
+
+// TestAdvanceStaleGenerationHint: an Advance reads the map entries of its
+// new items in the generation its process last saw (genHints). After a
+// reset made elsewhere (another node), or a hint from another collection,
+// that guess is wrong, and the items must still be looked up in the
+// collection's own generation: an item of the old generation gets a new
+// ServerId, and an item of the current one keeps its id.
+func TestAdvanceStaleGenerationHint(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	ck := CollectionKey{Account: Account{User: "alice", Device: "d1"}, Collection: "7"}
+	rec := collectionKey(ck)
+	k, err := s.Advance(ctx, ck, InitialKey, SyncState{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	win := []Change{{Op: OpAdd, ItemID: "m1"}}
+	if k, err = s.Advance(ctx, ck, k, SyncState{Window: win}); err != nil || win[0].ServerID != "7:1" {
+		t.Fatalf("first Advance: %q, %v; want 7:1", win[0].ServerID, err)
+	}
+	// A reset, then a process whose hint still says generation 0.
+	if k, err = s.Advance(ctx, ck, InitialKey, SyncState{}); err != nil {
+		t.Fatal(err)
+	}
+	s.gens.set(rec, 0)
+	win = []Change{{Op: OpAdd, ItemID: "m1"}, {Op: OpAdd, ItemID: "m2"}}
+	if k, err = s.Advance(ctx, ck, k, SyncState{Window: win}); err != nil {
+		t.Fatal(err)
+	}
+	if win[0].ServerID != "7:2" || win[1].ServerID != "7:3" {
+		t.Fatalf("after a reset with a stale hint: %q, %q; want 7:2, 7:3 (new ids in the new generation)", win[0].ServerID, win[1].ServerID)
+	}
+	// A hint ahead of the collection: the items of the current
+	// generation keep their ids.
+	for _, hint := range []uint64{7, 1} {
+		s.gens.set(rec, hint)
+		again := []Change{{Op: OpAdd, ItemID: "m2"}, {Op: OpAdd, ItemID: "m3"}}
+		if k, err = s.Advance(ctx, ck, k, SyncState{Window: again}); err != nil {
+			t.Fatal(err)
+		}
+		if again[0].ServerID != "7:3" || again[1].ServerID != "7:4" {
+			t.Fatalf("hint %d: %q, %q; want 7:3, 7:4", hint, again[0].ServerID, again[1].ServerID)
+		}
+	}
+	if got, err := s.KnownIDs(ctx, ck, []string{"m1", "m2", "m3"}); err != nil || !reflect.DeepEqual(got, []string{"7:2", "7:3", "7:4"}) {
+		t.Errorf("KnownIDs = %q, %v; want [7:2 7:3 7:4]", got, err)
+	}
+}
