@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -39,9 +38,12 @@ import (
 //
 // Round trips: writes are buffered in the transaction and sent at commit
 // in one pipeline with the COMMIT; BEGIN travels with the first read; the
-// id map entries of a window are read with one statement (getMany). An
-// Advance is then three round trips (begin+read the record, read the
-// window and the id map, write+commit), whatever the window's size.
+// sync record, its window and the id map entries of a window's new items
+// are read with one statement (getMany; see advance for the generation
+// guess). An Advance is then two round trips (begin+read, write+commit),
+// whatever the window's size. A write of a key known to be absent (read
+// as absent, or inserter) is a plain INSERT: an upsert's arbiter probe and
+// speculative insertion made it twice as dear.
 
 // Errors from the database that mean "try again": the gateway answers them
 // with a retry status.
@@ -321,7 +323,7 @@ func (t *pgTxn) getMany(keys [][]byte) ([][]byte, []bool, error) {
 		return vals, found, nil
 	}
 	b := t.batch()
-	b.Queue(sqlGetMany, byteas(ask))
+	b.Queue(sqlGetMany, ask)
 	br, err := t.send(b)
 	if err != nil {
 		return nil, nil, err
@@ -485,21 +487,16 @@ func (t *pgTxn) queueWrites(b *pgx.Batch) {
 		delete(t.absent, string(w.k))
 	}
 	if len(ik) > 0 {
-		b.Queue(sqlInsert, byteas(ik), byteas(iv))
+		b.Queue(sqlInsert, ik, iv)
 	}
 	if len(sk) > 0 {
-		b.Queue(sqlUpsert, byteas(sk), byteas(sv))
+		b.Queue(sqlUpsert, sk, sv)
 	}
 	if len(dk) > 0 {
-		b.Queue(sqlDelete, byteas(dk))
+		b.Queue(sqlDelete, dk)
 	}
 	t.writes, t.index = nil, nil
 }
-
-// byteas passes a bytea[] parameter as pgx's FlatArray, whose encoder
-// indexes the slice directly; a plain [][]byte goes through reflection
-// for each element, which was a tenth of an Advance's client CPU.
-func byteas(s [][]byte) pgtype.FlatArray[[]byte] { return pgtype.FlatArray[[]byte](s) }
 
 // commit sends the buffered writes and COMMIT in one round trip. A
 // transaction that neither read nor wrote never began.
