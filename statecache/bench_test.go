@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // BenchmarkAdvanceParallel measures durable advances per second with
@@ -39,6 +41,9 @@ func BenchmarkAdvanceParallel(b *testing.B) {
 			} else {
 				s = newPGStore(b, pgDatabase(b))
 				engine = func() time.Duration { return clusterCPU(b, sharedPG.Get(b).Dir) }
+				if stats := startStatements(b); stats != nil {
+					defer stats()
+				}
 			}
 			benchAdvanceParallel(b, s, 8, 100, engine)
 		})
@@ -82,6 +87,50 @@ func benchAdvanceParallel(b *testing.B, s *Store, devices, window int, engine fu
 	b.ReportMetric(float64(processCPU()-c0)/float64(time.Millisecond)/float64(b.N), "client-cpu-ms/advance")
 	if engine != nil {
 		b.ReportMetric(float64(engine()-e0)/float64(time.Millisecond)/float64(b.N), "db-cpu-ms/advance")
+	}
+}
+
+// startStatements resets pg_stat_statements when the cluster has it
+// loaded, which it has when the benchmark runs with
+//
+//	POSTGRES_OPTS='-c shared_preload_libraries=pg_stat_statements'
+//
+// and returns a function that reports what the database did per advance:
+// statements (BEGIN and COMMIT aside), shared buffers touched, WAL
+// records and bytes. These count work rather than time it, so, unlike the
+// CPU figures, they come out the same on a busy machine. Without the
+// module it returns nil.
+func startStatements(b *testing.B) func() {
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, sharedPG.Get(b).URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var loaded bool
+	if err := c.QueryRow(ctx, `SELECT current_setting('shared_preload_libraries') ~ 'pg_stat_statements'`).Scan(&loaded); err != nil || !loaded {
+		c.Close(ctx)
+		return nil
+	}
+	if _, err := c.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, `SELECT pg_stat_statements_reset()`); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		defer c.Close(ctx)
+		var calls, buffers, records, bytes float64
+		err := c.QueryRow(ctx, `SELECT coalesce(sum(calls) FILTER (WHERE query !~* '^(BEGIN|COMMIT|ROLLBACK)'), 0),
+			coalesce(sum(shared_blks_hit + shared_blks_read), 0), coalesce(sum(wal_records), 0), coalesce(sum(wal_bytes), 0)
+			FROM pg_stat_statements WHERE query !~ 'pg_stat_statements'`).Scan(&calls, &buffers, &records, &bytes)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := float64(b.N)
+		b.ReportMetric(calls/n, "db-statements/advance")
+		b.ReportMetric(buffers/n, "db-buffers/advance")
+		b.ReportMetric(records/n, "wal-records/advance")
+		b.ReportMetric(bytes/1024/n, "wal-KiB/advance")
 	}
 }
 
