@@ -153,7 +153,7 @@ func (s *Source) list(ctx context.Context, f sources.FolderID, st mailState, max
 		if i+n == len(sg.ids) {
 			s.lists.done(sg) // passed: the next page needs the next segment
 			if sg.end {
-				d.Next = mailState{Kind: complete, Q: st.Q, E: st.E}.encode()
+				d.Next = s.remember(f, mailState{Kind: complete, Q: st.Q, E: st.E})
 				return d, nil
 			}
 		}
@@ -233,7 +233,7 @@ func (s *Source) delta(ctx context.Context, f sources.FolderID, st mailState, ma
 			return sources.Delta{}, fmt.Errorf("jmap: Email/get state: %w", err)
 		}
 		if sr.State == st.E {
-			return sources.Delta{Next: st.encode()}, nil
+			return sources.Delta{Next: s.remember(f, st)}, nil
 		}
 		chk = nil
 	}
@@ -330,7 +330,7 @@ func (s *Source) delta(ctx context.Context, f sources.FolderID, st mailState, ma
 		d.More = true
 		d.Next = mailState{Kind: paging, Q: st.Q, E: st.E, TQ: target.Q, TE: target.E, Cursor: string(ids[max-1])}.encode()
 	} else {
-		d.Next = target.encode()
+		d.Next = s.remember(f, target)
 	}
 	for _, id := range ids {
 		if changed[id] {
@@ -360,6 +360,27 @@ func (s *Source) State(ctx context.Context, f sources.FolderID) (sources.State, 
 			}
 		}
 	}
+	// The folder's last complete state is still current while the
+	// account's Email state has not moved: then a cheap request answers,
+	// without the Email/query that Cyrus evaluates over the whole mailbox
+	// (44 ms of its CPU at 50,000 mails, for every Ping).
+	if known, ok := s.knownState(f); ok {
+		chk, mb := s.folderCheck(f)
+		var sr email.GetResponse
+		calls := []*call{chk, {args: &stateGet{Account: s.account, IDs: []gojmap.ID{}}, resp: &sr}}
+		if err := s.do(ctx, calls...); err != nil {
+			return "", err
+		}
+		if err := checkFolder(f, chk, mb); err != nil {
+			return "", err
+		}
+		if err := methodError(calls[1].err); err != nil {
+			return "", fmt.Errorf("jmap: Email/get state: %w", err)
+		}
+		if sr.State == known.E {
+			return known.encode(), nil
+		}
+	}
 	chk, mb := s.folderCheck(f)
 	var qr email.QueryResponse
 	var sr email.GetResponse
@@ -377,7 +398,30 @@ func (s *Source) State(ctx context.Context, f sources.FolderID) (sources.State, 
 			return "", fmt.Errorf("jmap: %s %q: %w", c.args.Name(), f, err)
 		}
 	}
-	return mailState{Kind: complete, Q: qr.QueryState, E: sr.State}.encode(), nil
+	return s.remember(f, mailState{Kind: complete, Q: qr.QueryState, E: sr.State}), nil
+}
+
+// maxKnownStates bounds the folders whose last complete state a Source
+// remembers (about 100 bytes each).
+const maxKnownStates = 256
+
+// remember notes st, a complete state of folder f that Changes or State
+// handed out, for State, and returns it encoded.
+func (s *Source) remember(f sources.FolderID, st mailState) sources.State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.known == nil || len(s.known) >= maxKnownStates {
+		s.known = make(map[sources.FolderID]mailState)
+	}
+	s.known[f] = st
+	return st.encode()
+}
+
+func (s *Source) knownState(f sources.FolderID) (mailState, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.known[f]
+	return st, ok
 }
 
 // wireEmail is the part of an Email object we read, with the two

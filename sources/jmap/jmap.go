@@ -257,8 +257,9 @@ type Source struct {
 	log     *slog.Logger
 	pim     pimStore // nil without contacts and calendars
 
-	mu sync.Mutex
-	c  *conn
+	mu    sync.Mutex
+	c     *conn
+	known map[sources.FolderID]mailState // last complete state of each mail folder, for State
 
 	lists segments // of first listings, listing.go
 

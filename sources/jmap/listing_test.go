@@ -116,6 +116,29 @@ func TestListing(t *testing.T) {
 		}
 		st = d.Next
 	}
+	// State answers the last state while nothing changed, in one
+	// request and without the Email/query that grows with the folder;
+	// after a change it is a state Changes accepts.
+	n0 := cnt.n.Load()
+	if cur, err := src.State(ctx, f); err != nil || cur != st {
+		t.Errorf("State = %q, %v; want %q", cur, err, st)
+	}
+	if n := cnt.n.Load() - n0; n != 1 {
+		t.Errorf("State made %d requests, want 1", n)
+	}
+	if err := m.store(f, ids[5], imap.FlagFlagged, false); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := src.State(ctx, f)
+	if err != nil || cur == st {
+		t.Fatalf("State after a change = %q, %v; want a new state", cur, err)
+	}
+	if d, err := src.Changes(ctx, f, cur, 10); err != nil || len(d.Changed)+len(d.Removed) != 0 || d.Next != cur {
+		t.Errorf("Changes(State()) = %+v, %v; want nothing and the same state", d, err)
+	}
+	if d, err := src.Changes(ctx, f, st, 10); err != nil || !slices.Equal(d.Changed, ids[5:6]) || len(d.Removed) != 0 {
+		t.Errorf("Changes since before the change = %+v, %v; want %s changed", d, err, ids[5])
+	}
 }
 
 // TestSegmentsBounded checks that a user keeps at most maxSegments
