@@ -196,6 +196,7 @@ type JMAPConfig struct {
 	IdleTLS      string        `toml:"idle_tls"`      // tls (default), starttls or none
 	ListChunk    int           `toml:"list_chunk"`    // ids a first listing fetches per Email/query; default 10000
 	FetchConns   int           `toml:"fetch_conns"`   // Email/get requests one fetch sends at once; default 2
+	IdleConns    int           `toml:"idle_conns"`    // idle connections to the store kept for reuse; default 64
 }
 
 // IMAPConfig is the [imap] section, for store kind imapdav.
@@ -288,7 +289,7 @@ func defaultConfig() *Config {
 			HeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
 		Admin:   AdminConfig{Listen: "127.0.0.1:8081", UserConsole: true, QuarantineNotice: true},
 		Policy:  PolicyConfig{Mode: "allow"},
-		JMAP:    JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls", ListChunk: 10000, FetchConns: 2},
+		JMAP:    JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls", ListChunk: 10000, FetchConns: 2, IdleConns: 64},
 		IMAP:    IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4, ConnIdle: time.Minute, EventsCheck: 5 * time.Minute},
 		DAV:     DAVConfig{PollInterval: 60 * time.Second, PollIntervalActive: 5 * time.Second, PollActiveFor: time.Minute, PollsPerMinute: 20},
 		SMIME:   SMIMEConfig{Revocation: "off", RevocationTimeout: 5 * time.Second},
@@ -548,6 +549,9 @@ func (c *Config) validate() error {
 	}
 	if j.FetchConns < 1 || j.FetchConns > 16 {
 		e.add("jmap.fetch_conns", "%d is not between 1 and 16", j.FetchConns)
+	}
+	if j.IdleConns < 1 || j.IdleConns > 10000 {
+		e.add("jmap.idle_conns", "%d is not between 1 and 10000", j.IdleConns)
 	}
 	if j.IdleIMAP != "" {
 		checkAddr(&e, "jmap.idle_imap", j.IdleIMAP)

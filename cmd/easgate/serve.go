@@ -175,6 +175,7 @@ func storeBackend(cfg *Config, k string, log *slog.Logger, state *statecache.Sto
 			PollInterval:    j.PollInterval,
 			ListChunk:       j.ListChunk,
 			FetchConns:      j.FetchConns,
+			IdleConns:       j.IdleConns,
 			MaxUsers:        cfg.Store.MaxUsers,
 			Logger:          log,
 		}

@@ -188,3 +188,24 @@ func TestSegmentsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleConns checks that the Backend's own HTTP client keeps
+// IdleConns idle connections to the store, not net/http's 2 per host.
+func TestIdleConns(t *testing.T) {
+	for _, tc := range []struct{ set, want int }{{0, 64}, {5, 5}} {
+		b, err := NewBackend(Options{URL: "http://127.0.0.1:1/jmap", IdleConns: tc.set})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, ok := b.opts.HTTPClient.Transport.(*http.Transport)
+		if !ok {
+			t.Fatalf("IdleConns %d: transport %T", tc.set, b.opts.HTTPClient.Transport)
+		}
+		if tr.MaxIdleConnsPerHost != tc.want || tr.MaxIdleConns != tc.want {
+			t.Errorf("IdleConns %d: keeps %d per host, %d in all; want %d", tc.set, tr.MaxIdleConnsPerHost, tr.MaxIdleConns, tc.want)
+		}
+	}
+	if _, err := NewBackend(Options{URL: "http://127.0.0.1:1/jmap", IdleConns: -1}); err == nil {
+		t.Error("IdleConns -1 accepted")
+	}
+}
