@@ -282,6 +282,13 @@ func (p *phone) post(ctx context.Context, cmd string, body []byte, query string)
 	} else {
 		r.Header.Set("Content-Type", "application/vnd.ms-sync.wbxml")
 	}
+	// The request's place in served is taken when it is sent: the
+	// balancer alternates in that order, while a Ping and the request
+	// that ends it on the other node may be answered in either.
+	p.mu.Lock()
+	i := len(p.served)
+	p.served = append(p.served, "")
+	p.mu.Unlock()
 	resp, err := p.client.Do(r)
 	if err != nil {
 		return 0, "", nil, err
@@ -290,7 +297,7 @@ func (p *phone) post(ctx context.Context, cmd string, body []byte, query string)
 	b, err := io.ReadAll(resp.Body)
 	by := resp.Header.Get("X-Served-By")
 	p.mu.Lock()
-	p.served = append(p.served, by)
+	p.served[i] = by
 	p.mu.Unlock()
 	return resp.StatusCode, by, b, err
 }
