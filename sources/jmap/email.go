@@ -35,18 +35,43 @@ var newestFirst = []*email.SortComparator{{Property: "receivedAt", IsAscending: 
 // changed in place (keywords), which RFC 8620 does not oblige
 // queryChanges to report. The other two kinds page a backlog:
 //   - listing: the first listing, newest first; N ids were delivered,
-//     the last of them Cursor (listing.go). Q and E are taken when it
-//     began and become the final state.
+//     the last of them Cursor and the few before it Back, oldest first,
+//     for when Cursor has left the folder (listing.go). Q and E are
+//     taken when it began and become the final state.
 //   - paging: a delta too long for one page; Q and E are where it starts,
 //     TQ and TE where it ends, and ids up to Cursor were delivered.
 type mailState struct {
-	Kind   byte   `json:"k"`
-	Q      string `json:"q"`
-	E      string `json:"e"`
-	TQ     string `json:"tq,omitempty"`
-	TE     string `json:"te,omitempty"`
-	Cursor string `json:"c,omitempty"`
-	N      int    `json:"n,omitempty"`
+	Kind   byte     `json:"k"`
+	Q      string   `json:"q"`
+	E      string   `json:"e"`
+	TQ     string   `json:"tq,omitempty"`
+	TE     string   `json:"te,omitempty"`
+	Cursor string   `json:"c,omitempty"`
+	Back   []string `json:"b,omitempty"`
+	N      int      `json:"n,omitempty"`
+}
+
+// maxBack is how many ids a listing's state keeps before its Cursor, to
+// anchor its next query at when the Cursor's mail has left the folder
+// (anchorNotFound): only when all of them have too does the listing
+// start again (ErrStateExpired).
+const maxBack = 3
+
+// delivered records that ids were delivered after Cursor.
+func (st *mailState) delivered(ids []gojmap.ID) {
+	if len(ids) == 0 {
+		return
+	}
+	if st.Cursor != "" {
+		st.Back = append(st.Back, st.Cursor)
+	}
+	for _, id := range ids[:len(ids)-1] {
+		st.Back = append(st.Back, string(id))
+	}
+	if n := len(st.Back); n > maxBack {
+		st.Back = slices.Clone(st.Back[n-maxBack:])
+	}
+	st.Cursor, st.N = string(ids[len(ids)-1]), st.N+len(ids)
 }
 
 const (
@@ -147,9 +172,7 @@ func (s *Source) list(ctx context.Context, f sources.FolderID, st mailState, max
 		for _, id := range sg.ids[i : i+n] {
 			d.Changed = append(d.Changed, sources.ItemID(id))
 		}
-		if n > 0 {
-			st.Cursor, st.N = string(sg.ids[i+n-1]), st.N+n
-		}
+		st.delivered(sg.ids[i : i+n])
 		if i+n == len(sg.ids) {
 			s.lists.done(sg) // passed: the next page needs the next segment
 			if sg.end {
@@ -166,41 +189,55 @@ func (s *Source) list(ctx context.Context, f sources.FolderID, st mailState, max
 
 // segment fetches the listing's next ListChunk ids after st.Cursor, and
 // its queryState and Email state if st has none yet, and keeps them.
+// When the Cursor's mail has left the folder, the query is anchored at
+// the last of st.Back still in it: the ids delivered after that one are
+// gone too, so what follows it is what follows the Cursor.
 func (s *Source) segment(ctx context.Context, f sources.FolderID, st *mailState) (*segment, error) {
 	chunk := uint64(s.opts.ListChunk)
-	q := &email.Query{Account: s.account, Filter: inMailbox(f), Sort: newestFirst, Limit: chunk + 1}
-	if st.Cursor != "" {
-		q.Anchor, q.AnchorOffset = gojmap.ID(st.Cursor), 1
+	limit := chunk + 1
+	anchors := []string{st.Cursor}
+	for i := len(st.Back) - 1; i >= 0; i-- {
+		anchors = append(anchors, st.Back[i])
 	}
-	chk, mb := s.folderCheck(f)
 	var qr email.QueryResponse
 	var sr email.GetResponse
-	calls := []*call{chk, {args: q, resp: &qr}}
-	if st.Q == "" {
-		calls = append(calls, &call{args: &stateGet{Account: s.account, IDs: []gojmap.ID{}}, resp: &sr})
-	}
-	if err := s.do(ctx, calls...); err != nil {
-		return nil, err
-	}
-	if err := checkFolder(f, chk, mb); err != nil {
-		return nil, err
-	}
-	if err := methodError(calls[1].err); err != nil {
-		return nil, fmt.Errorf("jmap: Email/query %q after %q: %w", f, st.Cursor, err)
-	}
-	if st.Q == "" {
-		if err := methodError(calls[2].err); err != nil {
-			return nil, fmt.Errorf("jmap: Email/get state: %w", err)
+	for try := 0; ; try++ {
+		q := &email.Query{Account: s.account, Filter: inMailbox(f), Sort: newestFirst, Limit: limit}
+		if anchors[try] != "" {
+			q.Anchor, q.AnchorOffset = gojmap.ID(anchors[try]), 1
 		}
-		st.Q, st.E = qr.QueryState, sr.State
+		chk, mb := s.folderCheck(f)
+		calls := []*call{chk, {args: q, resp: &qr}}
+		if st.Q == "" {
+			calls = append(calls, &call{args: &stateGet{Account: s.account, IDs: []gojmap.ID{}}, resp: &sr})
+		}
+		if err := s.do(ctx, calls...); err != nil {
+			return nil, err
+		}
+		if err := checkFolder(f, chk, mb); err != nil {
+			return nil, err
+		}
+		if e := calls[1].err; e != nil && e.Type == "anchorNotFound" && try+1 < len(anchors) {
+			continue
+		}
+		if err := methodError(calls[1].err); err != nil {
+			return nil, fmt.Errorf("jmap: Email/query %q after %q: %w", f, anchors[try], err)
+		}
+		if st.Q == "" {
+			if err := methodError(calls[2].err); err != nil {
+				return nil, fmt.Errorf("jmap: Email/get state: %w", err)
+			}
+			st.Q, st.E = qr.QueryState, sr.State
+		}
+		break
 	}
 	// A server may answer fewer ids than asked (RFC 8620 section 5.5,
 	// saying so in limit): a full answer then means more may follow.
 	ids, end := qr.IDs, true
-	switch lim := cmp.Or(qr.Limit, q.Limit); {
-	case lim >= q.Limit && uint64(len(ids)) > chunk:
+	switch lim := cmp.Or(qr.Limit, limit); {
+	case lim >= limit && uint64(len(ids)) > chunk:
 		ids, end = ids[:chunk], false
-	case lim < q.Limit && uint64(len(ids)) >= lim:
+	case lim < limit && uint64(len(ids)) >= lim:
 		end = false
 	}
 	sg := &segment{folder: f, q: st.Q, start: st.N, after: st.Cursor, ids: slices.Clip(ids), end: end}
