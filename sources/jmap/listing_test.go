@@ -82,9 +82,14 @@ func TestListing(t *testing.T) {
 			break
 		}
 	}
+	// The mail that arrived during the listing may also come in it, not
+	// only after it: Cyrus orders mail received in the same second by
+	// id, so it may sort below the cursor. The delta reporting it again
+	// is then a change the gateway sends as such, not a second Add.
+	arrived := ids[len(ids)-1]
 	seen := map[sources.ItemID]bool{}
 	for _, id := range got {
-		if seen[id] {
+		if seen[id] && id != arrived {
 			t.Errorf("%s listed twice", id)
 		}
 		seen[id] = true
