@@ -35,6 +35,14 @@ func (p *phone) retrySync(key string, window int) (*eas.SyncResponseCollection, 
 			if err := eas.Unmarshal(b, &resp, nil); err != nil {
 				p.t.Fatalf("Sync %s: % x: %v", key, b, err)
 			}
+			// A failure before the collection is reached (the state
+			// store still reconnecting) is a top-level status the
+			// phone retries, as retryable() takes it.
+			if resp.Collections == nil && retryable(code, b) {
+				failed++
+				time.Sleep(100 * time.Millisecond) // a phone's back-off, shortened
+				continue
+			}
 			c := collection(p.t, &resp)
 			switch c.Status {
 			case eas.SyncStatusSuccess:
