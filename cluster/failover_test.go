@@ -36,21 +36,17 @@ func (p *phone) retrySync(key string, window int) (*eas.SyncResponseCollection, 
 				p.t.Fatalf("Sync %s: % x: %v", key, b, err)
 			}
 			// A failure before the collection is reached (the state
-			// store still reconnecting) is a top-level status the
-			// phone retries, as retryable() takes it.
-			if resp.Collections == nil && retryable(code, b) {
-				failed++
-				time.Sleep(100 * time.Millisecond) // a phone's back-off, shortened
-				continue
-			}
-			c := collection(p.t, &resp)
-			switch c.Status {
-			case eas.SyncStatusSuccess:
-				return c, failed
-			case eas.SyncStatusServerError:
-				// retry
-			default:
-				p.t.Fatalf("Sync %s after a failure: status %d", key, c.Status)
+			// store still reconnecting) is a top-level status the phone
+			// retries, as retryable() takes it.
+			if resp.Collections != nil || !retryable(code, b) {
+				switch c := collection(p.t, &resp); c.Status {
+				case eas.SyncStatusSuccess:
+					return c, failed
+				case eas.SyncStatusServerError:
+					// retry
+				default:
+					p.t.Fatalf("Sync %s after a failure: status %d", key, c.Status)
+				}
 			}
 		} else if err == nil && code < 500 {
 			p.t.Fatalf("Sync %s: HTTP %d: %s", key, code, b)

@@ -50,7 +50,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/easgate/easgate/eas"
@@ -456,41 +455,7 @@ func openPings(addr string, n int, useTLS bool) ([]net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	conns := make([]net.Conn, n)
-	var (
-		next  atomic.Int64
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	for range 32 {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				c, err := net.Dial("tcp", addr)
-				if err == nil && useTLS {
-					tc := tls.Client(c, phoneTLS())
-					err = tc.Handshake()
-					c = tc
-				}
-				if err == nil {
-					_, err = c.Write(request(addr, i, body))
-				}
-				if err != nil {
-					mu.Lock()
-					first = cmpErr(first, err)
-					mu.Unlock()
-					return
-				}
-				conns[i] = c
-			}
-		})
-	}
-	wg.Wait()
-	return conns, first
+	return dialPings(addr, n, useTLS, func(int) []byte { return body }, func(int) {})
 }
 
 func cmpErr(a, b error) error {
