@@ -1,14 +1,12 @@
 package gateway
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -69,7 +67,7 @@ func newStoreBench(b *testing.B, store string) *storeBench {
 		e.fill = func(_ context.Context, box string, n int, gen func(int) []byte) error {
 			return d.FillMaildir("alice", box, n, func(i int) []byte { return bytes.ReplaceAll(gen(i), []byte("\r\n"), []byte("\n")) })
 		}
-		be, err := imapdav.NewBackend(&imapdav.Options{IMAP: storeBenchCount(b, d.IMAP, &e.reqs), TLS: imapdav.TLSNone})
+		be, err := imapdav.NewBackend(&imapdav.Options{IMAP: testserver.LineProxy(b, d.IMAP, func([]byte) { e.reqs.Add(1) }), TLS: imapdav.TLSNone})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -336,42 +334,4 @@ type storeBenchTransport struct{ n *atomic.Int64 }
 func (t *storeBenchTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	t.n.Add(1)
 	return http.DefaultTransport.RoundTrip(r)
-}
-
-// storeBenchCount is a loopback TCP proxy to the IMAP server at target
-// that counts the client's command lines into n; it returns its address.
-func storeBenchCount(b *testing.B, target string, n *atomic.Int64) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			cl, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			sv, err := net.Dial("tcp", target)
-			if err != nil {
-				cl.Close()
-				continue
-			}
-			go func() { io.Copy(cl, sv); cl.Close() }()
-			go func() {
-				defer sv.Close()
-				r := bufio.NewReader(cl)
-				for {
-					line, err := r.ReadSlice('\n')
-					if len(line) > 0 && err == nil {
-						n.Add(1)
-					}
-					if _, werr := sv.Write(line); werr != nil || err != nil && err != bufio.ErrBufferFull {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
 }

@@ -1,12 +1,9 @@
 package imapdav
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -134,46 +131,21 @@ type cmdCounter struct {
 }
 
 func countCommands(b *testing.B, target string) (string, *cmdCounter) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
 	cc := &cmdCounter{cmds: map[string]int{}}
-	go func() {
-		for {
-			cl, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			sv, err := net.Dial("tcp", target)
-			if err != nil {
-				cl.Close()
-				continue
-			}
-			go func() { io.Copy(cl, sv); cl.Close() }()
-			go func() {
-				defer sv.Close()
-				r := bufio.NewReader(cl)
-				for {
-					line, err := r.ReadBytes('\n')
-					if f := strings.Fields(string(line)); len(f) >= 2 && f[0] != "DONE" {
-						name := strings.ToUpper(f[1])
-						if name == "UID" && len(f) >= 3 {
-							name += " " + strings.ToUpper(f[2])
-						}
-						cc.mu.Lock()
-						cc.cmds[name]++
-						cc.mu.Unlock()
-					}
-					if _, werr := sv.Write(line); werr != nil || err != nil {
-						return
-					}
-				}
-			}()
+	addr := testserver.LineProxy(b, target, func(line []byte) {
+		f := strings.Fields(string(line))
+		if len(f) < 2 || f[0] == "DONE" {
+			return
 		}
-	}()
-	return ln.Addr().String(), cc
+		name := strings.ToUpper(f[1])
+		if name == "UID" && len(f) >= 3 {
+			name += " " + strings.ToUpper(f[2])
+		}
+		cc.mu.Lock()
+		cc.cmds[name]++
+		cc.mu.Unlock()
+	})
+	return addr, cc
 }
 
 func (cc *cmdCounter) take() (map[string]int, int) {

@@ -1,0 +1,52 @@
+package testserver
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"testing"
+)
+
+// LineProxy starts a loopback TCP proxy to target that calls onLine with
+// each whole line the client sends (CRLF included; the slice is valid only
+// during the call), before passing it on, and returns its address. Tests
+// and benchmarks count a line protocol's commands (IMAP) with it. It
+// stops at the end of t.
+func LineProxy(t testing.TB, target string, onLine func(line []byte)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			cl, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			sv, err := net.Dial("tcp", target)
+			if err != nil {
+				cl.Close()
+				continue
+			}
+			go func() { io.Copy(cl, sv); cl.Close() }()
+			go func() {
+				defer sv.Close()
+				r := bufio.NewReader(cl)
+				for {
+					// A line longer than the buffer (literal data) comes
+					// in pieces; only its last piece is seen as a line.
+					line, err := r.ReadSlice('\n')
+					if len(line) > 0 && err == nil {
+						onLine(line)
+					}
+					if _, werr := sv.Write(line); werr != nil || err != nil && err != bufio.ErrBufferFull {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
