@@ -214,11 +214,15 @@ type IMAPConfig struct {
 	// push_notification plugin (configs/dovecot/) posts mailbox events
 	// to /dovecot/events on the admin listener with "Authorization:
 	// Bearer <token>", and Pings wait for them instead of holding IDLE
-	// connections. EventsCheck is how often a waiting Ping's folders are
-	// checked anyway, since Dovecot drops an event it failed to post;
-	// default 5m.
-	EventsToken string        `toml:"events_token"`
-	EventsCheck time.Duration `toml:"events_check"`
+	// connections. EventsCheck is how often each user with a waiting
+	// Ping has its folders checked anyway, since Dovecot drops an event
+	// it failed to post; default 5m. EventsCheckRate bounds the checks
+	// started per second on this node (default 50), EventsCheckConns
+	// those running at once (default 4).
+	EventsToken      string        `toml:"events_token"`
+	EventsCheck      time.Duration `toml:"events_check"`
+	EventsCheckRate  float64       `toml:"events_check_rate"`
+	EventsCheckConns int           `toml:"events_check_conns"`
 }
 
 // DAVConfig is the [dav] section, for store kind imapdav.
@@ -290,7 +294,7 @@ func defaultConfig() *Config {
 		Admin:   AdminConfig{Listen: "127.0.0.1:8081", UserConsole: true, QuarantineNotice: true},
 		Policy:  PolicyConfig{Mode: "allow"},
 		JMAP:    JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls", ListChunk: 10000, FetchConns: 2, IdleConns: 64},
-		IMAP:    IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4, ConnIdle: time.Minute, EventsCheck: 5 * time.Minute},
+		IMAP:    IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4, ConnIdle: time.Minute, EventsCheck: 5 * time.Minute, EventsCheckRate: 50, EventsCheckConns: 4},
 		DAV:     DAVConfig{PollInterval: 60 * time.Second, PollIntervalActive: 5 * time.Second, PollActiveFor: time.Minute, PollsPerMinute: 20},
 		SMIME:   SMIMEConfig{Revocation: "off", RevocationTimeout: 5 * time.Second},
 		Graph:   defaultGraphConfig(),
@@ -578,6 +582,12 @@ func (c *Config) validate() error {
 	}
 	if m.EventsCheck <= 0 {
 		e.add("imap.events_check", "%v is not positive", m.EventsCheck)
+	}
+	if !(m.EventsCheckRate > 0) {
+		e.add("imap.events_check_rate", "%v is not positive", m.EventsCheckRate)
+	}
+	if m.EventsCheckConns < 1 {
+		e.add("imap.events_check_conns", "%d is less than 1", m.EventsCheckConns)
 	}
 	if m.EventsToken != "" {
 		switch {

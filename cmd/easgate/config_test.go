@@ -255,9 +255,12 @@ func TestConfigErrors(t *testing.T) {
 				"config: imap.submission: \"smtp.example.com\" is not host:port\n" +
 				"config: imap.delete: \"destroy\" is not one of trash, expunge\n" +
 				"config: imap.conns_per_user: 0 is less than 1"},
-		{"imap-events", "", []string{"EASGATE_IMAP_EVENTS_TOKEN=short", "EASGATE_IMAP_EVENTS_CHECK=0s", "EASGATE_IMAP_CONN_IDLE=-1s"},
+		{"imap-events", "", []string{"EASGATE_IMAP_EVENTS_TOKEN=short", "EASGATE_IMAP_EVENTS_CHECK=0s", "EASGATE_IMAP_CONN_IDLE=-1s",
+			"EASGATE_IMAP_EVENTS_CHECK_RATE=0", "EASGATE_IMAP_EVENTS_CHECK_CONNS=0"},
 			"config: imap.conn_idle: -1s is not positive\n" +
 				"config: imap.events_check: 0s is not positive\n" +
+				"config: imap.events_check_rate: 0 is not positive\n" +
+				"config: imap.events_check_conns: 0 is less than 1\n" +
 				"config: imap.events_token: too short (5 characters): use at least 16 random ones, e.g. from openssl rand -hex 16"},
 		{"imap-events-no-admin", "", []string{"EASGATE_IMAP_EVENTS_TOKEN=0123456789abcdef", "EASGATE_ADMIN_LISTEN="},
 			"config: imap.events_token: set, but admin.listen is empty: the events endpoint is on the admin listener"},

@@ -214,9 +214,12 @@ func storeBackend(cfg *Config, k string, log *slog.Logger, state *statecache.Sto
 			ConnIdle:   m.ConnIdle,
 			Events:     m.EventsToken != "",
 			EventCheck: m.EventsCheck,
-			MaxUsers:   cfg.Store.MaxUsers,
-			Delete:     imapdav.DeleteMode(m.Delete),
-			Logger:     log,
+			// The checks' bounds, across the node.
+			EventCheckRate:  m.EventsCheckRate,
+			EventCheckConns: m.EventsCheckConns,
+			MaxUsers:        cfg.Store.MaxUsers,
+			Delete:          imapdav.DeleteMode(m.Delete),
+			Logger:          log,
 		}
 		if m.TLS == "none" {
 			o.SubmissionTLS = imapdav.TLSNone

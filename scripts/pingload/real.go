@@ -740,10 +740,11 @@ func (r *realRun) startDovecot(idle bool) (string, error) {
 			return "", fmt.Errorf("Dovecot does not know the new users: %w", err)
 		}
 	}
-	// The safety check for lost events compares a waiting phone's
+	// The safety check for lost events compares each waiting user's
 	// folders every events_check (5 min by default): a login and a
-	// STATUS per phone, ~63 a second at 19,000 phones, which would be
-	// most of the run's work. An hour keeps it out of the measurement.
+	// STATUS per user, ~63 a second at 19,000 users of one phone each
+	// (the default events_check_rate stretches that to 50), which would
+	// be most of the run's work. An hour keeps it out of the measurement.
 	events := fmt.Sprintf("events_token = %q\nevents_check = \"1h\"\n", token)
 	if idle {
 		events = ""

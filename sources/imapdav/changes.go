@@ -123,6 +123,7 @@ func (s *Source) quickChanges(ctx context.Context, f string, since sources.State
 		return sources.Delta{}, false, nil
 	}
 	now := counters{sd.UIDValidity, sd.HighestModSeq, sd.UIDNext, *sd.NumMessages}
+	s.saw(f, now)
 	if st.UIDNext != 0 && now.highest == st.ModSeq && now.next == st.UIDNext && now.num == st.Messages {
 		return sources.Delta{Next: since}, true, nil
 	}
@@ -146,6 +147,7 @@ func (s *Source) modChanges(c *conn, f string, since sources.State, st *mailStat
 		return sources.Delta{}, fmt.Errorf("uidvalidity %d is now %d: %w", st.UIDValidity, sel.UIDValidity, sources.ErrStateExpired)
 	}
 	cnt := selectCounters(sel)
+	s.saw(f, cnt)
 	if pc, ok := s.pageFor(f, cnt, st); ok {
 		return pageDelta(cnt, st, pc.after(st), pc.top, pc.present, limit), nil
 	}

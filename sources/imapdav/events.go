@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -27,8 +28,8 @@ import (
 // mailbox changed, after which the gateway compares states as it does
 // after an IDLE wake. Dovecot waits for the answer before it answers its
 // own client, so the handler only wakes channels and answers at once.
-// Dovecot drops a POST that fails, so Watch also checks its folders every
-// Options.EventCheck.
+// Dovecot drops a POST that fails, so the hub also checks each watched
+// user's mailboxes every Options.EventCheck (eventcheck.go).
 
 // EventsPath is where the admin listener takes the mailbox events that
 // configs/dovecot/easgate-push.lua posts.
@@ -51,28 +52,65 @@ const (
 // phone is one such registration per folder, so the records are kept
 // small (issue 14): a user's few boxes in a slice rather than a map of
 // their own, no channel unless a Watch asks for one, and no sync.Once
-// per release.
+// per release. The hub also checks each watched user's mailboxes now and
+// then, for events that were lost (eventcheck.go).
 type eventHub struct {
+	every time.Duration // Options.EventCheck
+	gap   time.Duration // between two checks' starts: 1/Options.EventCheckRate
+	sem   chan struct{} // checks in flight: Options.EventCheckConns
+	wake  chan struct{} // the checker looks at the queue again
+	log   *slog.Logger
+	// observe, when not nil, is told the outcome of every check (tests).
+	observe func(error)
+
 	mu    sync.Mutex
-	users map[string][]*eventBox // user key → watched mailboxes
+	users map[string]*watchedUser // user key → watched mailboxes
 	// locals maps the local part of users in users that logged in with
 	// an address to those addresses, for a Dovecot that strips the domain
 	// (auth_username_format = %n).
-	locals map[string][]string
+	locals  map[string][]string
+	queue   userHeap // users by their next check
+	running bool     // checkLoop runs
+	closed  bool
+}
+
+// watchedUser is a user with watched mailboxes.
+type watchedUser struct {
+	key   string // of eventUser
+	boxes []*eventBox
+	src   *Source // the latest registrant's: its login runs the check
+	due   int64   // the next check, Unix nanoseconds
+	index int     // in eventHub.queue
 }
 
 // eventBox is one watched mailbox of one user. gen, made when a Watch
 // subscribes, is closed at the next event for the mailbox; fns are
-// Notify's callbacks, run at every event.
+// Notify's callbacks, run at every event. base is what the mailbox's
+// counters were, seen before its waiting watchers registered (known), for
+// the check to compare with; blind marks a watcher that registered seeing
+// nothing, whom the next check wakes whatever it finds. epoch counts
+// changes of base, so that a check that began before one leaves it alone.
 type eventBox struct {
 	mailbox string
 	gen     chan struct{}
-	refs    int
 	fns     []*eventFunc
+	base    counters
+	refs    int32
+	epoch   uint16 // compared within one check: wrapping is harmless
+	known   bool
+	blind   bool
 }
 
-func newEventHub() *eventHub {
-	return &eventHub{users: make(map[string][]*eventBox), locals: make(map[string][]string)}
+func newEventHub(o *Options) *eventHub {
+	return &eventHub{
+		every:  o.EventCheck,
+		gap:    time.Duration(float64(time.Second) / o.EventCheckRate),
+		sem:    make(chan struct{}, o.EventCheckConns),
+		wake:   make(chan struct{}, 1),
+		log:    o.Logger,
+		users:  make(map[string]*watchedUser),
+		locals: make(map[string][]string),
+	}
 }
 
 // eventUser is the key of a login name: lower case, without a Windows
@@ -94,11 +132,13 @@ func eventMailbox(name string) string {
 }
 
 // subscribe returns the channel that closes at the next event for user's
-// mailbox, and the func that ends the subscription.
-func (h *eventHub) subscribe(user, mailbox string) (<-chan struct{}, func()) {
+// mailbox, and the func that ends the subscription. src, when not nil,
+// runs the user's checks; base is what the caller saw of the mailbox
+// before.
+func (h *eventHub) subscribe(src *Source, user, mailbox string, base boxBase) (<-chan struct{}, func()) {
 	user = eventUser(user)
 	h.mu.Lock()
-	b := h.join(user, mailbox)
+	u, b := h.join(src, user, mailbox, base)
 	if b.gen == nil {
 		b.gen = make(chan struct{})
 	}
@@ -108,52 +148,54 @@ func (h *eventHub) subscribe(user, mailbox string) (<-chan struct{}, func()) {
 	return ch, func() {
 		once.Do(func() {
 			h.mu.Lock()
-			h.leave(user, b)
+			h.leave(u, b)
 			h.mu.Unlock()
 		})
 	}
 }
 
-// subscribeFunc has f.fn called at every event for user's mailbox until
-// the func it returns is called. f.fn runs with the hub's lock held. A
-// release after the first does nothing: f is then no longer in the box.
-func (h *eventHub) subscribeFunc(user, mailbox string, f *eventFunc) func() {
-	user = eventUser(user)
-	b := h.addFunc(user, mailbox, f)
-	return func() { h.removeFunc(user, b, f) }
-}
-
 // addFunc adds f to the box of user's (a key of eventUser) mailbox and
-// returns the box.
-func (h *eventHub) addFunc(user, mailbox string, f *eventFunc) *eventBox {
+// returns the user and the box; f.fn runs at every event for it, with
+// the hub's lock held. src and base are subscribe's.
+func (h *eventHub) addFunc(src *Source, user, mailbox string, base boxBase, f *eventFunc) (*watchedUser, *eventBox) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	b := h.join(user, mailbox)
+	u, b := h.join(src, user, mailbox, base)
 	b.fns = append(b.fns, f)
-	return b
+	return u, b
 }
 
-// removeFunc removes f from box b of user, once: a second call finds f
+// removeFunc removes f from box b of u, once: a second call finds f
 // gone and does nothing.
-func (h *eventHub) removeFunc(user string, b *eventBox, f *eventFunc) {
+func (h *eventHub) removeFunc(u *watchedUser, b *eventBox, f *eventFunc) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if i := slices.Index(b.fns, f); i >= 0 {
 		b.fns = slices.Delete(b.fns, i, i+1)
-		h.leave(user, b)
+		h.leave(u, b)
 	}
 }
 
-// eventFunc is a callback of subscribeFunc; its address identifies it.
+// eventFunc is a callback of addFunc; its address identifies it.
 type eventFunc struct{ fn func() }
 
 // join adds a watcher to user's (a key of eventUser) mailbox and returns
-// its box. The caller holds h.mu.
-func (h *eventHub) join(user, mailbox string) *eventBox {
+// the user and the box. The caller holds h.mu.
+func (h *eventHub) join(src *Source, user, mailbox string, base boxBase) (*watchedUser, *eventBox) {
 	mailbox = eventMailbox(mailbox)
-	boxes := h.users[user]
+	u := h.users[user]
+	if u == nil {
+		u = &watchedUser{key: user, src: src, index: -1}
+		h.users[user] = u
+		if local, _, ok := strings.Cut(user, "@"); ok {
+			h.locals[local] = append(h.locals[local], user)
+		}
+		h.schedule(u)
+	} else if src != nil {
+		u.src = src
+	}
 	var b *eventBox
-	for _, x := range boxes {
+	for _, x := range u.boxes {
 		if x.mailbox == mailbox {
 			b = x
 			break
@@ -161,40 +203,58 @@ func (h *eventHub) join(user, mailbox string) *eventBox {
 	}
 	if b == nil {
 		b = &eventBox{mailbox: mailbox}
-		h.users[user] = append(boxes, b)
-		if local, _, ok := strings.Cut(user, "@"); ok && len(boxes) == 0 {
-			h.locals[local] = append(h.locals[local], user)
+		u.boxes = append(u.boxes, b)
+	}
+	if !b.known {
+		if base.ok {
+			b.base, b.known = base.c, true
+			b.epoch++
+		} else {
+			b.blind = true
 		}
 	}
 	b.refs++
-	return b
+	return u, b
 }
 
-// leave removes one watcher of box b of user, and the box with its last
-// watcher. The caller holds h.mu.
-func (h *eventHub) leave(user string, b *eventBox) {
+// leave removes one watcher of box b of u, the box with its last watcher
+// and the user with the last box. The caller holds h.mu.
+func (h *eventHub) leave(u *watchedUser, b *eventBox) {
 	b.refs--
-	if b.refs == 0 {
-		boxes := h.users[user]
-		if i := slices.Index(boxes, b); i >= 0 {
-			boxes = slices.Delete(boxes, i, i+1)
+	if b.refs > 0 {
+		return
+	}
+	if i := slices.Index(u.boxes, b); i >= 0 {
+		u.boxes = slices.Delete(u.boxes, i, i+1)
+	}
+	if len(u.boxes) > 0 || h.users[u.key] != u {
+		return
+	}
+	delete(h.users, u.key)
+	h.unschedule(u)
+	if local, _, ok := strings.Cut(u.key, "@"); ok {
+		us := h.locals[local]
+		if i := slices.Index(us, u.key); i >= 0 {
+			us = slices.Delete(us, i, i+1)
 		}
-		if len(boxes) > 0 {
-			h.users[user] = boxes
-			return
+		if len(us) == 0 {
+			delete(h.locals, local)
+		} else {
+			h.locals[local] = us
 		}
-		delete(h.users, user)
-		if local, _, ok := strings.Cut(user, "@"); ok {
-			us := h.locals[local]
-			if i := slices.Index(us, user); i >= 0 {
-				us = slices.Delete(us, i, i+1)
-			}
-			if len(us) == 0 {
-				delete(h.locals, local)
-			} else {
-				h.locals[local] = us
-			}
-		}
+	}
+}
+
+// fire wakes the watchers of b. The caller holds h.mu.
+func (h *eventHub) fire(b *eventBox) {
+	if b.gen != nil {
+		// Those who hold this channel have their event; the next
+		// subscriber makes a new one.
+		close(b.gen)
+		b.gen = nil
+	}
+	for _, f := range b.fns {
+		f.fn()
 	}
 }
 
@@ -202,7 +262,8 @@ func (h *eventHub) leave(user string, b *eventBox) {
 // set) and returns how many it woke and whether anybody watches any
 // mailbox of user. A user named without a domain also wakes the watchers
 // who logged in with an address of that local part: an extra wake costs
-// one state comparison, a missed one a push.
+// one state comparison, a missed one a push. A woken box forgets its
+// base: every watcher it had is woken, and the next ones bring theirs.
 func (h *eventHub) notify(user string, mailboxes []string, all bool) (woken int, known bool) {
 	user = eventUser(user)
 	h.mu.Lock()
@@ -211,26 +272,20 @@ func (h *eventHub) notify(user string, mailboxes []string, all bool) (woken int,
 	if !strings.Contains(user, "@") {
 		keys = append(keys, h.locals[user]...)
 	}
-	for _, u := range keys {
-		boxes := h.users[u]
-		if boxes == nil {
+	for _, k := range keys {
+		u := h.users[k]
+		if u == nil {
 			continue
 		}
 		known = true
-		for _, b := range boxes {
+		for _, b := range u.boxes {
 			if !all && !slices.ContainsFunc(mailboxes, func(m string) bool { return eventMailbox(m) == b.mailbox }) {
 				continue
 			}
-			if b.gen != nil {
-				// Those who hold this channel have their event; the
-				// next subscriber makes a new one.
-				close(b.gen)
-				b.gen = nil
-			}
-			woken += b.refs
-			for _, f := range b.fns {
-				f.fn()
-			}
+			b.known, b.blind = false, false
+			b.epoch++
+			woken += int(b.refs)
+			h.fire(b)
 		}
 	}
 	return woken, known
@@ -241,8 +296,8 @@ func (h *eventHub) watchers() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := 0
-	for _, boxes := range h.users {
-		n += len(boxes)
+	for _, u := range h.users {
+		n += len(u.boxes)
 	}
 	return n
 }
@@ -423,22 +478,31 @@ func (b *Backend) EventsHandler(o EventsOptions) (http.Handler, error) {
 // rather than holding IDLE connections (Options.Events).
 func (b *Backend) EventsEnabled() bool { return b.events != nil }
 
-// eventWatch is Watch's mail side with events: it waits until an event
-// names one of fs, checking their states every Options.EventCheck in case
-// a POST was lost. It holds no IMAP connection while it waits.
+// eventWatch is Watch's mail side with events: it waits until an event,
+// or the user's check (eventcheck.go), names one of fs. It holds no IMAP
+// connection while it waits.
 func (s *Source) eventWatch(ctx context.Context, fs []sources.FolderID) ([]sources.FolderID, error) {
-	// The starting point of the safety check, taken before subscribing: a
+	// What the user's check compares with, read before subscribing: a
 	// change in between has its event missed but differs from it, and a
-	// later one is caught by both. Taken after subscribing, a change in
-	// between whose event was lost would be in the starting point and
-	// caught by neither.
-	start := make([]sources.State, len(fs))
-	if err := s.checkStates(ctx, fs, start); err != nil {
+	// later one is caught by both. Read after subscribing, a change in
+	// between whose event was lost would be in it and caught by neither.
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = string(f)
+	}
+	cnts, err := s.statusAll(ctx, names)
+	if err != nil {
 		return nil, err
+	}
+	for i, c := range cnts {
+		if c == nil {
+			return fs[i : i+1], nil // gone: the caller finds out
+		}
+		s.saw(names[i], *c)
 	}
 	chans := make([]<-chan struct{}, len(fs))
 	for i, f := range fs {
-		ch, release := s.events.subscribe(s.user, string(f))
+		ch, release := s.events.subscribe(s, s.user, string(f), s.seenBase(string(f)))
 		defer release()
 		chans[i] = ch
 	}
@@ -457,57 +521,42 @@ func (s *Source) eventWatch(ctx context.Context, fs []sources.FolderID) ([]sourc
 			}
 		}()
 	}
-	t := time.NewTicker(s.opts.EventCheck)
-	defer t.Stop()
-	for {
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-woke:
+	}
+	// Let events of other folders that come with this one (a MOVE posts
+	// the append and the expunge apart) count too.
+	gather := time.NewTimer(eventGather)
+	select {
+	case <-gather.C:
+	case <-ctx.Done():
+		gather.Stop()
+		return nil, ctx.Err()
+	}
+	var got []sources.FolderID
+	for i, ch := range chans {
 		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-woke:
-			// Let events of other folders that come with this one (a
-			// MOVE posts the append and the expunge apart) count too.
-			gather := time.NewTimer(eventGather)
-			select {
-			case <-gather.C:
-			case <-ctx.Done():
-				gather.Stop()
-				return nil, ctx.Err()
-			}
-			var got []sources.FolderID
-			for i, ch := range chans {
-				select {
-				case <-ch:
-					got = append(got, fs[i])
-				default:
-				}
-			}
-			return got, nil
-		case <-t.C:
-			now := make([]sources.State, len(fs))
-			if err := s.checkStates(ctx, fs, now); err != nil {
-				return nil, err
-			}
-			var got []sources.FolderID
-			for i := range fs {
-				if now[i] != start[i] {
-					got = append(got, fs[i])
-				}
-			}
-			if len(got) > 0 {
-				s.logger().Info("imapdav: change found by the periodic check, not by an event", "folders", got)
-				return got, nil
-			}
+		case <-ch:
+			got = append(got, fs[i])
+		default:
 		}
 	}
+	return got, nil
 }
 
 // Notify implements sources.Notifier with mailbox events (Options.Events):
 // a waiting phone then holds neither an IMAP connection nor a goroutine,
-// only its subscriptions and a timer. fn runs once, eventGather after the
-// first event for one of fs (so that a MOVE's two events count as one
-// change), or after Options.EventCheck, since the server drops an event it
-// failed to post: the caller then compares states. Without events, and for
-// dav: folders, Notify answers sources.ErrUnsupported and callers use Watch.
+// only its subscriptions. fn runs once, eventGather after the first event
+// for one of fs (so that a MOVE's two events count as one change), or
+// after the user's check (eventcheck.go) found one of fs changed or could
+// not tell, since the server drops an event it failed to post: the
+// caller then compares states. The check compares with what this Source
+// last read of each folder (the caller's comparison before Notify);
+// without one, the next check calls fn anyway. Without events, and for
+// dav: folders, Notify answers sources.ErrUnsupported and callers use
+// Watch.
 func (s *Source) Notify(fs []sources.FolderID, fn func()) (func(), error) {
 	if s.events == nil {
 		return nil, sources.ErrUnsupported
@@ -517,13 +566,12 @@ func (s *Source) Notify(fs []sources.FolderID, fn func()) (func(), error) {
 			return nil, sources.ErrUnsupported
 		}
 	}
-	n := &eventNotify{fn: fn, hub: s.events, user: eventUser(s.user), boxes: make([]*eventBox, len(fs))}
-	fire := n.fire
-	n.f.fn = fire
+	n := &eventNotify{fn: fn, hub: s.events, boxes: make([]*eventBox, len(fs))}
+	n.f.fn = n.fire
+	user := eventUser(s.user)
 	for i, id := range fs {
-		n.boxes[i] = s.events.addFunc(n.user, string(id), &n.f)
+		n.u, n.boxes[i] = s.events.addFunc(s, user, string(id), s.seenBase(string(id)), &n.f)
 	}
-	n.check = time.AfterFunc(s.opts.EventCheck, fire)
 	return n.stop, nil
 }
 
@@ -534,9 +582,8 @@ type eventNotify struct {
 	fired atomic.Bool
 	fn    func()
 	hub   *eventHub
-	user  string // a key of eventUser
+	u     *watchedUser
 	boxes []*eventBox
-	check *time.Timer // Options.EventCheck
 }
 
 // fire calls fn eventGather from now, the first time only.
@@ -548,9 +595,8 @@ func (n *eventNotify) fire() {
 
 // stop ends the registration; a second call does nothing.
 func (n *eventNotify) stop() {
-	n.check.Stop()
 	for _, b := range n.boxes {
-		n.hub.removeFunc(n.user, b, &n.f)
+		n.hub.removeFunc(n.u, b, &n.f)
 	}
 }
 
@@ -558,31 +604,6 @@ func (n *eventNotify) stop() {
 // POSTs of one MOVE (append, then expunge) come within about a
 // millisecond of each other.
 const eventGather = 5 * time.Millisecond
-
-// checkStates writes the states of fs into out. A folder that is gone
-// gets the empty state (a change). When the check had to open the user's
-// only IMAP connection, the connection is logged out afterwards: with
-// events, a waiting phone holds none.
-func (s *Source) checkStates(ctx context.Context, fs []sources.FolderID, out []sources.State) error {
-	opened := s.pool.open() == 0
-	defer func() {
-		if opened {
-			s.pool.closeFree()
-		}
-	}()
-	for i, f := range fs {
-		st, err := s.State(ctx, f)
-		switch {
-		case errors.Is(err, sources.ErrNotFound):
-			out[i] = ""
-		case err != nil:
-			return err
-		default:
-			out[i] = st
-		}
-	}
-	return nil
-}
 
 // Conns returns the IMAP connections that the cached users' Sources hold
 // now: command connections (idle in the pool or in use) and IDLE ones.

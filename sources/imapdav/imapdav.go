@@ -78,11 +78,18 @@ type Options struct {
 	// Events makes Watch wait for the mailbox events that the IMAP
 	// server posts to Backend.EventsHandler (Dovecot's push_notification
 	// plugin with configs/dovecot/easgate-push.lua) rather than hold an
-	// IDLE connection per user and folder. EventCheck is how often a
-	// waiting Watch checks its folders anyway, since the server drops an
-	// event it failed to post; zero means 5 minutes.
-	Events     bool
-	EventCheck time.Duration
+	// IDLE connection per user and folder. EventCheck is how often each
+	// user with a waiting Watch has its watched folders checked anyway,
+	// one STATUS each for all the user's phones, since the server drops
+	// an event it failed to post; zero means 5 minutes. EventCheckRate
+	// bounds how many users' checks start per second across the Backend
+	// (zero means 50), EventCheckConns how many run at once (zero means
+	// 4): with more users than EventCheck × EventCheckRate, the checks
+	// come less often rather than faster.
+	Events          bool
+	EventCheck      time.Duration
+	EventCheckRate  float64
+	EventCheckConns int
 
 	// ConnIdle is how long a command connection may stay unused in the
 	// pool before it is logged out; zero means 1 minute. Each open
@@ -119,6 +126,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.EventCheck <= 0 {
 		o.EventCheck = 5 * time.Minute
+	}
+	if o.EventCheckRate <= 0 {
+		o.EventCheckRate = 50
+	}
+	if o.EventCheckConns <= 0 {
+		o.EventCheckConns = 4
 	}
 	if o.ConnIdle <= 0 {
 		o.ConnIdle = time.Minute
@@ -175,7 +188,7 @@ func NewBackend(o *Options) (*Backend, error) {
 	}
 	b := &Backend{opts: opts, users: make(map[string]*Source)}
 	if o.Events {
-		b.events = newEventHub()
+		b.events = newEventHub(&b.opts)
 	}
 	return b, nil
 }
@@ -271,8 +284,11 @@ func (b *Backend) cached() int {
 	return len(b.users)
 }
 
-// Close closes every cached Source.
+// Close closes every cached Source and stops the event checks.
 func (b *Backend) Close() error {
+	if b.events != nil {
+		b.events.close()
+	}
 	b.mu.Lock()
 	users := b.users
 	b.users = make(map[string]*Source)
@@ -307,6 +323,7 @@ type Source struct {
 	snaps    map[string]snapshot                // flag snapshots, without CONDSTORE
 	page     *pageCache                         // the last Changes' candidates, for the next page
 	trust    time.Duration                      // pageTrust; tests change it
+	seen     []seenBox                          // counters last read, for Notify's base (eventcheck.go)
 
 	// noCondStore makes Changes ignore CONDSTORE, to test the fallback.
 	noCondStore bool

@@ -155,14 +155,11 @@ func (p *pool) open() int {
 	return n
 }
 
-// closeFree logs out the idle connections and the status connection.
-func (p *pool) closeFree() {
+// isClosed reports whether the pool was closed (its Source retired).
+func (p *pool) isClosed() bool {
 	p.mu.Lock()
-	free := p.free
-	p.free = nil
-	p.mu.Unlock()
-	free = append(free, p.takeStatus()...)
-	logout(free)
+	defer p.mu.Unlock()
+	return p.closed
 }
 
 // takeStatus removes the status connection from the pool and returns it
