@@ -176,13 +176,14 @@ func (h *eventHub) checkLoop() {
 			continue // a registration without a Source: hub tests only
 		}
 		h.sem <- struct{}{}
-		go h.runCheck(u, src, boxes)
+		go h.runCheck(u, src, boxes, now)
 	}
 }
 
 // runCheck checks one user's watched mailboxes and wakes the watchers of
 // those that changed, or of all of them when the server cannot tell.
-func (h *eventHub) runCheck(u *watchedUser, src *Source, boxes []boxCheck) {
+// began is when checkLoop started it.
+func (h *eventHub) runCheck(u *watchedUser, src *Source, boxes []boxCheck, began time.Time) {
 	defer func() { <-h.sem }()
 	defer func() {
 		if p := recover(); p != nil {
@@ -197,7 +198,7 @@ func (h *eventHub) runCheck(u *watchedUser, src *Source, boxes []boxCheck) {
 	}
 	got, err := src.statusAll(ctx, names)
 	if h.observe != nil {
-		h.observe(err)
+		h.observe(began, err)
 	}
 	var found []string
 	h.mu.Lock()

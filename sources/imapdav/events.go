@@ -60,8 +60,9 @@ type eventHub struct {
 	sem   chan struct{} // checks in flight: Options.EventCheckConns
 	wake  chan struct{} // the checker looks at the queue again
 	log   *slog.Logger
-	// observe, when not nil, is told the outcome of every check (tests).
-	observe func(error)
+	// observe, when not nil, is told when every check began and its
+	// outcome (tests).
+	observe func(began time.Time, err error)
 
 	mu    sync.Mutex
 	users map[string]*watchedUser // user key → watched mailboxes
