@@ -113,6 +113,8 @@ var conformance = []struct {
 	{"TestRememberRequest", TestRememberRequest},
 	{"TestSubmit", TestSubmit},
 	{"TestJournal", TestJournal},
+	{"TestRangeDeletes", TestRangeDeletes},
+	{"TestReverseEntriesBeforeRanges", TestReverseEntriesBeforeRanges},
 }
 
 // TestOnPostgres runs the conformance suite on PostgreSQL.

@@ -43,6 +43,12 @@ ALTER TABLE easgate_kv SET (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.
 	// large values out of line, uncompressed.
 	{3, "large values stored uncompressed", `
 ALTER TABLE easgate_kv ALTER COLUMN v SET STORAGE EXTERNAL;`},
+	// The item maps' reverse entries are now written as ranges (ranges.go),
+	// which an older easgate cannot read: it would answer a phone's
+	// ServerId minted since as unknown. The table is unchanged; the
+	// version is recorded so that such a node refuses this database.
+	{4, "item map reverse entries kept in ranges", `
+COMMENT ON TABLE easgate_kv IS 'easgate state; item maps since schema 4 keep ServerId to item entries in ranges';`},
 }
 
 // schemaLatest is the schema version this program writes.

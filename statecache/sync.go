@@ -237,10 +237,23 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 		adds = newItems(next.Window)
 	}
 	gen := s.gens.get(sc.rec)
+	attempt := 0
 	err := s.update(ctx, func(txn kvTxn) error {
 		out, retry, purges = "", nil, nil
+		attempt++
+		// A backend whose insert fails at commit when the key exists
+		// (inserter) need not read the new items' map entries first:
+		// they are almost never there, and the insert finds the rare one
+		// that is (a store listing an item twice). The attempt after a
+		// conflict reads them. Reading them was a quarter of the
+		// database's work per Advance on PostgreSQL.
+		read := adds
+		_, presume := txn.(inserter)
+		if presume = presume && attempt == 1 && len(adds) > 0; presume {
+			read = nil
+		}
 		var r syncRec
-		found, w, pre, err := getRecAndWindow(txn, sc, &r, adds, gen)
+		found, w, pre, err := getRecAndWindow(txn, sc, &r, read, gen)
 		if err != nil {
 			return err
 		}
@@ -287,7 +300,10 @@ func (s *Store) advance(ctx context.Context, sc syncScope, from SyncKey, next Sy
 		// A retried transaction starts again from the caller's window.
 		win = append(win[:0], next.Window...)
 		if !sc.isFolder {
-			if r.Gen != gen {
+			switch {
+			case presume:
+				pre = &mapRead{presumed: true}
+			case r.Gen != gen:
 				pre = nil
 			}
 			if err := assignServerIDs(txn, sc.ck, &r, win, pre); err != nil {
@@ -350,11 +366,14 @@ func getRecAndWindow(txn kvTxn, sc syncScope, r *syncRec, adds []string, gen uin
 }
 
 // mapRead is the item map entries of some store ids, read ahead:
-// vals[i] and found[i] are what keys[i] held.
+// vals[i] and found[i] are what keys[i] held. When presumed is set they
+// were not read but taken to be absent, and found is nil: each is then
+// written with insertNew, whose commit fails if one exists after all.
 type mapRead struct {
-	keys  [][]byte
-	vals  [][]byte
-	found []bool
+	keys     [][]byte
+	vals     [][]byte
+	found    []bool
+	presumed bool
 }
 
 // newItems returns the store ids of the Adds of window that have no
@@ -408,7 +427,7 @@ func loadWindow(txn kvTxn, sc syncScope, r *syncRec) error {
 // assignServerIDs gives each Add of window that has no ServerID one, in
 // place, mapping it in both directions; an item mapped before keeps its id.
 // pre, if not nil, is the map entries of newItems(window) in r.Gen,
-// already read.
+// already read, or presumed absent.
 func assignServerIDs(txn kvTxn, ck CollectionKey, r *syncRec, window []Change, pre *mapRead) error {
 	var adds []int
 	for i, c := range window {
@@ -420,12 +439,16 @@ func assignServerIDs(txn kvTxn, ck CollectionKey, r *syncRec, window []Change, p
 	for j, i := range adds {
 		ids[j] = window[i].ItemID
 	}
-	sids, err := mapIDs(txn, ids, itemKeys(ck, r.Gen), pre,
+	first := r.NextID + 1
+	sids, minted, err := mapIDs(txn, ids, itemKeys(ck, r.Gen), pre,
 		func() string {
 			r.NextID++
 			return ck.Collection + ":" + strconv.FormatUint(r.NextID, 10)
 		})
 	if err != nil {
+		return err
+	}
+	if err := writeRanges(txn, ck, r.Gen, first, minted); err != nil {
 		return err
 	}
 	for j, i := range adds {
@@ -435,65 +458,75 @@ func assignServerIDs(txn kvTxn, ck CollectionKey, r *syncRec, window []Change, p
 }
 
 // mapIDs returns the short id of each store id, reading all map entries in
-// one step (or taking them from pre, when not nil) and minting (and
-// mapping both ways) the ids not mapped yet. A store id repeated in ids
-// gets one short id.
-func mapIDs(txn kvTxn, ids []string, key func(dir byte, id string) []byte, pre *mapRead, mint func() string) ([]string, error) {
+// one step (or taking them from pre, when not nil), minting the ids not
+// mapped yet and writing their forward entries. minted is the store ids
+// given new short ids, in the order minted: the caller writes the reverse
+// entries. A store id repeated in ids gets one short id.
+func mapIDs(txn kvTxn, ids []string, key func(dir byte, id string) []byte, pre *mapRead, mint func() string) (out, minted []string, err error) {
 	if len(ids) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	if pre == nil || len(pre.keys) != len(ids) {
+	switch {
+	case pre != nil && pre.presumed:
+		pre = &mapRead{keys: make([][]byte, len(ids)), presumed: true}
+		for i, id := range ids {
+			pre.keys[i] = key(pByStore, id)
+		}
+	case pre == nil || len(pre.keys) != len(ids):
 		pre = &mapRead{keys: make([][]byte, len(ids))}
 		for i, id := range ids {
 			pre.keys[i] = key(pByStore, id)
 		}
-		var err error
 		if pre.vals, pre.found, err = txn.getMany(pre.keys); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	keys, vals, found := pre.keys, pre.vals, pre.found
-	var err error
-	out := make([]string, len(ids))
-	minted := map[string]string{}
+	out = make([]string, len(ids))
+	shorts := map[string]string{}
 	for i, id := range ids {
-		if found[i] {
+		if found != nil && found[i] {
 			if out[i], err = decodeID(vals[i]); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			continue
 		}
-		if short, ok := minted[id]; ok {
+		if short, ok := shorts[id]; ok {
 			out[i] = short
 			continue
 		}
 		short := mint()
-		if err := txn.set(keys[i], encodeID(short)); err != nil {
-			return nil, err
+		if pre.presumed {
+			err = insertNew(txn, keys[i], encodeID(short))
+		} else {
+			err = txn.set(keys[i], encodeID(short))
 		}
-		if err := insertNew(txn, key(pByEAS, short), encodeID(id)); err != nil {
-			return nil, err
+		if err != nil {
+			return nil, nil, err
 		}
-		minted[id], out[i] = short, short
+		shorts[id], out[i] = short, short
+		minted = append(minted, id)
 	}
-	return out, nil
+	return out, minted, nil
 }
 
 // confirm applies the Deletes of the window the client has now
 // acknowledged. For the hierarchy it returns the item maps of deleted
 // folders, queued for purging.
 func (s *Store) confirm(txn kvTxn, sc syncScope, r *syncRec) ([]span, error) {
-	var purges []span
+	var (
+		purges []span
+		gone   []string // ServerIds of deleted items
+	)
 	for _, c := range r.Pending {
 		if c.Op != OpDelete {
 			continue
 		}
 		if !sc.isFolder {
-			if err := deleteAll(txn,
-				itemKey(sc.ck, r.Gen, pByStore, c.ItemID),
-				itemKey(sc.ck, r.Gen, pByEAS, c.ServerID)); err != nil {
+			if err := txn.del(itemKey(sc.ck, r.Gen, pByStore, c.ItemID)); err != nil {
 				return nil, err
 			}
+			gone = append(gone, c.ServerID)
 			continue
 		}
 		folder := CollectionKey{Account: sc.ck.Account, Collection: c.ServerID}
@@ -509,6 +542,11 @@ func (s *Store) confirm(txn kvTxn, sc syncScope, r *syncRec) ([]span, error) {
 			return nil, err
 		}
 		purges = append(purges, sp)
+	}
+	if len(gone) > 0 {
+		if err := forgetServerIDs(txn, sc.ck, r.Gen, gone); err != nil {
+			return nil, err
+		}
 	}
 	return purges, nil
 }
@@ -552,7 +590,10 @@ func fromRecs(rs []changeRec) []Change {
 func (s *Store) ServerIDs(ctx context.Context, key CollectionKey, items []string) ([]string, error) {
 	return s.allocate(ctx, collectionKey(key), items,
 		func(r *syncRec, dir byte, id string) []byte { return itemKey(key, r.Gen, dir, id) },
-		func(n uint64) string { return key.Collection + ":" + strconv.FormatUint(n, 10) })
+		func(n uint64) string { return key.Collection + ":" + strconv.FormatUint(n, 10) },
+		func(txn kvTxn, r *syncRec, first uint64, ids []string) error {
+			return writeRanges(txn, key, r.Gen, first, ids)
+		})
 }
 
 // KnownIDs returns the EAS ServerId of each store item id, in order, or ""
@@ -592,7 +633,7 @@ func (s *Store) MapID(ctx context.Context, key CollectionKey, serverID string) (
 		if !found {
 			return ErrNotFound
 		}
-		id, ok, err := getID(txn, itemKey(key, r.Gen, pByEAS, serverID))
+		id, ok, err := lookupServerID(txn, key, r.Gen, serverID)
 		if err == nil && !ok {
 			err = ErrNotFound
 		}
@@ -607,16 +648,27 @@ func (s *Store) MapID(ctx context.Context, key CollectionKey, serverID string) (
 // They survive a FolderSync reset. The hierarchy must have been synced
 // (AdvanceHierarchy from InitialKey); otherwise ErrNotFound.
 func (s *Store) CollectionIDs(ctx context.Context, a Account, folders []string) ([]string, error) {
+	mint := func(n uint64) string { return strconv.FormatUint(n, 10) }
 	return s.allocate(ctx, hierarchyKey(a), folders,
 		func(_ *syncRec, dir byte, id string) []byte { return folderKey(a, dir, id) },
-		func(n uint64) string { return strconv.FormatUint(n, 10) })
+		mint,
+		func(txn kvTxn, _ *syncRec, first uint64, ids []string) error {
+			for i, id := range ids {
+				if err := insertNew(txn, folderKey(a, pByEAS, mint(first+uint64(i))), encodeID(id)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 }
 
 // allocate maps store ids to short ids in one transaction, minting new ones
-// from the counter in the sync record at rec. key builds a map entry's key
-// in either direction.
+// from the counter in the sync record at rec. key builds a forward map
+// entry's key, and reverse writes the reverse entries of the ids minted
+// (first is the counter's value for ids[0]).
 func (s *Store) allocate(ctx context.Context, rec []byte, ids []string,
-	key func(r *syncRec, dir byte, id string) []byte, mint func(n uint64) string) ([]string, error) {
+	key func(r *syncRec, dir byte, id string) []byte, mint func(n uint64) string,
+	reverse func(txn kvTxn, r *syncRec, first uint64, ids []string) error) ([]string, error) {
 	out := make([]string, len(ids))
 	err := s.update(ctx, func(txn kvTxn) error {
 		var r syncRec
@@ -628,10 +680,13 @@ func (s *Store) allocate(ctx context.Context, rec []byte, ids []string,
 			return ErrNotFound
 		}
 		next := r.NextID
-		shorts, err := mapIDs(txn, ids,
+		shorts, minted, err := mapIDs(txn, ids,
 			func(dir byte, id string) []byte { return key(&r, dir, id) }, nil,
 			func() string { next++; return mint(next) })
 		if err != nil {
+			return err
+		}
+		if err := reverse(txn, &r, r.NextID+1, minted); err != nil {
 			return err
 		}
 		copy(out, shorts)
