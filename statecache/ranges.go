@@ -45,7 +45,9 @@ type idRange struct {
 func (r idRange) last() uint64 { return r.first + uint64(len(r.ids)) - 1 }
 
 // live reports whether any entry is left.
-func (r idRange) live() bool { return slices.ContainsFunc(r.ids, func(s string) bool { return s != "" }) }
+func (r idRange) live() bool {
+	return slices.ContainsFunc(r.ids, func(s string) bool { return s != "" })
+}
 
 // encode writes the version byte, the first number, the count, then each
 // id as a length and its bytes.
