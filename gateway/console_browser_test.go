@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -58,6 +60,36 @@ func tab(t *testing.T, browser context.Context) context.Context {
 	return ctx
 }
 
+// follow returns a step that clicks a link or a form's button and waits
+// for the page it leads to. A WaitVisible after the click could find an
+// element of the page being left (a search's results page has the
+// device links of the list it replaces), whose node is gone by the time
+// the next action uses it: "Could not find node with given id".
+func follow(ctx context.Context, click chromedp.Action[chromedp.Void]) func() error {
+	return func() error {
+		resp, err := chromedp.RunResponse(ctx, click)
+		if err == nil && resp.Status != http.StatusOK {
+			err = fmt.Errorf("the page after the click answered %d %s", resp.Status, resp.URL)
+		}
+		return err
+	}
+}
+
+// do returns a step that runs actions.
+func do(ctx context.Context, actions ...chromedp.Action[chromedp.Void]) func() error {
+	return func() error { return chromedp.Do(ctx, actions...) }
+}
+
+// steps runs each step in turn until one fails.
+func steps(fns ...func() error) error {
+	for _, f := range fns {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // TestConsoleBrowser drives both consoles in a real browser: an
 // administrator logs in with the token and wipes a phone, and a user logs
 // in with the phone's password and wipes their own; each phone, waiting
@@ -89,21 +121,21 @@ func TestConsoleBrowser(t *testing.T) {
 		ping := d.ping(inbox)
 		e.waiting(1)
 		ctx := tab(t, browser)
-		err := chromedp.Do(ctx,
-			chromedp.Navigate(admin.URL+"/admin/"), // redirected to the login
-			chromedp.WaitVisible(chromedp.ID("token")),
-			chromedp.SendKeys(chromedp.ID("token"), adminTestToken),
-			chromedp.Click(chromedp.ID("login")),
-			chromedp.WaitVisible(chromedp.ID("devices")),
-			chromedp.SendKeys(chromedp.ID("q"), "stolen"),
-			chromedp.Click(chromedp.ID("search")),
-			chromedp.WaitVisible(chromedp.CSS(`a.device`)),
-			chromedp.Click(chromedp.CSS(`a.device`)),
-			chromedp.WaitVisible(chromedp.ID("act-wipe-"+convUser)),
-			chromedp.Click(chromedp.ID("act-wipe-"+convUser)),
-			chromedp.WaitVisible(chromedp.ID("confirm")), // destructive: asked first
-			chromedp.Click(chromedp.ID("confirm")),
-			chromedp.WaitVisible(chromedp.ID("flash")),
+		err := steps(
+			do(ctx,
+				chromedp.Navigate(admin.URL+"/admin/"), // redirected to the login
+				chromedp.WaitVisible(chromedp.ID("token")),
+				chromedp.SendKeys(chromedp.ID("token"), adminTestToken)),
+			follow(ctx, chromedp.Click(chromedp.ID("login"))),
+			do(ctx,
+				chromedp.WaitVisible(chromedp.ID("devices")),
+				chromedp.SendKeys(chromedp.ID("q"), "stolen")),
+			follow(ctx, chromedp.Click(chromedp.ID("search"))),
+			follow(ctx, chromedp.Click(chromedp.CSS(`a.device`))),
+			follow(ctx, chromedp.Click(chromedp.ID("act-wipe-"+convUser))),
+			do(ctx, chromedp.WaitVisible(chromedp.ID("confirm"))), // destructive: asked first
+			follow(ctx, chromedp.Click(chromedp.ID("confirm"))),
+			do(ctx, chromedp.WaitVisible(chromedp.ID("flash"))),
 		)
 		if err != nil {
 			t.Fatalf("browser: %v", err)
@@ -125,17 +157,17 @@ func TestConsoleBrowser(t *testing.T) {
 		ping := d.ping(inbox)
 		e.waiting(1)
 		ctx := tab(t, browser)
-		err := chromedp.Do(ctx,
-			chromedp.Navigate(e.ts.URL+UserConsolePath),
-			chromedp.WaitVisible(chromedp.ID("user")),
-			chromedp.SendKeys(chromedp.ID("user"), convUser),
-			chromedp.SendKeys(chromedp.ID("password"), convPassword),
-			chromedp.Click(chromedp.ID("login")),
-			chromedp.WaitVisible(chromedp.ID("wipe-lost-phone")),
-			chromedp.Click(chromedp.ID("wipe-lost-phone")),
-			chromedp.WaitVisible(chromedp.ID("confirm")),
-			chromedp.Click(chromedp.ID("confirm")),
-			chromedp.WaitVisible(chromedp.ID("cancel-lost-phone")), // now pending, cancellable
+		err := steps(
+			do(ctx,
+				chromedp.Navigate(e.ts.URL+UserConsolePath),
+				chromedp.WaitVisible(chromedp.ID("user")),
+				chromedp.SendKeys(chromedp.ID("user"), convUser),
+				chromedp.SendKeys(chromedp.ID("password"), convPassword)),
+			follow(ctx, chromedp.Click(chromedp.ID("login"))),
+			follow(ctx, chromedp.Click(chromedp.ID("wipe-lost-phone"))),
+			do(ctx, chromedp.WaitVisible(chromedp.ID("confirm"))),
+			follow(ctx, chromedp.Click(chromedp.ID("confirm"))),
+			do(ctx, chromedp.WaitVisible(chromedp.ID("cancel-lost-phone"))), // now pending, cancellable
 		)
 		if err != nil {
 			t.Fatalf("browser: %v", err)

@@ -45,15 +45,45 @@ func BenchmarkAdvanceParallel(b *testing.B) {
 					defer stats()
 				}
 			}
-			benchAdvanceParallel(b, s, 8, 100, engine)
+			benchAdvanceParallel(b, s, 8, 100, shortIDs, engine)
 		})
 	}
+	// The same on PostgreSQL with ids as long as real ones: a mailbox
+	// name of 24 characters, a device id of 32 hex digits, and JMAP-like
+	// item ids of 26 characters (IMAP's "uidvalidity.uid" are shorter).
+	b.Run("postgres-longids", func(b *testing.B) {
+		s := newPGStore(b, pgDatabase(b))
+		engine := func() time.Duration { return clusterCPU(b, sharedPG.Get(b).Dir) }
+		if stats := startStatements(b); stats != nil {
+			defer stats()
+		}
+		benchAdvanceParallel(b, s, 8, 100, longIDs, engine)
+	})
 }
+
+// idShape names a benchmark's account and item ids.
+type idShape struct {
+	user, device func(dev int64) string
+	item         func(n, i int) string
+}
+
+var (
+	shortIDs = idShape{
+		user:   func(dev int64) string { return fmt.Sprint("user", dev) },
+		device: func(dev int64) string { return fmt.Sprint("device-", dev) },
+		item:   func(n, i int) string { return fmt.Sprintf("M%d-%d", n, i) },
+	}
+	longIDs = idShape{
+		user:   func(dev int64) string { return fmt.Sprintf("firstname.lastname%05d@example.org", dev)[:24] },
+		device: func(dev int64) string { return fmt.Sprintf("%032X", 0x9c3fa1d2e5b74c60+dev) },
+		item:   func(n, i int) string { return fmt.Sprintf("M%013x%012x", n*1000+i, 0xa1b2c3d4e5) },
+	}
+)
 
 // benchAdvanceParallel also reports the CPU time per advance of this
 // process and, when engine is not nil, of the database: unlike advances/s
 // on a shared machine, these do not depend on what else runs.
-func benchAdvanceParallel(b *testing.B, s *Store, devices, window int, engine func() time.Duration) {
+func benchAdvanceParallel(b *testing.B, s *Store, devices, window int, ids idShape, engine func() time.Duration) {
 	ctx := context.Background()
 	var next atomic.Int64
 	b.SetParallelism((devices + 1) / 2) // GOMAXPROCS is 2 here: 8 goroutines
@@ -66,7 +96,7 @@ func benchAdvanceParallel(b *testing.B, s *Store, devices, window int, engine fu
 	}
 	b.RunParallel(func(pb *testing.PB) {
 		dev := next.Add(1)
-		ck := CollectionKey{Account: Account{User: fmt.Sprint("user", dev), Device: fmt.Sprint("device-", dev)}, Collection: "5"}
+		ck := CollectionKey{Account: Account{User: ids.user(dev), Device: ids.device(dev)}, Collection: "5"}
 		key, err := s.Advance(ctx, ck, InitialKey, SyncState{State: "0"})
 		if err != nil {
 			b.Error(err)
@@ -75,7 +105,7 @@ func benchAdvanceParallel(b *testing.B, s *Store, devices, window int, engine fu
 		win := make([]Change, window)
 		for n := 0; pb.Next(); n++ {
 			for i := range win {
-				win[i] = Change{Op: OpAdd, ItemID: fmt.Sprintf("M%d-%d", n, i)}
+				win[i] = Change{Op: OpAdd, ItemID: ids.item(n, i)}
 			}
 			if key, err = s.Advance(ctx, ck, key, SyncState{State: fmt.Sprint(n), Window: win}); err != nil {
 				b.Error(err)
