@@ -75,7 +75,7 @@ var (
 	}
 	longIDs = idShape{
 		user:   func(dev int64) string { return fmt.Sprintf("firstname.lastname%05d@example.org", dev)[:24] },
-		device: func(dev int64) string { return fmt.Sprintf("%032X", 0x9c3fa1d2e5b74c60+dev) },
+		device: func(dev int64) string { return fmt.Sprintf("%032X", 0x5c3fa1d2e5b74c60+dev) },
 		item:   func(n, i int) string { return fmt.Sprintf("M%013x%012x", n*1000+i, 0xa1b2c3d4e5) },
 	}
 )
