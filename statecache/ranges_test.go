@@ -57,6 +57,18 @@ func FuzzDecodeRange(f *testing.F) {
 	})
 }
 
+// newCollection resets collection 7 of alice's phone d1 on s, as a
+// phone's Sync with key 0 does, and returns it with its first key.
+func newCollection(t *testing.T, s *Store) (CollectionKey, SyncKey) {
+	t.Helper()
+	ck := CollectionKey{Account: Account{User: "alice", Device: "d1"}, Collection: "7"}
+	k, err := s.Advance(context.Background(), ck, InitialKey, SyncState{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ck, k
+}
+
 // rangeRows returns the number of range rows of ck's current generation.
 func rangeRows(t *testing.T, s *Store, ck CollectionKey) int {
 	t.Helper()
@@ -80,11 +92,8 @@ func rangeRows(t *testing.T, s *Store, ck CollectionKey) int {
 func TestRangeDeletes(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
-	ck := CollectionKey{Account: Account{User: "alice", Device: "d1"}, Collection: "7"}
-	k, err := s.Advance(ctx, ck, InitialKey, SyncState{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ck, k := newCollection(t, s)
+	var err error
 	const n = maxRangeIDs + 44 // two rows
 	win := make([]Change, n)
 	for i := range win {
@@ -140,11 +149,8 @@ func TestRangeDeletes(t *testing.T) {
 func TestReverseEntriesBeforeRanges(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
-	ck := CollectionKey{Account: Account{User: "alice", Device: "d1"}, Collection: "7"}
-	k, err := s.Advance(ctx, ck, InitialKey, SyncState{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ck, k := newCollection(t, s)
+	var err error
 	// What an older easgate wrote for 7:1 and 7:2.
 	err = s.update(ctx, func(txn kvTxn) error {
 		var r syncRec
