@@ -165,9 +165,10 @@ func TestConversationAcrossNodes(t *testing.T) {
 				}()
 				return ch
 			}
-			// Above Dovecot's 30 s fallback check, which is all an IDLE
-			// gets once the machine's inotify instances (128 per user)
-			// are taken by the other packages' Dovecots running at once.
+			// Generous: once the machine's inotify instances (128 per
+			// user) are taken by the other packages' Dovecots running at
+			// once, an IDLE gets only Dovecot's fallback check, every 2 s
+			// in the test servers (30 s by Dovecot's default).
 			const pingWait = 45 * time.Second
 			pingReq := &eas.PingRequest{HeartbeatInterval: 300, Folders: &eas.PingFolders{Folder: []eas.PingFolder{{ID: p.inbox, Class: "Email"}}}}
 			woken := ping(pingReq)

@@ -74,6 +74,11 @@ type PushOptions struct {
 	// tests with thousands of users need. All users share one system
 	// user here, which Dovecot requires for the reuse.
 	ReuseIMAP bool
+	// IdleCheck, when not zero, is how often IDLE looks at a mailbox
+	// once the kernel's inotify instances are used up (Dovecot's
+	// mailbox_idle_check_interval). Tests get 2 s; load scripts pass
+	// Dovecot's default, 30 s, to measure what production does.
+	IdleCheck time.Duration
 }
 
 // StartDovecotPush starts Dovecot as StartDovecot does, with the
@@ -114,6 +119,9 @@ func (o *PushOptions) env() []string {
 	}
 	if o.MaxUsers > 0 {
 		env = append(env, fmt.Sprintf("DOVECOT_MAX_USERS=%d", o.MaxUsers))
+	}
+	if o.IdleCheck > 0 {
+		env = append(env, fmt.Sprintf("DOVECOT_IDLE_CHECK=%d secs", int(o.IdleCheck.Seconds())))
 	}
 	if o.Users != nil {
 		var ups []string

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,6 +33,12 @@ func TestDovecot(t *testing.T) {
 		t.Errorf("bob's STATUS INBOX = %d messages, want 0", got)
 	}
 	greeting(t, d.Submission, "220 ")
+	// IDLE without inotify (used up by parallel test packages) still
+	// wakes within seconds.
+	out, err := exec.Command("doveconf", "-c", filepath.Join(d.Dir, "dovecot.conf"), "-h", "mailbox_idle_check_interval").CombinedOutput()
+	if got := strings.TrimSpace(string(out)); err != nil || got != "2 secs" {
+		t.Errorf("mailbox_idle_check_interval = %q, %v; want 2 secs", got, err)
+	}
 }
 
 func TestCyrus(t *testing.T) {

@@ -689,10 +689,11 @@ func readPingFolders(c net.Conn) (eas.PingStatus, []string, error) {
 func (r *realRun) startDovecot(idle bool) (string, error) {
 	const token = "pingload-events-token-0123456789"
 	d, stop, err := testserver.LaunchDovecotPush(&testserver.PushOptions{
-		URL:      "http://" + r.admin + imapdav.EventsPath,
-		Token:    token,
-		NoPush:   idle,
-		MaxUsers: r.n + 100, // process and client limits for an IDLE (or a command connection) each
+		URL:       "http://" + r.admin + imapdav.EventsPath,
+		Token:     token,
+		NoPush:    idle,
+		MaxUsers:  r.n + 100,        // process and client limits for an IDLE (or a command connection) each
+		IdleCheck: 30 * time.Second, // Dovecot's default, as in production
 		// Logins by the thousand: with a process started per login
 		// Dovecot managed 4–6 a second at load 16 (an hour for 19,000
 		// users' FolderSync and Ping), with reused processes ~300.

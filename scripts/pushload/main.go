@@ -137,7 +137,7 @@ func run(ctx context.Context, n, k int, events bool, connIdle time.Duration, fas
 	}
 	defer adminLn.Close()
 	po := &testserver.PushOptions{Users: users, MaxUsers: n, NoPush: !events, Token: token, FastLogin: fast,
-		URL: "http://" + adminLn.Addr().String() + imapdav.EventsPath}
+		URL: "http://" + adminLn.Addr().String() + imapdav.EventsPath, IdleCheck: 30 * time.Second}
 	dc, stop, err := testserver.LaunchDovecotPush(po)
 	if err != nil {
 		return r, err
