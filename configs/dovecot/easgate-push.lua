@@ -4,10 +4,16 @@
 -- per user. Install it readable by the mail user (mode 644) and load it with
 -- 95-easgate-push.conf; docs/OPERATIONS.md ("Store-side push") explains both.
 --
--- Body, one POST per transaction:
---   {"user":"alice","service":"imap","events":[{"event":"MessageAppend","mailbox":"INBOX","uid":3,"uidvalidity":1796585091}]}
--- easgate reads the user and the mailbox names (mailbox, mailbox_old);
--- there is no MODSEQ: an event is a hint, and easgate compares states.
+-- One POST per transaction, without a body: the user and the distinct
+-- mailbox names of its events (mailbox, and mailbox_old of a rename) are
+-- in the query,
+--   POST <push_lua_url>?user=alice&mailbox=INBOX&mailbox=Archive
+-- or "all=1" in place of the names when there are more than 64 of them or
+-- they would make the URL longer than 8 KB. Dovecot's Lua binding sends a
+-- body only after the server's "100 Continue": a second round trip within
+-- the timeout, which under load made POSTs fail (and easgate log "bad POST:
+-- unexpected EOF" for those Dovecot gave up on before sending the body).
+-- There is no MODSEQ: an event is a hint, and easgate compares states.
 --
 -- plugin settings (plugin { } block):
 --   push_lua_url            required: http://<easgate admin listener>/dovecot/events
@@ -17,35 +23,17 @@
 --                           waits for it, so keep it short. A failed POST is
 --                           dropped (easgate's periodic check catches it).
 
-local function json_str(s)
-  s = tostring(s)
-  s = s:gsub('[%c"\\]', function(c)
-    if c == '"' then return '\\"' elseif c == '\\' then return '\\\\' end
-    return string.format('\\u%04x', c:byte())
-  end)
-  return '"' .. s .. '"'
+-- percent-encodes s for a query (RFC 3986: only unreserved characters stay)
+local function esc(s)
+  return (tostring(s):gsub("[^%w%-%._~]", function(c)
+    return string.format("%%%02X", c:byte())
+  end))
 end
 
-local function json(v)
-  local t = type(v)
-  if t == "table" then
-    if #v > 0 or next(v) == nil then
-      local out = {}
-      for i = 1, #v do out[i] = json(v[i]) end
-      return "[" .. table.concat(out, ",") .. "]"
-    end
-    local out = {}
-    for k, x in pairs(v) do out[#out + 1] = json_str(k) .. ":" .. json(x) end
-    return "{" .. table.concat(out, ",") .. "}"
-  elseif t == "number" then
-    return string.format("%d", v)
-  elseif t == "boolean" then
-    return tostring(v)
-  elseif v == nil then
-    return "null"
-  end
-  return json_str(v)
-end
+-- most mailbox names one POST names, and the longest query it builds;
+-- past either it asks easgate to wake all of the user's folders
+local MAX_MAILBOXES = 64
+local MAX_QUERY = 8192
 
 -- read once per process: an imap process serves one user, an lmtp
 -- process several in turn, all with the same global settings
@@ -76,17 +64,26 @@ function script_init()
 end
 
 function dovecot_lua_notify_begin_txn(user)
-  return { user = user, events = {} }
+  return { user = user, events = 0, seen = {}, names = {}, len = 0, all = false }
 end
 
-local function add(ctx, e, extra)
-  local ev = { event = e.name, mailbox = e.mailbox }
-  if e.uid ~= nil then
-    ev.uid = e.uid
-    ev.uidvalidity = e.uid_validity
+-- notes mailbox name m of an event, once per transaction
+local function note(ctx, m)
+  if m == nil or m == "" or ctx.all or ctx.seen[m] then return end
+  local q = "&mailbox=" .. esc(m)
+  if #ctx.names == MAX_MAILBOXES or ctx.len + #q > MAX_QUERY then
+    ctx.all = true
+    return
   end
-  if extra then for k, v in pairs(extra) do ev[k] = v end end
-  table.insert(ctx.events, ev)
+  ctx.seen[m] = true
+  ctx.names[#ctx.names + 1] = q
+  ctx.len = ctx.len + #q
+end
+
+local function add(ctx, e, old)
+  ctx.events = ctx.events + 1
+  note(ctx, e.mailbox)
+  note(ctx, old)
 end
 
 function dovecot_lua_notify_event_message_new(ctx, e) add(ctx, e) end
@@ -104,27 +101,33 @@ end
 function dovecot_lua_notify_event_mailbox_create(ctx, e) add(ctx, e) end
 function dovecot_lua_notify_event_mailbox_delete(ctx, e) add(ctx, e) end
 function dovecot_lua_notify_event_mailbox_rename(ctx, e)
-  add(ctx, e, { mailbox_old = e.mailbox_old })
+  add(ctx, e, e.mailbox_old)
 end
 function dovecot_lua_notify_event_mailbox_subscribe(ctx, e) add(ctx, e) end
 function dovecot_lua_notify_event_mailbox_unsubscribe(ctx, e) add(ctx, e) end
 
 function dovecot_lua_notify_end_txn(ctx, success)
-  if not success or #ctx.events == 0 then return end
+  if not success or ctx.events == 0 then return end
   local c = client(ctx.user)
   if url == nil then
     dovecot.i_error("easgate-push: plugin setting push_lua_url is not set")
     return
   end
-  local req = c:request({ url = url, method = "POST" })
-  req:add_header("Content-Type", "application/json")
+  local q = "user=" .. esc(ctx.user.username)
+  if ctx.all then
+    q = q .. "&all=1"
+  else
+    q = q .. table.concat(ctx.names)
+  end
+  local sep = "?"
+  if url:find("?", 1, true) then sep = "&" end
+  local req = c:request({ url = url .. sep .. q, method = "POST" })
   if auth ~= nil then req:add_header("Authorization", auth) end
-  req:set_payload(json({ user = ctx.user.username, service = ctx.user.service, events = ctx.events }))
   local resp = req:submit()          -- blocks until the answer or the timeout
   local st = resp:status()
   if st < 200 or st >= 300 then
     dovecot.i_warning("easgate-push: POST " .. url .. " failed: " .. st .. " " ..
-                      tostring(resp:reason()) .. " (" .. #ctx.events ..
+                      tostring(resp:reason()) .. " (" .. ctx.events ..
                       " events of " .. ctx.user.username .. " dropped)")
   end
 end

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 )
 
 // LineProxy starts a loopback TCP proxy to target that calls onLine with
@@ -46,6 +47,51 @@ func LineProxy(t testing.TB, target string, onLine func(line []byte)) string {
 					}
 				}
 			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// DelayProxy starts a loopback TCP proxy to target that holds everything
+// it forwards, in either direction, for delay before passing it on, and
+// returns its address: each round trip through it costs 2 × delay, as
+// scheduling delays on a loaded machine do. It stops at the end of t.
+func DelayProxy(t testing.TB, target string, delay time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	pipe := func(dst, src net.Conn) {
+		defer dst.Close()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				time.Sleep(delay) // the latency this proxy is for
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return // closing dst passes the end on
+			}
+		}
+	}
+	go func() {
+		for {
+			cl, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			sv, err := net.Dial("tcp", target)
+			if err != nil {
+				cl.Close()
+				continue
+			}
+			go pipe(sv, cl)
+			go pipe(cl, sv)
 		}
 	}()
 	return ln.Addr().String()

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -386,6 +387,45 @@ func decodeEvents(r io.Reader) (*mailboxEvents, error) {
 	return ev, nil
 }
 
+// queryEvents reads the query of one POST of configs/dovecot/easgate-push.lua:
+//
+//	user=alice&mailbox=INBOX&mailbox=Archive    or    user=alice&all=1
+//
+// The script sends no body: Dovecot's Lua binding would send it only
+// after the server's "100 Continue", a second round trip within Dovecot's
+// timeout, which failed POSTs under load (issue 14). The query is bounded
+// by the listener's header limit; past maxEventMailboxes distinct names
+// every mailbox counts as changed. Other keys are ignored.
+func queryEvents(q string) (*mailboxEvents, error) {
+	v, err := url.ParseQuery(q)
+	if err != nil {
+		return nil, fmt.Errorf("imapdav: events: query: %w", err)
+	}
+	users := v["user"]
+	if len(users) != 1 || users[0] == "" || len(users[0]) > maxEventUser {
+		return nil, errors.New("imapdav: events: not one user, or one too long")
+	}
+	ev := &mailboxEvents{User: users[0], All: v.Get("all") == "1"}
+	for _, m := range v["mailbox"] {
+		if ev.All {
+			break
+		}
+		ev.Events++
+		if m == "" || slices.Contains(ev.Mailboxes, m) {
+			continue
+		}
+		if len(ev.Mailboxes) == maxEventMailboxes {
+			ev.All = true
+			break
+		}
+		ev.Mailboxes = append(ev.Mailboxes, m)
+	}
+	if ev.All {
+		ev.Mailboxes = nil
+	}
+	return ev, nil
+}
+
 // expectDelim reads the next token and checks that it is delim.
 func expectDelim(d *json.Decoder, delim json.Delim) error {
 	t, err := d.Token()
@@ -458,7 +498,13 @@ func (b *Backend) EventsHandler(o EventsOptions) (http.Handler, error) {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		ev, err := decodeEvents(http.MaxBytesReader(w, r.Body, maxEventBody))
+		var ev *mailboxEvents
+		var err error
+		if r.URL.RawQuery != "" {
+			ev, err = queryEvents(r.URL.RawQuery)
+		} else {
+			ev, err = decodeEvents(http.MaxBytesReader(w, r.Body, maxEventBody))
+		}
 		if err != nil {
 			observe("bad_request", 0)
 			log.Warn("imapdav: events: bad POST", "err", err)

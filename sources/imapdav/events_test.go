@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -544,5 +548,171 @@ func TestNotifyHoldsLittle(t *testing.T) {
 	// Generous against the allocator's rounding and other goroutines.
 	if per > 640 {
 		t.Errorf("%.0f bytes of heap per Notify on two folders, want at most 640", per)
+	}
+}
+
+// TestEventsSlowHops: a POST of configs/dovecot/easgate-push.lua gets
+// through when every hop between Dovecot and easgate is slow, as on a
+// loaded machine. Dovecot's Lua binding sends a request body only after
+// "100 Continue", two round trips within push_lua_timeout_msecs (200 ms):
+// at 60 ms per hop every POST failed (Dovecot gave up; past 100 ms it gave
+// up before sending the body, which easgate logged as "bad POST:
+// unexpected EOF"). The script sends no body, so a POST is one round trip.
+func TestEventsSlowHops(t *testing.T) {
+	const appends = 10
+	var mu sync.Mutex
+	outcomes := map[string]int{}
+	var expect []string
+	mux := http.NewServeMux()
+	ts := httptest.NewServer(mux)
+	t.Cleanup(ts.Close)
+	proxy := testserver.DelayProxy(t, ts.Listener.Addr().String(), 60*time.Millisecond)
+	d := testserver.StartDovecotPush(t, &testserver.PushOptions{URL: "http://" + proxy + EventsPath, Token: "imapdav-events-test"})
+	b, err := NewBackend(&Options{IMAP: d.IMAP, TLS: TLSNone, Events: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	h, err := b.EventsHandler(EventsOptions{Token: "imapdav-events-test", Observe: func(o string, _ int) {
+		mu.Lock()
+		outcomes[o]++
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle(EventsPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e := r.Header.Get("Expect"); e != "" {
+			mu.Lock()
+			expect = append(expect, e)
+			mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	}))
+	_, release := b.events.subscribe(nil, "alice", "INBOX", boxBase{})
+	defer release()
+	oc := dialOther(t, d.IMAP, "alice")
+	for i := range appends {
+		if _, err := appendRaw(oc, "INBOX", testMessage(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "every POST answered", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return outcomes["ok"]+outcomes["bad_request"] >= appends
+	})
+	lg, err := os.ReadFile(d.Dir + "/log/dovecot.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := strings.Count(string(lg), "easgate-push: POST")
+	if i := strings.Index(string(lg), "easgate-push: POST"); i >= 0 {
+		line, _, _ := strings.Cut(string(lg[i:]), "\n")
+		t.Logf("Dovecot: %s", line)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("%d APPENDs at 60 ms per hop: outcomes %v, %d POSTs failed in Dovecot's log", appends, outcomes, failed)
+	if failed != 0 || outcomes["ok"] != appends || len(outcomes) != 1 {
+		t.Errorf("%d APPENDs: outcomes %v, %d POSTs failed in Dovecot's log; want %d ok, none failed", appends, outcomes, failed, appends)
+	}
+	if len(expect) > 0 {
+		t.Errorf("POSTs with Expect: %q, want none: each costs a round trip more", expect)
+	}
+}
+
+func TestQueryEvents(t *testing.T) {
+	many := make([]string, maxEventMailboxes+1)
+	for i := range many {
+		many[i] = "mailbox=B" + strconv.Itoa(i)
+	}
+	tests := []struct {
+		name, query string
+		want        *mailboxEvents // nil: an error
+	}{
+		{"one mailbox", "user=alice&mailbox=INBOX", &mailboxEvents{User: "alice", Mailboxes: []string{"INBOX"}, Events: 1}},
+		{"move: two, once each", "mailbox=Archive&user=alice&mailbox=INBOX&mailbox=Archive",
+			&mailboxEvents{User: "alice", Mailboxes: []string{"Archive", "INBOX"}, Events: 3}},
+		{"encoded names", "user=CORP%5Calice&mailbox=Entw%C3%BCrfe%20%26%20more", &mailboxEvents{User: `CORP\alice`, Mailboxes: []string{"Entwürfe & more"}, Events: 1}},
+		{"all", "user=alice&all=1&mailbox=INBOX", &mailboxEvents{User: "alice", All: true}},
+		{"too many mailboxes wake all", "user=alice&" + strings.Join(many, "&"), &mailboxEvents{User: "alice", All: true, Events: maxEventMailboxes + 1}},
+		{"unknown keys ignored", "user=bob&service=imap&mailbox=Sent", &mailboxEvents{User: "bob", Mailboxes: []string{"Sent"}, Events: 1}},
+		{"no user", "mailbox=INBOX", nil},
+		{"two users", "user=alice&user=bob&mailbox=INBOX", nil},
+		{"empty user", "user=&mailbox=INBOX", nil},
+		{"user too long", "user=" + strings.Repeat("a", maxEventUser+1), nil},
+		{"bad escape", "user=alice&mailbox=%zz", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := queryEvents(tt.query)
+			if tt.want == nil {
+				if err == nil {
+					t.Fatalf("queryEvents(%q) = %+v, want an error", tt.query, got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("queryEvents(%q) = %v", tt.query, err)
+			}
+			if got.User != tt.want.User || got.All != tt.want.All || got.Events != tt.want.Events || !slices.Equal(got.Mailboxes, tt.want.Mailboxes) {
+				t.Errorf("queryEvents(%q) = %+v, want %+v", tt.query, got, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzQueryEvents(f *testing.F) {
+	f.Add("user=alice&mailbox=INBOX&mailbox=Archive")
+	f.Add("user=alice&all=1")
+	f.Add("user=CORP%5Calice&mailbox=Entw%C3%BCrfe")
+	f.Fuzz(func(t *testing.T, q string) {
+		ev, err := queryEvents(q)
+		if err != nil {
+			return
+		}
+		if ev.User == "" || len(ev.User) > maxEventUser || len(ev.Mailboxes) > maxEventMailboxes || ev.All && len(ev.Mailboxes) > 0 {
+			t.Fatalf("queryEvents(%q) = %+v: out of bounds", q, ev)
+		}
+		if slices.Contains(ev.Mailboxes, "") || len(slices.Compact(slices.Sorted(slices.Values(ev.Mailboxes)))) != len(ev.Mailboxes) {
+			t.Fatalf("queryEvents(%q) = %+v: empty or repeated names", q, ev)
+		}
+	})
+}
+
+// TestEventsScriptQuery: the shipped script names the user and each
+// mailbox of a transaction once in the query, both names of a rename,
+// and sends neither a body nor "Expect: 100-continue".
+func TestEventsScriptQuery(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, fmt.Sprintf("%s %s body=%d expect=%q", r.Method, r.URL.RawQuery, len(body), r.Header.Get("Expect")))
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(ts.Close)
+	d := testserver.StartDovecotPush(t, &testserver.PushOptions{URL: ts.URL + EventsPath, Token: "imapdav-events-test"})
+	oc := dialOther(t, d.IMAP, "alice")
+	old := fmt.Sprintf("Q%d ü&x", boxSeq.Add(1))
+	if err := oc.Create(old, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := oc.Rename(old, old+"2", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	enc := func(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "+", "%20") }
+	want := []string{
+		"POST user=alice&mailbox=" + enc(old) + " body=0 expect=\"\"",
+		"POST user=alice&mailbox=" + enc(old+"2") + "&mailbox=" + enc(old) + " body=0 expect=\"\"",
+	}
+	waitFor(t, "two POSTs", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 2 })
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(got, want) {
+		t.Errorf("POSTs\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
