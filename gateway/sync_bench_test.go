@@ -173,8 +173,24 @@ func (e *syncBench) serve(b *testing.B, device string, c eas.SyncCollection) []b
 // over loopback HTTP. Each iteration is a new device, so that it starts
 // from nothing; the client's decoding of each response is not timed.
 func BenchmarkSyncInitial5000(b *testing.B) {
+	benchSyncInitial(b, newSyncBench(b))
+}
+
+// BenchmarkSyncInitialPostgres5000 is BenchmarkSyncInitial5000 with the
+// state on PostgreSQL, which shares the machine: each window is then an
+// Advance of 100 new ServerIds committed there, and the look-up of the
+// window's items before it.
+func BenchmarkSyncInitialPostgres5000(b *testing.B) {
+	pg := testserver.StartPostgres(b)
+	st, err := statecache.OpenPostgres(context.Background(), pg.Schema(b), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchSyncInitial(b, newSyncBenchOn(b, st))
+}
+
+func benchSyncInitial(b *testing.B, e *syncBench) {
 	const n, window = 5000, 100
-	e := newSyncBench(b)
 	start := time.Now()
 	if err := syncBenchFill(e.src, n, true); err != nil {
 		b.Fatal(err)

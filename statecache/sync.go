@@ -607,13 +607,23 @@ func (s *Store) KnownIDs(ctx context.Context, key CollectionKey, items []string)
 		if err != nil || !found {
 			return err
 		}
+		// One getMany: a window of changed mail asks this for each of
+		// its items, and on PostgreSQL a get each was a round trip each.
+		keys := make([][]byte, len(items))
+		ik := itemKeys(key, r.Gen)
 		for i, id := range items {
-			sid, ok, err := getID(txn, itemKey(key, r.Gen, pByStore, id))
-			if err != nil {
-				return err
+			keys[i] = ik(pByStore, id)
+		}
+		vals, ok, err := txn.getMany(keys)
+		if err != nil {
+			return err
+		}
+		for i := range items {
+			if !ok[i] {
+				continue
 			}
-			if ok {
-				out[i] = sid
+			if out[i], err = decodeID(vals[i]); err != nil {
+				return err
 			}
 		}
 		return nil
