@@ -20,7 +20,10 @@ import (
 //	a user dev f e collectionID   → serverFolderID
 //	a user dev c collectionID     → syncRec        Sync key, item counter, window
 //	a user dev i collectionID gen s itemID   → serverID   item map of one
-//	a user dev i collectionID gen e serverID → itemID     generation, both ways
+//	a user dev i collectionID gen r lastN    → idRange    generation, both ways:
+//	                                                      ServerIds firstN…lastN (ranges.go)
+//	a user dev i collectionID gen e serverID → itemID     the same, one per item,
+//	                                                      as written before ranges
 //	a user dev q command          → request body   last Sync/Ping, for empty ones (requests.go)
 //	a user dev m                  → submittedRec   recent SendMail ClientIds (requests.go)
 //	z start                       → end            range still to delete
