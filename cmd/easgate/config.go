@@ -210,6 +210,10 @@ type IMAPConfig struct {
 
 	// ConnIdle logs out a command connection unused this long; default 1m.
 	ConnIdle time.Duration `toml:"conn_idle"`
+	// PageTrust is how long a listing's later pages are served without a
+	// STATUS to show the folder unchanged; default 1s, 0s: a STATUS per
+	// page.
+	PageTrust time.Duration `toml:"page_trust"`
 	// EventsToken, when set, turns on store-side push: Dovecot's
 	// push_notification plugin (configs/dovecot/) posts mailbox events
 	// to /dovecot/events on the admin listener with "Authorization:
@@ -294,7 +298,7 @@ func defaultConfig() *Config {
 		Admin:   AdminConfig{Listen: "127.0.0.1:8081", UserConsole: true, QuarantineNotice: true},
 		Policy:  PolicyConfig{Mode: "allow"},
 		JMAP:    JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls", ListChunk: 10000, FetchConns: 2, IdleConns: 64},
-		IMAP:    IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4, ConnIdle: time.Minute, EventsCheck: 5 * time.Minute, EventsCheckRate: 50, EventsCheckConns: 4},
+		IMAP:    IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4, ConnIdle: time.Minute, PageTrust: time.Second, EventsCheck: 5 * time.Minute, EventsCheckRate: 50, EventsCheckConns: 4},
 		DAV:     DAVConfig{PollInterval: 60 * time.Second, PollIntervalActive: 5 * time.Second, PollActiveFor: time.Minute, PollsPerMinute: 20},
 		SMIME:   SMIMEConfig{Revocation: "off", RevocationTimeout: 5 * time.Second},
 		Graph:   defaultGraphConfig(),
@@ -579,6 +583,9 @@ func (c *Config) validate() error {
 	}
 	if m.ConnIdle <= 0 {
 		e.add("imap.conn_idle", "%v is not positive", m.ConnIdle)
+	}
+	if m.PageTrust < 0 {
+		e.add("imap.page_trust", "%v is negative", m.PageTrust)
 	}
 	if m.EventsCheck <= 0 {
 		e.add("imap.events_check", "%v is not positive", m.EventsCheck)

@@ -256,8 +256,9 @@ func TestConfigErrors(t *testing.T) {
 				"config: imap.delete: \"destroy\" is not one of trash, expunge\n" +
 				"config: imap.conns_per_user: 0 is less than 1"},
 		{"imap-events", "", []string{"EASGATE_IMAP_EVENTS_TOKEN=short", "EASGATE_IMAP_EVENTS_CHECK=0s", "EASGATE_IMAP_CONN_IDLE=-1s",
-			"EASGATE_IMAP_EVENTS_CHECK_RATE=0", "EASGATE_IMAP_EVENTS_CHECK_CONNS=0"},
+			"EASGATE_IMAP_EVENTS_CHECK_RATE=0", "EASGATE_IMAP_EVENTS_CHECK_CONNS=0", "EASGATE_IMAP_PAGE_TRUST=-1s"},
 			"config: imap.conn_idle: -1s is not positive\n" +
+				"config: imap.page_trust: -1s is negative\n" +
 				"config: imap.events_check: 0s is not positive\n" +
 				"config: imap.events_check_rate: 0 is not positive\n" +
 				"config: imap.events_check_conns: 0 is less than 1\n" +

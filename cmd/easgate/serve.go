@@ -212,6 +212,7 @@ func storeBackend(cfg *Config, k string, log *slog.Logger, state *statecache.Sto
 			MaxConns:   m.ConnsPerUser,
 			MaxIdle:    m.IdlePerUser,
 			ConnIdle:   m.ConnIdle,
+			PageTrust:  pageTrust(m.PageTrust),
 			Events:     m.EventsToken != "",
 			EventCheck: m.EventsCheck,
 			// The checks' bounds, across the node.
@@ -234,6 +235,15 @@ func storeBackend(cfg *Config, k string, log *slog.Logger, state *statecache.Sto
 	default:
 		return nil, fmt.Errorf("config: store.kind: %q is not one of memory, jmap, imapdav, graph", k)
 	}
+}
+
+// pageTrust is imap.page_trust as imapdav.Options.PageTrust, where zero
+// means the default and a negative value none.
+func pageTrust(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // closingBackend is a Backend built from several, each closed with it.

@@ -451,19 +451,9 @@ type mod struct {
 	modseq uint64
 }
 
-// pageTrust is how long a listing's later pages are served from the
-// candidates of its first page without a STATUS to show the folder
-// unchanged: at most one STATUS a second while a phone pages through a
-// folder. On Dovecot with maildir a STATUS costs a read of the folder's
-// whole dovecot-uidlist whenever the folder's index changed since the
-// last one, and the listing's own FETCHes change it (they fill Dovecot's
-// cache on a cold mailbox): one STATUS per window made a first Sync of
-// 50,000 mails cost Dovecot O(mailbox²) (issue 14). What changes in the
-// folder meanwhile is not lost: the state a listing ends with keeps the
-// counters of its first page, so the next Changes finds them different
-// and asks the server, and a message expunged meanwhile is left out by
-// Get and reported removed later.
-const pageTrust = time.Second
+// defaultPageTrust is Options.PageTrust's default: at most one STATUS a
+// second while a phone pages through a folder.
+const defaultPageTrust = time.Second
 
 // pageCache is what a folder's last listing from a SELECT learnt: its
 // candidates and undeleted UIDs, reused by the next page while the
@@ -512,7 +502,7 @@ func (s *Source) pageFor(f string, cnt counters, st *mailState) (*pageCache, boo
 
 // trustedPage returns the cached candidates of folder f for a listing
 // in progress (st's cursor is inside the candidates, UID not 0) when the
-// server showed them current within pageTrust.
+// server showed them current within Options.PageTrust.
 func (s *Source) trustedPage(f string, st *mailState) (*pageCache, bool) {
 	if st.UID == 0 {
 		return nil, false

@@ -1,7 +1,10 @@
 package imapdav
 
 import (
+	"fmt"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,6 +161,61 @@ func TestPagesWhileChanging(t *testing.T) {
 			}
 			if !slices.Contains(flagged, ids[0]) {
 				t.Errorf("flagged %q never came again (again: %v)", ids[0], flagged)
+			}
+		})
+	}
+}
+
+// TestPageTrustOption: Options.PageTrust decides whether a listing's later
+// pages ask STATUS: not within it (the default, 1 s, and an hour here),
+// once per page when negative.
+func TestPageTrustOption(t *testing.T) {
+	d := testserver.StartDovecot(t)
+	for _, tc := range []struct {
+		name   string
+		trust  time.Duration
+		status int // STATUS commands for pages 2 and 3
+	}{{"hour", time.Hour, 0}, {"never", -1, 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var statuses atomic.Int64
+			addr := testserver.LineProxy(t, d.IMAP, func(line []byte) {
+				if _, cmd, ok := strings.Cut(string(line), " "); ok && strings.HasPrefix(strings.ToUpper(cmd), "STATUS ") {
+					statuses.Add(1)
+				}
+			})
+			ctx := t.Context()
+			src, err := Dial(ctx, &Options{IMAP: addr, TLS: TLSNone, PageTrust: tc.trust}, "alice", testserver.Users["alice"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			oc := dialOther(t, d.IMAP, "alice")
+			folder := fmt.Sprintf("P%d", boxSeq.Add(1))
+			if err := oc.Create(folder, nil).Wait(); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 30 {
+				if _, err := appendRaw(oc, folder, testMessage(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dl, err := src.Changes(ctx, sources.FolderID(folder), "", 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := statuses.Load()
+			got := len(dl.Changed)
+			for dl.More {
+				if dl, err = src.Changes(ctx, sources.FolderID(folder), dl.Next, 10); err != nil {
+					t.Fatal(err)
+				}
+				got += len(dl.Changed)
+			}
+			if got != 30 {
+				t.Errorf("listed %d messages, want 30", got)
+			}
+			if n := statuses.Load() - before; n != int64(tc.status) {
+				t.Errorf("PageTrust %v: %d STATUS for pages 2 and 3, want %d", tc.trust, n, tc.status)
 			}
 		})
 	}

@@ -97,6 +97,20 @@ type Options struct {
 	// waits for push should hold none.
 	ConnIdle time.Duration
 
+	// PageTrust is how long a listing's later pages are served from the
+	// candidates of its first page without a STATUS to show the folder
+	// unchanged; zero means 1 second, a negative value never (a STATUS
+	// per page). On Dovecot with maildir a STATUS costs a read of the
+	// folder's whole dovecot-uidlist whenever the folder's index changed
+	// since the last one, and the listing's own FETCHes change it (they
+	// fill Dovecot's cache on a cold mailbox): one STATUS per window made
+	// a first Sync of 50,000 mails cost Dovecot O(mailbox²) (issue 14).
+	// What changes in the folder meanwhile is not lost: the state a
+	// listing ends with keeps the counters of its first page, so the next
+	// Changes finds them different and asks the server, and a message
+	// expunged meanwhile is left out by Get and reported removed later.
+	PageTrust time.Duration
+
 	// Delete is what Delete does; empty means DeleteToTrash.
 	Delete DeleteMode
 
@@ -135,6 +149,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ConnIdle <= 0 {
 		o.ConnIdle = time.Minute
+	}
+	if o.PageTrust == 0 {
+		o.PageTrust = defaultPageTrust
 	}
 	if o.Delete == "" {
 		o.Delete = DeleteToTrash
@@ -322,7 +339,7 @@ type Source struct {
 	pim      []sources.Folder                   // the DAV folders last listed, answered while DAV is down
 	snaps    map[string]snapshot                // flag snapshots, without CONDSTORE
 	page     *pageCache                         // the last Changes' candidates, for the next page
-	trust    time.Duration                      // pageTrust; tests change it
+	trust    time.Duration                      // Options.PageTrust; tests change it
 	seen     []seenBox                          // counters last read, for Notify's base (eventcheck.go)
 
 	// noCondStore makes Changes ignore CONDSTORE, to test the fallback.
@@ -366,7 +383,7 @@ func newSource(o *Options, user, password string) *Source {
 		secret:   sha256.Sum256([]byte(password)),
 		lastUsed: time.Now(),
 		lists:    make(map[sources.State][]sources.Folder),
-		trust:    pageTrust,
+		trust:    o.PageTrust,
 	}
 	s.pool = newPool(s)
 	s.idle = newIdleHub(s)
