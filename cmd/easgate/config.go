@@ -195,8 +195,14 @@ type JMAPConfig struct {
 	IdleIMAP     string        `toml:"idle_imap"`     // host:port of the store's IMAP, for IDLE; empty: EventSource only
 	IdleTLS      string        `toml:"idle_tls"`      // tls (default), starttls or none
 	ListChunk    int           `toml:"list_chunk"`    // ids a first listing fetches per Email/query; default 10000
-	FetchConns   int           `toml:"fetch_conns"`   // Email/get requests one fetch sends at once; default 2
-	IdleConns    int           `toml:"idle_conns"`    // idle connections to the store kept for reuse; default 64
+	FetchConns   int           `toml:"fetch_conns"`   // Email/get requests one fetch sends at once; default 1
+	// A first Sync's next window fetched while the current one is sent:
+	// how many windows a user holds (0: off), the most one may hold, and
+	// how long one is kept and its fetch may run.
+	PrefetchWindows int           `toml:"prefetch_windows"` // default 2
+	PrefetchBytes   int           `toml:"prefetch_bytes"`   // default 4 MiB
+	PrefetchTTL     time.Duration `toml:"prefetch_ttl"`     // default 30s
+	IdleConns       int           `toml:"idle_conns"`       // idle connections to the store kept for reuse; default 64
 }
 
 // IMAPConfig is the [imap] section, for store kind imapdav.
@@ -295,9 +301,10 @@ func defaultConfig() *Config {
 	return &Config{
 		Server: ServerConfig{Listen: "127.0.0.1:8080", LogLevel: "info", LogFormat: "text",
 			HeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
-		Admin:   AdminConfig{Listen: "127.0.0.1:8081", UserConsole: true, QuarantineNotice: true},
-		Policy:  PolicyConfig{Mode: "allow"},
-		JMAP:    JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls", ListChunk: 10000, FetchConns: 2, IdleConns: 64},
+		Admin:  AdminConfig{Listen: "127.0.0.1:8081", UserConsole: true, QuarantineNotice: true},
+		Policy: PolicyConfig{Mode: "allow"},
+		JMAP: JMAPConfig{Auth: "passthrough", PollInterval: 30 * time.Second, Delete: "trash", IdleTLS: "tls", ListChunk: 10000, FetchConns: 1, IdleConns: 64,
+			PrefetchWindows: 2, PrefetchBytes: 4 << 20, PrefetchTTL: 30 * time.Second},
 		IMAP:    IMAPConfig{TLS: "tls", Delete: "trash", IdlePerUser: 8, ConnsPerUser: 4, ConnIdle: time.Minute, PageTrust: time.Second, EventsCheck: 5 * time.Minute, EventsCheckRate: 50, EventsCheckConns: 4},
 		DAV:     DAVConfig{PollInterval: 60 * time.Second, PollIntervalActive: 5 * time.Second, PollActiveFor: time.Minute, PollsPerMinute: 20},
 		SMIME:   SMIMEConfig{Revocation: "off", RevocationTimeout: 5 * time.Second},
@@ -557,6 +564,15 @@ func (c *Config) validate() error {
 	}
 	if j.FetchConns < 1 || j.FetchConns > 16 {
 		e.add("jmap.fetch_conns", "%d is not between 1 and 16", j.FetchConns)
+	}
+	if j.PrefetchWindows < 0 || j.PrefetchWindows > 64 {
+		e.add("jmap.prefetch_windows", "%d is not between 0 and 64", j.PrefetchWindows)
+	}
+	if j.PrefetchBytes < 64<<10 || j.PrefetchBytes > 256<<20 {
+		e.add("jmap.prefetch_bytes", "%d is not between 65536 and 268435456", j.PrefetchBytes)
+	}
+	if j.PrefetchTTL < time.Second || j.PrefetchTTL > 10*time.Minute {
+		e.add("jmap.prefetch_ttl", "%v is not between 1s and 10m", j.PrefetchTTL)
 	}
 	if j.IdleConns < 1 || j.IdleConns > 10000 {
 		e.add("jmap.idle_conns", "%d is not between 1 and 10000", j.IdleConns)

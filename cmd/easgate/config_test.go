@@ -249,6 +249,10 @@ func TestConfigErrors(t *testing.T) {
 		{"jmap-idle", "", []string{"EASGATE_JMAP_IDLE_IMAP=cyrus", "EASGATE_JMAP_IDLE_TLS=ssl"},
 			"config: jmap.idle_imap: \"cyrus\" is not host:port\n" +
 				"config: jmap.idle_tls: \"ssl\" is not one of tls, starttls, none"},
+		{"jmap-prefetch", "", []string{"EASGATE_JMAP_PREFETCH_WINDOWS=-1", "EASGATE_JMAP_PREFETCH_BYTES=1000", "EASGATE_JMAP_PREFETCH_TTL=0s"},
+			"config: jmap.prefetch_windows: -1 is not between 0 and 64\n" +
+				"config: jmap.prefetch_bytes: 1000 is not between 65536 and 268435456\n" +
+				"config: jmap.prefetch_ttl: 0s is not between 1s and 10m"},
 		{"imap", "", []string{"EASGATE_IMAP_TLS=ssl", "EASGATE_IMAP_SUBMISSION=smtp.example.com",
 			"EASGATE_IMAP_DELETE=destroy", "EASGATE_IMAP_CONNS_PER_USER=0"},
 			"config: imap.tls: \"ssl\" is not one of tls, starttls, none\n" +

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
@@ -175,6 +176,9 @@ func storeBackend(cfg *Config, k string, log *slog.Logger, state *statecache.Sto
 			PollInterval:    j.PollInterval,
 			ListChunk:       j.ListChunk,
 			FetchConns:      j.FetchConns,
+			PrefetchWindows: cmp.Or(j.PrefetchWindows, -1), // 0 turns it off
+			PrefetchBytes:   j.PrefetchBytes,
+			PrefetchTTL:     j.PrefetchTTL,
 			IdleConns:       j.IdleConns,
 			MaxUsers:        cfg.Store.MaxUsers,
 			Logger:          log,

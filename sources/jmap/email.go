@@ -156,6 +156,11 @@ func (s *Source) Changes(ctx context.Context, f sources.FolderID, since sources.
 // the top, shifts nothing), which fetches the next segment.
 func (s *Source) list(ctx context.Context, f sources.FolderID, st mailState, max int) (sources.Delta, error) {
 	var d sources.Delta
+	defer func() {
+		if len(d.Changed) > 0 {
+			s.ahead.claim(f, d.Changed[0], st.E)
+		}
+	}()
 	for {
 		sg, i := s.lists.find(f, st.Q, st.N, st.Cursor)
 		if sg == nil {
@@ -173,6 +178,9 @@ func (s *Source) list(ctx context.Context, f sources.FolderID, st mailState, max
 			d.Changed = append(d.Changed, sources.ItemID(id))
 		}
 		st.delivered(sg.ids[i : i+n])
+		if max > 0 {
+			s.lists.handed(sg, i+n, max)
+		}
 		if i+n == len(sg.ids) {
 			s.lists.done(sg) // passed: the next page needs the next segment
 			if sg.end {
@@ -240,7 +248,7 @@ func (s *Source) segment(ctx context.Context, f sources.FolderID, st *mailState)
 	case lim < limit && uint64(len(ids)) >= lim:
 		end = false
 	}
-	sg := &segment{folder: f, q: st.Q, start: st.N, after: st.Cursor, ids: slices.Clip(ids), end: end}
+	sg := &segment{folder: f, q: st.Q, e: st.E, start: st.N, after: st.Cursor, ids: slices.Clip(ids), end: end}
 	s.lists.put(sg)
 	return sg, nil
 }
@@ -351,6 +359,9 @@ func (s *Source) delta(ctx context.Context, f sources.FolderID, st mailState, ma
 	ids := slices.Concat(slices.Collect(maps.Keys(changed)), removed)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
+	// A window fetched ahead that holds mail changed since is older than
+	// the state this delta hands out: no Get after it may take it.
+	s.ahead.forget(slices.Concat(ids, slices.Collect(maps.Keys(left))))
 
 	target := mailState{Kind: complete, Q: qNow, E: eNow}
 	if st.Kind == paging {
@@ -487,9 +498,10 @@ var bodyProps = []string{"partId", "blobId", "size", "name", "type", "charset", 
 // a request costs Cyrus 1.7–2.5 ms of CPU before any mail (issue 14).
 const minFetchPart = 25
 
-// Get implements sources.Source. One Email/get per maxObjectsInGet ids,
-// as many per request as maxCallsInRequest allows, spread over up to
-// Options.FetchConns requests sent at once.
+// Get implements sources.Source. The mails come from the window fetched
+// ahead for a listing's Get (prefetch.go) as far as it holds them, the
+// rest from fetch; a Get that reaches a listing's frontier starts
+// fetching the next window.
 func (s *Source) Get(ctx context.Context, f sources.FolderID, ids []sources.ItemID, o *sources.GetOptions) ([]sources.Item, error) {
 	if isPIM(f) {
 		p := s.pimStore()
@@ -504,6 +516,48 @@ func (s *Source) Get(ctx context.Context, f sources.FolderID, ids []sources.Item
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	var got fetched
+	rest := ids
+	if a := s.ahead.take(f, keyOf(o), ids); a != nil {
+		select {
+		case <-a.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("jmap: Email/get in %q: %w", f, ctx.Err())
+		}
+		if a.err == nil {
+			got, rest = a.mails, nil
+			for _, id := range ids {
+				if !a.ids[id] {
+					rest = append(rest, id)
+				}
+			}
+		}
+	}
+	if len(rest) > 0 {
+		m, err := s.fetch(ctx, f, rest, o)
+		if err != nil {
+			return nil, err
+		}
+		if got == nil {
+			got = m
+		} else {
+			maps.Copy(got, m)
+		}
+	}
+	s.prefetch(f, ids[len(ids)-1], o)
+	items := make([]sources.Item, 0, len(ids))
+	for _, id := range ids {
+		if e := got[id]; e != nil {
+			items = append(items, s.toItem(f, e, o))
+		}
+	}
+	return items, nil
+}
+
+// fetch gets the mails ids of folder f: one Email/get per
+// maxObjectsInGet ids, as many per request as maxCallsInRequest allows,
+// spread over up to Options.FetchConns requests sent at once.
+func (s *Source) fetch(ctx context.Context, f sources.FolderID, ids []sources.ItemID, o *sources.GetOptions) (fetched, error) {
 	props := slices.Clone(emailProps)
 	if o.Text {
 		props = append(props, "textBody")
@@ -541,7 +595,7 @@ func (s *Source) Get(ctx context.Context, f sources.FolderID, ids []sources.Item
 	if err := s.doParallel(ctx, calls); err != nil {
 		return nil, err
 	}
-	byID := make(map[sources.ItemID]*wireEmail, len(ids))
+	byID := make(fetched, len(ids))
 	for i, c := range calls {
 		if err := methodError(c.err); err != nil {
 			return nil, fmt.Errorf("jmap: Email/get in %q: %w", f, err)
@@ -552,13 +606,7 @@ func (s *Source) Get(ctx context.Context, f sources.FolderID, ids []sources.Item
 			}
 		}
 	}
-	items := make([]sources.Item, 0, len(byID))
-	for _, id := range ids {
-		if e := byID[id]; e != nil {
-			items = append(items, s.toItem(f, e, o))
-		}
-	}
-	return items, nil
+	return byID, nil
 }
 
 // doParallel sends calls, none of which refers to another, in up to

@@ -1,6 +1,7 @@
 package jmap
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -34,11 +35,17 @@ const (
 type segment struct {
 	folder sources.FolderID
 	q      string // the listing's queryState: which listing it belongs to
+	e      string // and its Email state
 	start  int    // how many ids the listing delivered before ids[0]
 	after  string // the id delivered just before ids[0]; "" at the top
 	ids    []gojmap.ID
 	end    bool // ids reach the folder's end
 	used   time.Time
+
+	// pos is how many of ids the listing has handed out, and window
+	// how many it asked for last: what follows is its next window,
+	// which Get may fetch ahead (prefetch.go).
+	pos, window int
 }
 
 // at returns where in sg a listing continues that has delivered n ids,
@@ -80,6 +87,28 @@ func (ss *segments) find(f sources.FolderID, q string, n int, cursor string) (*s
 		}
 	}
 	return nil, 0
+}
+
+// handed records that the listing handed out sg's ids up to pos, in a
+// window of at most window.
+func (ss *segments) handed(sg *segment, pos, window int) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	sg.pos, sg.window = pos, window
+}
+
+// following returns the ids of the window that follows last in a
+// listing of folder f, as far as a segment holds them, and the Email
+// state the listing began in.
+func (ss *segments) following(f sources.FolderID, last gojmap.ID) ([]gojmap.ID, string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for _, sg := range ss.list {
+		if sg.folder == f && sg.pos > 0 && sg.pos < len(sg.ids) && sg.ids[sg.pos-1] == last {
+			return slices.Clone(sg.ids[sg.pos:min(len(sg.ids), sg.pos+sg.window)]), sg.e
+		}
+	}
+	return nil, ""
 }
 
 // put adds sg, evicting the least recently used segment past the limit.
