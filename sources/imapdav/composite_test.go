@@ -2,7 +2,10 @@ package imapdav
 
 import (
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/easgate/easgate/internal/testserver"
 	"github.com/easgate/easgate/sources"
@@ -51,5 +54,101 @@ func TestComposite(t *testing.T) {
 	}
 	if _, err := src.Changes(ctx, davF, "", 0); err != nil {
 		t.Errorf("Changes(%q) = %v", davF, err)
+	}
+}
+
+// TestCompositeNotify: one Notify on mail and DAV folders calls back,
+// once, at a change to either: an APPEND on Dovecot (through the shared
+// IDLE connection) or a contact written on Radicale (through the user's
+// shared DAV poller).
+func TestCompositeNotify(t *testing.T) {
+	d := testserver.StartDovecot(t)
+	r := testserver.StartRadicale(t)
+	b, err := NewBackend(&Options{IMAP: d.IMAP, TLS: TLSNone,
+		DAV: &dav.Options{CalDAV: r.URL, CardDAV: r.URL, PollInterval: 100 * time.Millisecond, ActivePollInterval: 100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := t.Context()
+	src, err := b.Login(ctx, "alice", testserver.Users["alice"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := src.(*Source)
+	fd, err := src.Folders(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var book sources.FolderID
+	for _, f := range fd.Changed {
+		if f.Kind == sources.KindContacts {
+			book = f.ID
+		}
+	}
+	if book == "" {
+		t.Fatalf("Folders = %+v, want an address book", fd.Changed)
+	}
+	oc := dialOther(t, d.IMAP, "alice")
+	folder := fmt.Sprintf("C%d", boxSeq.Add(1))
+	if err := oc.Create(folder, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	fs := []sources.FolderID{sources.FolderID(folder), book}
+	notify := func() (chan struct{}, *atomic.Int32, func()) {
+		t.Helper()
+		called, calls := make(chan struct{}, 8), &atomic.Int32{}
+		stop, err := s.Notify(fs, func() { calls.Add(1); called <- struct{}{} })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return called, calls, stop
+	}
+	// Mail: the IDLE connection is up once the first change arrives;
+	// APPEND until one does.
+	called, calls, stop := notify()
+	for i := 0; ; i++ {
+		if _, err := appendRaw(oc, folder, testMessage(i)); err != nil {
+			t.Fatal(err)
+		}
+		if waitCalled(called, 300*time.Millisecond) {
+			break
+		}
+		if i == 60 {
+			t.Fatal("no call back within 60 APPENDs")
+		}
+	}
+	stop()
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d calls for one change, want 1", n)
+	}
+	// DAV: the poller notes the address book's version at its first
+	// check; write until a change is seen.
+	called, _, stop = notify()
+	defer stop()
+	w := src.(sources.Writer)
+	for i := 0; ; i++ {
+		it := &sources.Item{Contact: &sources.Contact{FirstName: "Notify", LastName: fmt.Sprint(i), FileAs: fmt.Sprint("Notify ", i)}}
+		if _, _, err := w.Put(ctx, book, it, ""); err != nil {
+			t.Fatal(err)
+		}
+		if waitCalled(called, 300*time.Millisecond) {
+			break
+		}
+		if i == 60 {
+			t.Fatal("no call back within 60 contacts written")
+		}
+	}
+}
+
+// waitCalled reports whether ch receives within d.
+func waitCalled(ch <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+		return false
 	}
 }

@@ -593,51 +593,96 @@ func (s *Source) eventWatch(ctx context.Context, fs []sources.FolderID) ([]sourc
 	return got, nil
 }
 
-// Notify implements sources.Notifier with mailbox events (Options.Events):
-// a waiting phone then holds neither an IMAP connection nor a goroutine,
-// only its subscriptions. fn runs once, eventGather after the first event
-// for one of fs (so that a MOVE's two events count as one change), or
-// after the user's check (eventcheck.go) found one of fs changed or could
-// not tell, since the server drops an event it failed to post: the
-// caller then compares states. The check compares with what this Source
-// last read of each folder (the caller's comparison before Notify);
-// without one, the next check calls fn anyway. Without events, and for
-// dav: folders, Notify answers sources.ErrUnsupported and callers use
-// Watch.
+// Notify implements sources.Notifier, so that a waiting phone holds no
+// goroutine. Mail folders wait, with mailbox events (Options.Events), on
+// subscriptions only; without, on the user's shared IDLE connection of
+// each folder (idleNotify). dav: folders wait on the DAV store's shared
+// poller. fn runs once, a moment after the first change to one of fs (so
+// that a MOVE's two events count as one change), or when the store can no
+// longer tell: with events, after the user's check (eventcheck.go) found
+// one of fs changed or could not tell, since the server drops an event it
+// failed to post; with IDLE, when the connection was lost; with DAV, when
+// a check failed. The caller then compares states. The events check
+// compares with what this Source last read of each folder (the caller's
+// comparison before Notify); without one, the next check calls fn anyway.
 func (s *Source) Notify(fs []sources.FolderID, fn func()) (func(), error) {
-	if s.events == nil {
-		return nil, sources.ErrUnsupported
-	}
+	var mail, pim []sources.FolderID
 	for _, f := range fs {
 		if isDAV(f) {
-			return nil, sources.ErrUnsupported
+			pim = append(pim, f)
+		} else {
+			mail = append(mail, f)
 		}
 	}
-	n := &eventNotify{fn: fn, hub: s.events, boxes: make([]*eventBox, len(fs))}
-	n.f.fn = n.fire
+	if len(pim) == 0 {
+		return s.mailNotify(mail, fn), nil
+	}
+	d, err := s.davStore(pim[0])
+	if err != nil {
+		return nil, err
+	}
+	dn, ok := d.(sources.Notifier)
+	if !ok {
+		return nil, sources.ErrUnsupported
+	}
+	if len(mail) == 0 {
+		return dn.Notify(pim, fn)
+	}
+	// Both: each part calls o.fire, which calls fn once.
+	o := &notifyOnce{}
+	o.init(fn, 0)
+	stopDAV, err := dn.Notify(pim, o.fire)
+	if err != nil {
+		return nil, err
+	}
+	stopMail := s.mailNotify(mail, o.fire)
+	return func() { stopMail(); stopDAV() }, nil
+}
+
+// mailNotify is Notify of mail folders fs.
+func (s *Source) mailNotify(fs []sources.FolderID, fn func()) func() {
+	if s.events == nil {
+		return s.idleNotify(fs, fn)
+	}
+	n := &eventNotify{hub: s.events, boxes: make([]*eventBox, len(fs))}
+	n.init(fn, eventGather)
 	user := eventUser(s.user)
 	for i, id := range fs {
 		n.u, n.boxes[i] = s.events.addFunc(s, user, string(id), s.seenBase(string(id)), &n.f)
 	}
-	return n.stop, nil
+	return n.stop
 }
 
-// eventNotify is one Notify registration, in one record rather than a
-// closure and a release func per folder: a waiting phone holds it.
+// notifyOnce is the part of a Notify registration that calls back: f is
+// in the watched boxes' callbacks, and calls fn once, gather after the
+// first change.
+type notifyOnce struct {
+	f      eventFunc
+	fired  atomic.Bool
+	fn     func()
+	gather time.Duration
+}
+
+func (o *notifyOnce) init(fn func(), gather time.Duration) {
+	o.fn, o.gather = fn, gather
+	o.f.fn = o.fire
+}
+
+// fire calls fn gather from now, the first time only.
+func (o *notifyOnce) fire() {
+	if o.fired.CompareAndSwap(false, true) {
+		time.AfterFunc(o.gather, o.fn)
+	}
+}
+
+// eventNotify is one Notify registration with events, in one record
+// rather than a closure and a release func per folder: a waiting phone
+// holds it.
 type eventNotify struct {
-	f     eventFunc // in the boxes' fns; calls fire
-	fired atomic.Bool
-	fn    func()
+	notifyOnce
 	hub   *eventHub
 	u     *watchedUser
 	boxes []*eventBox
-}
-
-// fire calls fn eventGather from now, the first time only.
-func (n *eventNotify) fire() {
-	if n.fired.CompareAndSwap(false, true) {
-		time.AfterFunc(eventGather, n.fn)
-	}
 }
 
 // stop ends the registration; a second call does nothing.

@@ -460,8 +460,7 @@ func TestEventHubFuncs(t *testing.T) {
 
 // TestEventNotify: with events, Notify calls back at an APPEND on Dovecot
 // with no IDLE connection and no goroutine of its own; stop leaves no
-// subscription. Without events it answers sources.ErrUnsupported, for
-// callers to use Watch.
+// subscription; with a dav: folder but no DAV store it registers nothing.
 func TestEventNotify(t *testing.T) {
 	e := startEvents(t, time.Hour, "imapdav-events-test")
 	src, err := e.b.Login(t.Context(), "alice", testserver.Users["alice"])
@@ -498,13 +497,11 @@ func TestEventNotify(t *testing.T) {
 	if n := e.b.events.watchers(); n != 0 {
 		t.Errorf("after stop: %d watched mailboxes, want none", n)
 	}
-	o := Options{}.withDefaults()
-	plain := newSource(&o, "bob", "x")
-	if _, err := plain.Notify([]sources.FolderID{"INBOX"}, func() {}); !errors.Is(err, sources.ErrUnsupported) {
-		t.Errorf("Notify without events: %v, want ErrUnsupported", err)
+	if _, err := s.Notify([]sources.FolderID{"INBOX", "dav:x"}, func() {}); !errors.Is(err, sources.ErrNotFound) {
+		t.Errorf("Notify of a dav: folder without a DAV store: %v, want ErrNotFound", err)
 	}
-	if _, err := s.Notify([]sources.FolderID{"dav:x"}, func() {}); !errors.Is(err, sources.ErrUnsupported) {
-		t.Errorf("Notify of a dav: folder: %v, want ErrUnsupported", err)
+	if n := e.b.events.watchers(); n != 0 {
+		t.Errorf("after a failed Notify: %d watched mailboxes, want none", n)
 	}
 }
 

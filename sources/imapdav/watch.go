@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,11 +35,13 @@ type idleHub struct {
 }
 
 // idleBox is the IDLE connection of one folder. gen is closed, and
-// replaced, on every change the server reports.
+// replaced, on every change the server reports; fns, Notify's callbacks,
+// are called then too.
 type idleBox struct {
 	name   string
 	refs   int
 	gen    chan struct{}
+	fns    []*eventFunc
 	cancel context.CancelFunc
 	ready  chan struct{} // closed once the first IDLE runs (or failed)
 
@@ -56,13 +59,38 @@ func newIdleHub(s *Source) *idleHub { return &idleHub{s: s, boxes: make(map[stri
 func (h *idleHub) subscribe(name string) (ch <-chan struct{}, ready <-chan struct{}, release func(), ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
+	b := h.join(name)
+	if b == nil {
 		return nil, nil, nil, false
+	}
+	var once sync.Once
+	return b.gen, b.ready, func() { once.Do(func() { h.release(b) }) }, true
+}
+
+// addFunc has f.fn called, with the hub's lock held, at every change of
+// folder name, until removeFunc; ok is false when the user's IDLE limit
+// is reached.
+func (h *idleHub) addFunc(name string, f *eventFunc) (b *idleBox, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if b = h.join(name); b == nil {
+		return nil, false
+	}
+	b.fns = append(b.fns, f)
+	return b, true
+}
+
+// join adds a watcher to folder name's box, starting its IDLE connection
+// if it has none, and returns the box; nil when the hub is closed or the
+// user's IDLE limit is reached. The caller holds h.mu.
+func (h *idleHub) join(name string) *idleBox {
+	if h.closed {
+		return nil
 	}
 	b := h.boxes[name]
 	if b == nil {
 		if len(h.boxes) >= h.s.opts.MaxIdle {
-			return nil, nil, nil, false
+			return nil
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		b = &idleBox{name: name, gen: make(chan struct{}), cancel: cancel, ready: make(chan struct{})}
@@ -70,8 +98,21 @@ func (h *idleHub) subscribe(name string) (ch <-chan struct{}, ready <-chan struc
 		go h.run(ctx, b)
 	}
 	b.refs++
-	var once sync.Once
-	return b.gen, b.ready, func() { once.Do(func() { h.release(b) }) }, true
+	return b
+}
+
+// removeFunc ends addFunc's registration of f on b, once: a second call
+// finds f gone and does nothing.
+func (h *idleHub) removeFunc(b *idleBox, f *eventFunc) {
+	h.mu.Lock()
+	i := slices.Index(b.fns, f)
+	if i >= 0 {
+		b.fns = slices.Delete(b.fns, i, i+1)
+	}
+	h.mu.Unlock()
+	if i >= 0 {
+		h.release(b)
+	}
 }
 
 func (h *idleHub) release(b *idleBox) {
@@ -95,6 +136,9 @@ func (h *idleHub) signal(b *idleBox) {
 	h.mu.Lock()
 	close(b.gen)
 	b.gen = make(chan struct{})
+	for _, f := range b.fns {
+		f.fn()
+	}
 	h.mu.Unlock()
 }
 
@@ -293,7 +337,7 @@ func (s *Source) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.Fo
 				return
 			}
 			// Let changes to other folders that arrive together count too.
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(idleGather)
 			var got []sources.FolderID
 			for _, sb := range subs {
 				select {
@@ -315,6 +359,50 @@ func (s *Source) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.Fo
 		return nil, ctx.Err()
 	}
 }
+
+// idleNotify is Notify without events: fn is called from the user's
+// shared IDLE connections of fs, and a waiting phone holds no goroutine
+// of its own. Folders past the user's IDLE limit are polled, as Watch
+// does: fn is called after Options.PollInterval, and the caller compares.
+func (s *Source) idleNotify(fs []sources.FolderID, fn func()) func() {
+	n := &idleNotify{hub: s.idle, boxes: make([]*idleBox, 0, len(fs))}
+	n.init(fn, idleGather)
+	poll := false
+	for _, f := range fs {
+		b, ok := s.idle.addFunc(string(f), &n.f)
+		if !ok {
+			poll = true
+			continue
+		}
+		n.boxes = append(n.boxes, b)
+	}
+	if poll {
+		n.poll = time.AfterFunc(s.opts.PollInterval, n.fire)
+	}
+	return n.stop
+}
+
+// idleNotify is one Notify registration on IDLE connections.
+type idleNotify struct {
+	notifyOnce
+	hub   *idleHub
+	boxes []*idleBox
+	poll  *time.Timer // folders past the IDLE limit; nil when none
+}
+
+// stop ends the registration; a second call does nothing.
+func (n *idleNotify) stop() {
+	if n.poll != nil {
+		n.poll.Stop()
+	}
+	for _, b := range n.boxes {
+		n.hub.removeFunc(b, &n.f)
+	}
+}
+
+// idleGather is how long a woken watcher waits for changes to its other
+// folders that arrive together.
+const idleGather = 20 * time.Millisecond
 
 // changedSince compares two SELECT answers.
 func changedSince(a, b *imap.SelectData) bool {

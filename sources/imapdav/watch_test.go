@@ -1,7 +1,10 @@
 package imapdav
 
 import (
+	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,5 +94,82 @@ func TestIdleReconnect(t *testing.T) {
 	case <-ch:
 	case <-time.After(5 * time.Second):
 		t.Fatal("no change reported after the reconnect")
+	}
+}
+
+// TestIdleNotify: without events, Notify calls back from the user's one
+// shared IDLE connection of the folder at an APPEND on Dovecot, every
+// registration of the user's phones, with no goroutine per registration;
+// stop leaves nothing. Folders past the user's IDLE limit are polled: the
+// registration is called back after PollInterval, for the caller to
+// compare.
+func TestIdleNotify(t *testing.T) {
+	d := testserver.StartDovecot(t)
+	src, err := Dial(t.Context(), &Options{IMAP: d.IMAP, TLS: TLSNone, MaxIdle: 1, PollInterval: 200 * time.Millisecond}, "alice", testserver.Users["alice"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	oc := dialOther(t, d.IMAP, "alice")
+	folder := fmt.Sprintf("N%d", boxSeq.Add(1))
+	if err := oc.Create(folder, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	fs := []sources.FolderID{sources.FolderID(folder)}
+	// The folder's IDLE connection, up before counting goroutines.
+	_, ready, release, ok := src.idle.subscribe(folder)
+	if !ok {
+		t.Fatal("subscribe: no IDLE slot")
+	}
+	<-ready
+	const phones = 20
+	var wg sync.WaitGroup
+	g0 := runtime.NumGoroutine()
+	stops := make([]func(), phones)
+	for i := range stops {
+		wg.Add(1)
+		var once sync.Once
+		if stops[i], err = src.Notify(fs, func() { once.Do(wg.Done) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := runtime.NumGoroutine() - g0; n >= phones/2 {
+		t.Errorf("%d more goroutines for %d registrations, want none of their own", n, phones)
+	}
+	if _, err := appendRaw(oc, folder, testMessage(1)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("not every registration was called back within 20 s of an APPEND")
+	}
+	// INBOX is past the limit of one IDLE connection: polled, the
+	// registration is called back after PollInterval.
+	polled := make(chan struct{})
+	stopPolled, err := src.Notify([]sources.FolderID{sources.FolderID(folder), "INBOX"}, func() { close(polled) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-polled:
+	case <-time.After(20 * time.Second):
+		t.Fatal("a registration past the IDLE limit was not called back within 20 s (PollInterval 200 ms)")
+	}
+	stopPolled()
+	for _, stop := range stops {
+		stop()
+		stop()
+	}
+	release()
+	src.idle.mu.Lock()
+	defer src.idle.mu.Unlock()
+	if b := src.idle.boxes[folder]; b == nil || b.refs != 0 || len(b.fns) != 0 {
+		t.Errorf("after every stop: box %+v, want it lingering with no watcher", b)
+	}
+	if len(src.idle.boxes) != 1 {
+		t.Errorf("%d IDLE boxes, want the folder's only (INBOX's was past the limit)", len(src.idle.boxes))
 	}
 }

@@ -20,7 +20,10 @@ var _ interface {
 	Get(context.Context, sources.FolderID, []sources.ItemID, *sources.GetOptions) ([]sources.Item, error)
 } = (*Store)(nil)
 var _ sources.Writer = (*Store)(nil)
-var _ sources.Watcher = (*Store)(nil)
+var (
+	_ sources.Watcher  = (*Store)(nil)
+	_ sources.Notifier = (*Store)(nil)
+)
 var _ sources.Stater = (*Store)(nil)
 
 // multigetBatch bounds the hrefs of one multiget REPORT.

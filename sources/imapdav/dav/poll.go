@@ -99,14 +99,27 @@ type watched struct {
 	due      time.Time     // when to check next
 }
 
-// waiter is one Watch call.
+// waiter is one Watch call, or one Notify registration (fn).
 type waiter struct {
 	ch      chan struct{} // receives once something is recorded below
+	fn      func()        // Notify's callback, in place of ch
 	changed []int         // indexes into the Watch's folders
 	err     error
 }
 
+// changes records that the folders at idx changed, and tells w.
+func (w *waiter) changes(idx []int) {
+	if w.fn == nil { // Notify's caller compares all its folders
+		w.changed = append(w.changed, idx...)
+	}
+	w.notify()
+}
+
 func (w *waiter) notify() {
+	if w.fn != nil {
+		w.fn()
+		return
+	}
 	select {
 	case w.ch <- struct{}{}:
 	default:
@@ -131,7 +144,8 @@ func (s *Store) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.Fol
 		}
 		paths[i] = c.path
 	}
-	w, release := s.hub.subscribe(s, paths)
+	w := &waiter{ch: make(chan struct{}, 1)}
+	release := s.hub.subscribe(s, paths, w)
 	defer release()
 	select {
 	case <-ctx.Done():
@@ -152,10 +166,29 @@ func (s *Store) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.Fol
 	return out, nil
 }
 
-// subscribe adds a waiter on paths to s's user, starting the user's
+// Notify implements sources.Notifier on the user's shared poller, as
+// Watch does but without a goroutine: fn is called, with the Hub's lock
+// held, whenever the poller finds one of fs changed or gone, or a check
+// fails (the caller then compares states and learns of the outage), until
+// stop. Finding the collections of fs may ask the server, once per
+// folder the Store has not resolved yet.
+func (s *Store) Notify(fs []sources.FolderID, fn func()) (stop func(), err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+	defer cancel()
+	paths := make([]string, len(fs))
+	for i, f := range fs {
+		c, err := s.collection(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		paths[i] = c.path
+	}
+	return s.hub.subscribe(s, paths, &waiter{fn: fn}), nil
+}
+
+// subscribe adds waiter w on paths to s's user, starting the user's
 // poller if none runs. release removes it again.
-func (h *Hub) subscribe(s *Store, paths []string) (w *waiter, release func()) {
-	w = &waiter{ch: make(chan struct{}, 1)}
+func (h *Hub) subscribe(s *Store, paths []string, w *waiter) (release func()) {
 	now := time.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -185,7 +218,7 @@ func (h *Hub) subscribe(s *Store, paths []string) (w *waiter, release func()) {
 		p.poke()
 	}
 	var once sync.Once
-	return w, func() { once.Do(func() { h.release(p, w, paths) }) }
+	return func() { once.Do(func() { h.release(p, w, paths) }) }
 }
 
 // release ends waiter w. The last waiter of a user stops the poller at
@@ -372,8 +405,7 @@ func (p *poller) seen(c *watched, v string, err error) (changed bool) {
 	switch {
 	case err != nil && isNotFound(err):
 		for w, idx := range c.waiters {
-			w.changed = append(w.changed, idx...)
-			w.notify()
+			w.changes(idx)
 		}
 		c.known, c.interval, changed = false, s.pollMax, true
 	case err != nil:
@@ -387,8 +419,7 @@ func (p *poller) seen(c *watched, v string, err error) (changed bool) {
 	case v != c.version:
 		c.version, c.interval, c.active, changed = v, s.pollMin, now.Add(s.activeFor), true
 		for w, idx := range c.waiters {
-			w.changed = append(w.changed, idx...)
-			w.notify()
+			w.changes(idx)
 		}
 	case now.Before(c.active):
 	default:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -355,6 +356,62 @@ func TestWatchPoll(t *testing.T) {
 			t.Run("Shared", func(t *testing.T) { testWatchShared(t, srv) })
 			t.Run("Budget", func(t *testing.T) { testWatchBudget(t, srv) })
 			t.Run("Write", func(t *testing.T) { testWatchWrite(t, srv) })
+			t.Run("Notify", func(t *testing.T) { testNotify(t, srv) })
 		})
+	}
+}
+
+// testNotify: a Notify registration waits on the user's shared poller as
+// a Watch does, without a goroutine of its own: a change on the server
+// calls back every registration of alice's devices, and stopping them all
+// ends the poller.
+func testNotify(t *testing.T, srv *testserver.DAV) {
+	const interval = 100 * time.Millisecond
+	e := newPollEnv(t, srv, Options{PollInterval: interval, ActivePollInterval: interval, PollsPerMinute: 10000})
+	waitFor(t, "no poller", func() bool { _, running, _, _ := e.poller(); return !running })
+	g0 := runtime.NumGoroutine()
+	const phones = 10
+	var wg sync.WaitGroup
+	var stops []func()
+	for i := range phones {
+		s := e.a
+		if i%2 == 1 {
+			s = e.b
+		}
+		wg.Add(1)
+		var once sync.Once
+		stop, err := s.Notify([]sources.FolderID{e.book, e.cal}, func() { once.Do(wg.Done) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		stops = append(stops, stop)
+	}
+	// The poller's goroutine, and the transport's, not one per phone.
+	if n := runtime.NumGoroutine() - g0; n >= phones/2 {
+		t.Errorf("%d more goroutines for %d registrations, want none of their own", n, phones)
+	}
+	waitFor(t, "the address book checked once", func() bool { return e.known(e.bookPath) })
+	r := raw{t, strings.TrimSuffix(e.a.base.String(), "/"), "alice"}
+	uid := fmt.Sprintf("notify%d", time.Now().UnixNano())
+	card := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + uid + "\r\nFN:Notify Test\r\nN:Test;Notify;;;\r\nEND:VCARD\r\n"
+	if _, _, err := r.do(t.Context(), "PUT", e.bookPath+uid+".vcf", "text/vcard", card); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("not every registration was called back 20s after the change")
+	}
+	_, _, _, pdone := e.poller()
+	for _, stop := range stops {
+		stop()
+		stop()
+	}
+	select {
+	case <-pdone:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the poller still runs 20s after every registration stopped")
 	}
 }
