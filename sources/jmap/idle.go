@@ -214,3 +214,29 @@ func (l *idleLink) watch(ctx context.Context, fs []sources.FolderID, ch chan<- s
 		}
 	}
 }
+
+// notify has fn called whenever IDLE reports a change in one of fs's mail
+// folders, and returns the func that ends that; nil when IDLE cannot
+// serve them (the EventSource still does).
+func (l *idleLink) notify(fs []sources.FolderID, fn func()) (stop func()) {
+	ctx, cancel := context.WithTimeout(context.Background(), idleSetup)
+	defer cancel()
+	is, names, err := l.source(ctx, fs)
+	if err != nil {
+		l.s.log.Warn("jmap: imap idle unavailable; using the EventSource alone", "err", err, "retry_in", idleRetry)
+		return nil
+	}
+	nt, ok := is.(sources.Notifier)
+	if is == nil || len(names) == 0 || !ok {
+		return nil
+	}
+	stop, err = nt.Notify(names, fn)
+	if err != nil {
+		l.s.log.Debug("jmap: imap idle", "err", err)
+		return nil
+	}
+	return stop
+}
+
+// idleSetup bounds Notify's IMAP login and name lookup.
+const idleSetup = 30 * time.Second

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -657,5 +658,77 @@ func TestIdleLatency(t *testing.T) {
 	t.Logf("idle: wake-up after LMTP delivery, 5 deliveries: min %v, median %v, max %v", lat[0], lat[2], lat[4])
 	if lat[4] > 5*time.Second {
 		t.Errorf("Watch woke %v after delivery, want well under 5 s", lat[4])
+	}
+}
+
+// TestPushNotify: Notify waits on the user's one push connection (and,
+// with Options.Idle, the user's shared IMAP IDLE) without a goroutine per
+// registration: a delivery calls back every registration of the user's
+// three phones once, and stopping them all leaves no watcher.
+func TestPushNotify(t *testing.T) {
+	cy := testserver.StartCyrus(t, &testserver.CyrusOptions{Push: true})
+	for _, tc := range []struct {
+		name string
+		o    Options
+	}{
+		{"push", Options{PollInterval: time.Hour}},
+		{"push+idle", Options{PollInterval: time.Hour, Idle: idleLogin(t, cy)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := login(t, cy.JMAP, "alice", tc.o)
+			in := inbox(t, src, sources.KindInbox)
+			const phones = 3
+			var calls atomic.Int32
+			var wg sync.WaitGroup
+			stops := make([]func(), phones)
+			g0 := runtime.NumGoroutine()
+			for i := range stops {
+				wg.Add(1)
+				var err error
+				if stops[i], err = src.Notify([]sources.FolderID{in}, func() { calls.Add(1); wg.Done() }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The hub's stream (and the IDLE connection's), not one per phone.
+			if n := runtime.NumGoroutine() - g0; n > 6 {
+				t.Errorf("%d more goroutines for %d registrations", n, phones)
+			}
+			done := make(chan struct{})
+			go func() { wg.Wait(); close(done) }()
+			// The stream (or IDLE) may not be up yet: deliver until called.
+			for i := 0; ; i++ {
+				testserver.Deliver(t, cy.LMTP, "alice", message(100+i, ""))
+				if waitDone(done, 2*time.Second) {
+					break
+				}
+				if i == 10 {
+					t.Fatalf("%d of %d registrations called back after 11 deliveries", calls.Load(), phones)
+				}
+			}
+			for _, stop := range stops {
+				stop()
+				stop()
+			}
+			if n := calls.Load(); n != phones {
+				t.Errorf("%d calls, want one per registration (%d)", n, phones)
+			}
+			src.push.mu.Lock()
+			defer src.push.mu.Unlock()
+			if src.push.watchers != 0 || len(src.push.fns) != 0 {
+				t.Errorf("after every stop: %d watchers, %d callbacks; want none", src.push.watchers, len(src.push.fns))
+			}
+		})
+	}
+}
+
+// waitDone reports whether ch closes within d.
+func waitDone(ch <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+		return false
 	}
 }

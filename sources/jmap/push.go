@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gojmap "git.sr.ht/~rockorager/go-jmap"
@@ -19,7 +20,10 @@ import (
 	"github.com/easgate/easgate/sources"
 )
 
-var _ sources.Watcher = (*Source)(nil)
+var (
+	_ sources.Watcher  = (*Source)(nil)
+	_ sources.Notifier = (*Source)(nil)
+)
 
 // errNoPush means the server has no usable EventSource: no
 // eventSourceUrl, or 204 as Debian's Cyrus 3.6 answers (built without
@@ -43,8 +47,13 @@ type hub struct {
 	linger   *time.Timer
 	lastID   string
 	polling  bool
-	connects int // streams opened, for tests
+	connects int         // streams opened, for tests
+	fns      []*pushFunc // Notify's callbacks, run at each event
 }
+
+// pushFunc is a Notify callback, told whether the event may concern mail
+// and pim folders; its address identifies it.
+type pushFunc struct{ fn func(mail, pim bool) }
 
 func newHub(s *Source) *hub { return &hub{s: s, wake: make(chan struct{})} }
 
@@ -53,6 +62,36 @@ func newHub(s *Source) *hub { return &hub{s: s, wake: make(chan struct{})} }
 func (h *hub) subscribe() (<-chan struct{}, uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.join()
+	return h.wake, h.pimSeq
+}
+
+// addFunc registers f as a watcher, starting the connection if needed;
+// f.fn runs at every event, with the hub's lock held, until removeFunc.
+func (h *hub) addFunc(f *pushFunc) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.join()
+	h.fns = append(h.fns, f)
+}
+
+// removeFunc ends addFunc's registration of f, once: a second call finds
+// f gone and does nothing.
+func (h *hub) removeFunc(f *pushFunc) {
+	h.mu.Lock()
+	i := slices.Index(h.fns, f)
+	if i >= 0 {
+		h.fns = slices.Delete(h.fns, i, i+1)
+	}
+	h.mu.Unlock()
+	if i >= 0 {
+		h.unsubscribe()
+	}
+}
+
+// join counts one more watcher and starts the connection if none runs.
+// h.mu is held.
+func (h *hub) join() {
 	h.watchers++
 	if h.linger != nil {
 		h.linger.Stop()
@@ -63,7 +102,6 @@ func (h *hub) subscribe() (<-chan struct{}, uint64) {
 		h.cancel = cancel
 		go h.run(ctx)
 	}
-	return h.wake, h.pimSeq
 }
 
 // unsubscribe ends a watcher; the connection lingers for the next one.
@@ -116,6 +154,9 @@ func (h *hub) broadcast(mail, pim bool) {
 	}
 	close(h.wake)
 	h.wake = make(chan struct{})
+	for _, f := range h.fns {
+		f.fn(mail, pim)
+	}
 }
 
 // run keeps the stream open until ctx ends, backing off from 1 s to a
@@ -345,5 +386,62 @@ func (s *Source) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.Fo
 		if len(changed) > 0 {
 			return slices.Clip(changed), nil
 		}
+	}
+}
+
+// Notify implements sources.Notifier on the user's shared push connection
+// (and, with Options.Idle, the user's shared IMAP IDLE connections), so
+// that a waiting phone holds no goroutine: fn is called once, at the
+// first event that may concern one of fs (mail or pim, as Watch tells
+// them apart), or at the next poll when the server cannot push. The
+// caller then compares states. With Options.Idle the mail folders are
+// mapped to IMAP names, which may ask the store; a failure there leaves
+// waking to the EventSource, as in Watch.
+func (s *Source) Notify(fs []sources.FolderID, fn func()) (func(), error) {
+	n := &pushNotify{hub: s.push, fn: fn}
+	for _, f := range fs {
+		if isPIM(f) {
+			n.pim = true
+		} else {
+			n.mail = true
+		}
+	}
+	n.f.fn = n.event
+	s.push.addFunc(&n.f)
+	if s.idle != nil && n.mail {
+		n.idleStop = s.idle.notify(fs, n.fire)
+	}
+	return n.stop, nil
+}
+
+// pushNotify is one Notify registration.
+type pushNotify struct {
+	f         pushFunc
+	hub       *hub
+	mail, pim bool // fs holds mail folders, pim folders
+	fired     atomic.Bool
+	fn        func()
+	idleStop  func() // nil without IDLE
+}
+
+// event is called at every push event.
+func (n *pushNotify) event(mail, pim bool) {
+	if mail && n.mail || pim && n.pim {
+		n.fire()
+	}
+}
+
+// fire calls fn, the first time only.
+func (n *pushNotify) fire() {
+	if n.fired.CompareAndSwap(false, true) {
+		n.fn()
+	}
+}
+
+// stop ends the registration; a second call does nothing.
+func (n *pushNotify) stop() {
+	n.hub.removeFunc(&n.f)
+	if n.idleStop != nil {
+		n.idleStop()
 	}
 }
