@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -270,5 +273,57 @@ func TestLogin(t *testing.T) {
 	s2, _ := b.Login(context.Background(), "Alice@Example.com", "pw-alice")
 	if s1 != s2 {
 		t.Error("two logins of one mailbox got two Sources; they must share one journal and poller")
+	}
+}
+
+// TestNotify: Notify waits on the mailbox's shared poller without a
+// goroutine per registration: a delivery to the Inbox calls back every
+// registration of the user's phones once, a delivery elsewhere none, and
+// stopping them all ends the poller.
+func TestNotify(t *testing.T) {
+	g, b := newBackend(t, graphemu.Options{}, Options{PollInterval: 50 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond})
+	src := login(t, b, "alice")
+	inbox := inboxOf(t, src)
+	const phones = 5
+	var calls atomic.Int32
+	var wg sync.WaitGroup
+	stops := make([]func(), phones)
+	g0 := runtime.NumGoroutine()
+	for i := range stops {
+		wg.Add(1)
+		var err error
+		if stops[i], err = src.Notify([]sources.FolderID{inbox}, func() { calls.Add(1); wg.Done() }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := runtime.NumGoroutine() - g0; n > 2 {
+		t.Errorf("%d more goroutines for %d registrations, want the poller's only", n, phones)
+	}
+	g.Emu.DeliverMail(alice, "archive", mail(1))
+	g.Emu.DeliverMail(alice, "inbox", mail(2))
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%d of %d registrations called back 20 s after a delivery", calls.Load(), phones)
+	}
+	for _, stop := range stops {
+		stop()
+		stop()
+	}
+	if n := calls.Load(); n != phones {
+		t.Errorf("%d calls, want one per registration (%d)", n, phones)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		src.poll.mu.Lock()
+		running, n := src.poll.running, len(src.poll.waiters)
+		src.poll.mu.Unlock()
+		if !running && n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("20 s after every stop: poller running %v with %d waiters", running, n)
+		}
 	}
 }

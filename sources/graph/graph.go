@@ -314,6 +314,7 @@ var (
 	_ sources.Flagger      = (*Source)(nil)
 	_ sources.FolderWriter = (*Source)(nil)
 	_ sources.Watcher      = (*Source)(nil)
+	_ sources.Notifier     = (*Source)(nil)
 	_ sources.Sender       = (*Source)(nil)
 	_ sources.Replier      = (*Source)(nil)
 	_ sources.Searcher     = (*Source)(nil)

@@ -30,9 +30,12 @@ type poller struct {
 	stopped bool
 }
 
+// waiter is one Watch call, or one Notify registration (fn).
 type waiter struct {
 	folders map[sources.FolderID]uint64 // folder → journal seq when the wait began
 	ch      chan []sources.FolderID
+	fn      func() // Notify's callback, in place of ch
+	fired   bool   // fn ran; guarded by the poller's mu
 }
 
 func newPoller(s *Source) *poller {
@@ -41,36 +44,61 @@ func newPoller(s *Source) *poller {
 
 // Watch implements sources.Watcher.
 func (s *Source) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.FolderID, error) {
-	w := &waiter{folders: make(map[sources.FolderID]uint64, len(fs)), ch: make(chan []sources.FolderID, 1)}
-	for _, fid := range fs {
-		f, err := s.feed(ctx, fid)
-		if err != nil {
-			return nil, err
-		}
-		if err := f.lock(ctx); err != nil {
-			return nil, err
-		}
-		if f.link == "" {
-			// A journal nobody has read yet: its first round is the baseline.
-			if err := f.sync(ctx); err != nil {
-				f.mu.Unlock()
-				return nil, err
-			}
-		}
-		w.folders[fid] = f.seq
-		f.mu.Unlock()
+	w := &waiter{ch: make(chan []sources.FolderID, 1)}
+	if err := s.start(ctx, w, fs); err != nil {
+		return nil, err
 	}
-	s.poll.add(w)
 	defer s.poll.remove(w)
-	if s.b.notify != nil {
-		s.b.notify.ensure(s)
-	}
 	select {
 	case changed := <-w.ch:
 		return changed, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// Notify implements sources.Notifier on the mailbox's shared poller, as
+// Watch does but without a goroutine: fn is called once, with the
+// poller's lock held, after a poll round found one of fs changed. A
+// journal nobody has read yet is read first, for its baseline, within a
+// minute.
+func (s *Source) Notify(fs []sources.FolderID, fn func()) (stop func(), err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w := &waiter{fn: fn}
+	if err := s.start(ctx, w, fs); err != nil {
+		return nil, err
+	}
+	return func() { s.poll.remove(w) }, nil
+}
+
+// start records where the journals of fs stand for w and adds w to the
+// poller, subscribing to the mailbox's notifications when configured.
+func (s *Source) start(ctx context.Context, w *waiter, fs []sources.FolderID) error {
+	w.folders = make(map[sources.FolderID]uint64, len(fs))
+	for _, fid := range fs {
+		f, err := s.feed(ctx, fid)
+		if err != nil {
+			return err
+		}
+		if err := f.lock(ctx); err != nil {
+			return err
+		}
+		if f.link == "" {
+			// A journal nobody has read yet: its first round is the baseline.
+			if err := f.sync(ctx); err != nil {
+				f.mu.Unlock()
+				return err
+			}
+		}
+		w.folders[fid] = f.seq
+		f.mu.Unlock()
+	}
+	s.poll.add(w)
+	if s.b.notify != nil {
+		s.b.notify.ensure(s)
+	}
+	return nil
 }
 
 func (p *poller) add(w *waiter) {
@@ -247,7 +275,14 @@ func (p *poller) pollFolders(fs []*feed, hinted bool) {
 					changed = append(changed, fid)
 				}
 			}
-			if len(changed) > 0 {
+			switch {
+			case len(changed) == 0:
+			case w.fn != nil:
+				if !w.fired {
+					w.fired = true
+					w.fn()
+				}
+			default:
 				select {
 				case w.ch <- changed:
 				default:
