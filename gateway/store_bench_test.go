@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -35,6 +36,13 @@ import (
 
 var storeBenchSizes = flag.String("storebench.sizes", "1000,5000,50000",
 	"mailbox sizes of BenchmarkStoreSync, comma-separated")
+
+// storeBenchPrefetch and storeBenchFetchConns set the JMAP adapter's
+// prefetch_windows (0: off) and fetch_conns, to compare them.
+var (
+	storeBenchPrefetch   = flag.Int("storebench.prefetch", 2, "jmap prefetch_windows of BenchmarkStoreSync (0: off)")
+	storeBenchFetchConns = flag.Int("storebench.fetchconns", 1, "jmap fetch_conns of BenchmarkStoreSync")
+)
 
 // storeBenchNoChange is how many no-change Syncs one iteration of
 // nochange sends, so that -benchtime 1x, which the initial Syncs of large
@@ -79,7 +87,8 @@ func newStoreBench(b *testing.B, store string) *storeBench {
 		e.fill = func(ctx context.Context, box string, n int, gen func(int) []byte) error {
 			return cy.FillMailbox(ctx, "alice", box, n, gen)
 		}
-		be, err := jmap.NewBackend(jmap.Options{URL: cy.JMAP, HTTPClient: &http.Client{Transport: &storeBenchTransport{&e.reqs}}})
+		be, err := jmap.NewBackend(jmap.Options{URL: cy.JMAP, HTTPClient: &http.Client{Transport: &storeBenchTransport{&e.reqs, jmap.NewTransport(0)}},
+			PrefetchWindows: cmp.Or(*storeBenchPrefetch, -1), FetchConns: *storeBenchFetchConns})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -328,10 +337,14 @@ func BenchmarkStoreSync(b *testing.B) {
 	}
 }
 
-// storeBenchTransport counts JMAP's HTTP requests.
-type storeBenchTransport struct{ n *atomic.Int64 }
+// storeBenchTransport counts JMAP's HTTP requests, sent through the
+// transport serve's JMAP adapter uses.
+type storeBenchTransport struct {
+	n    *atomic.Int64
+	base http.RoundTripper
+}
 
 func (t *storeBenchTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	t.n.Add(1)
-	return http.DefaultTransport.RoundTrip(r)
+	return t.base.RoundTrip(r)
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -115,6 +116,25 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// NewTransport returns the HTTP transport a Backend uses when
+// Options.HTTPClient is nil: idleConns idle connections kept across
+// users (zero means 64), each acknowledging what it reads at once
+// (quickack_linux.go).
+func NewTransport(idleConns int) *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = cmp.Or(idleConns, 64)
+	tr.MaxIdleConnsPerHost = tr.MaxIdleConns
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return quickAck(c), nil
+	}
+	return tr
+}
+
 // Backend opens Sources for users, caching one per user so that a
 // device's every request does not fetch the session again. It satisfies
 // the gateway's Backend interface.
@@ -151,10 +171,7 @@ func NewBackend(o Options) (*Backend, error) {
 		return nil, fmt.Errorf("jmap: idle conns %d is negative", o.IdleConns)
 	}
 	if o.HTTPClient == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConns = cmp.Or(o.IdleConns, 64)
-		tr.MaxIdleConnsPerHost = tr.MaxIdleConns
-		o.HTTPClient = &http.Client{Timeout: 60 * time.Second, Transport: tr}
+		o.HTTPClient = &http.Client{Timeout: 60 * time.Second, Transport: NewTransport(o.IdleConns)}
 	}
 	o.PollInterval = cmp.Or(o.PollInterval, 30*time.Second)
 	o.Ping = cmp.Or(o.Ping, 30*time.Second)

@@ -305,3 +305,66 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestPrefetchLaterListing checks that a window fetched ahead for one
+// phone's listing is not served to another phone's listing that began
+// after a change to its mail: that listing's final state already
+// includes the change, so the change would never reach it.
+func TestPrefetchLaterListing(t *testing.T) {
+	cy := testserver.StartCyrus(t, nil)
+	ctx := t.Context()
+	src := login(t, cy.JMAP, "alice", Options{})
+	m := newMailStore(t, cy, src)
+	f, _ := prefetchFolder(t, m, "prefetch-later", 8)
+	a1, err := src.Changes(ctx, f, "", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Get(ctx, f, a1.Changed, cut); err != nil {
+		t.Fatal(err)
+	}
+	src.ahead.wg.Wait()
+	if n := src.ahead.held(); n != 1 {
+		t.Fatalf("%d windows held, want 1", n)
+	}
+	next, _ := src.lists.following(f, gojmap.ID(a1.Changed[3]))
+	flagged := sources.ItemID(next[1])
+	if err := m.store(f, flagged, imap.FlagFlagged, false); err != nil {
+		t.Fatal(err)
+	}
+	// Phone B lists the folder from the start, after the change.
+	st := sources.State("")
+	for {
+		d, err := src.Changes(ctx, f, st, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items, err := src.Get(ctx, f, d.Changed, cut)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			if it.ID == flagged && !it.Mail.Flagged {
+				t.Errorf("phone B got %s unflagged, as fetched ahead for phone A before the change", flagged)
+			}
+		}
+		if st = d.Next; !d.More {
+			break
+		}
+	}
+	if d, err := src.Changes(ctx, f, st, 0); err != nil || len(d.Changed)+len(d.Removed) != 0 {
+		t.Errorf("phone B's Changes after its listing = %+v, %v; want nothing", d, err)
+	}
+	// Phone A's listing takes its window, and is told of the change next.
+	a2, err := src.Changes(ctx, f, a1.Next, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := src.Get(ctx, f, a2.Changed, cut)
+	if err != nil || len(items) != 4 {
+		t.Fatalf("phone A's Get = %d items, %v", len(items), err)
+	}
+	if d, err := src.Changes(ctx, f, a2.Next, 0); err != nil || !slices.Contains(d.Changed, flagged) && !items[1].Mail.Flagged {
+		t.Errorf("phone A: Get gave %s unflagged and Changes = %+v, %v; want the change reported", flagged, d, err)
+	}
+}
