@@ -214,3 +214,59 @@ func TestIdleConns(t *testing.T) {
 		t.Error("IdleConns -1 accepted")
 	}
 }
+
+// TestListingCursorLeft pages a listing whose segment is lost while the
+// mail it last delivered, and then also the one before it, leaves the
+// folder: the next page goes on from an earlier delivered id instead of
+// failing with anchorNotFound (which made the phone list the folder
+// again), and every other mail comes exactly once.
+func TestListingCursorLeft(t *testing.T) {
+	cy := testserver.StartCyrus(t, nil)
+	ctx := t.Context()
+	src := login(t, cy.JMAP, "alice", Options{ListChunk: 4})
+	m := newMailStore(t, cy, src)
+	f := m.mkdir("cursor-left")
+	want := map[sources.ItemID]bool{}
+	for i := range 12 {
+		id, err := m.add(f, message(i, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[id] = true
+	}
+	seen := map[sources.ItemID]bool{}
+	var st sources.State
+	for page := 0; ; page++ {
+		d, err := src.Changes(ctx, f, st, 3)
+		if err != nil {
+			t.Fatalf("Changes page %d = %v", page, err)
+		}
+		for _, id := range d.Changed {
+			if seen[id] {
+				t.Errorf("%s listed twice", id)
+			}
+			seen[id] = true
+		}
+		if st = d.Next; !d.More {
+			break
+		}
+		// The last one delivered leaves (and after page 1 the one
+		// before it too), and the segment is lost.
+		gone := d.Changed[len(d.Changed)-1:]
+		if page == 1 {
+			gone = d.Changed[len(d.Changed)-2:]
+		}
+		for _, id := range gone {
+			if err := m.store(f, id, imap.FlagDeleted, true); err != nil {
+				t.Fatal(err)
+			}
+			delete(want, id)
+		}
+		src.lists = segments{}
+	}
+	for id := range want {
+		if !seen[id] {
+			t.Errorf("%s never listed", id)
+		}
+	}
+}
