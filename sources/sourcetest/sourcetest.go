@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,7 +47,7 @@ type Harness struct {
 // Run runs the conformance suite. newSource is called once per subtest
 // and must return a Harness whose folders are empty; it may register
 // clean-up with t.Cleanup. Subtests of abilities the Source does not
-// implement (Writer, Mover, Watcher) are skipped.
+// implement (Writer, Mover, Watcher, Notifier) are skipped.
 func Run(t *testing.T, newSource func(t *testing.T) Harness) {
 	tests := []struct {
 		name string
@@ -62,6 +63,7 @@ func Run(t *testing.T, newSource func(t *testing.T) Harness) {
 		{"Conflict", testConflict},
 		{"Expired", testExpired},
 		{"Watch", testWatch},
+		{"Notify", testNotify},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -324,6 +326,53 @@ func testWatch(t *testing.T, h Harness) {
 			t.Errorf("Watch returned %v after its deadline", d)
 		}
 	})
+}
+
+// testNotify: a Notifier calls back after a change to one of its folders
+// (made after Notify began, which the caller cannot see: so change again
+// until it does), once however many changes follow, and stop may be
+// called any number of times.
+func testNotify(t *testing.T, h Harness) {
+	n, ok := h.Source.(sources.Notifier)
+	if !ok {
+		t.Skipf("%T is not a sources.Notifier", h.Source)
+	}
+	var calls atomic.Int32
+	called := make(chan struct{}, 1)
+	stop, err := n.Notify([]sources.FolderID{h.Folder, h.Other}, func() {
+		if calls.Add(1) == 1 {
+			called <- struct{}{}
+		}
+	})
+	if errors.Is(err, sources.ErrUnsupported) {
+		t.Skipf("%T: Notify of these folders is not supported", h.Source)
+	}
+	if err != nil {
+		t.Fatalf("Notify = %v", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for i := 0; ; i++ {
+		if _, err := h.Add(ctx, h.Folder, i); err != nil {
+			t.Fatalf("Add = %v", err)
+		}
+		select {
+		case <-called:
+		case <-time.After(200 * time.Millisecond):
+			continue
+		case <-ctx.Done():
+			t.Fatal("Notify did not call back after a change within 10s")
+		}
+		break
+	}
+	if _, err := h.Add(ctx, h.Folder, 1000); err != nil {
+		t.Fatalf("Add = %v", err)
+	}
+	stop()
+	stop()
+	if n := calls.Load(); n != 1 {
+		t.Errorf("Notify called back %d times, want once", n)
+	}
 }
 
 // addN adds n items to f through the harness, numbered from first.
