@@ -26,6 +26,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/easgate/easgate/sources"
@@ -416,6 +417,50 @@ func (s *Source) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.Fo
 	return r.fs, r.err
 }
 
+// Notify implements sources.Notifier when every store holding one of fs
+// can call back: fn is called once, at the first change any of them
+// reports. When one cannot (a store that only polls), nothing is
+// registered and Notify answers sources.ErrUnsupported, for the caller
+// to Watch. Routing fs may ask a store for its folders, within a minute.
+func (s *Source) Notify(fs []sources.FolderID, fn func()) (func(), error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	byRoute := make(map[int][]sources.FolderID)
+	for _, f := range fs {
+		i, err := s.route(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		byRoute[i] = append(byRoute[i], f)
+	}
+	var fired atomic.Bool
+	once := func() {
+		if fired.CompareAndSwap(false, true) {
+			fn()
+		}
+	}
+	var stops []func()
+	stop := func() {
+		for _, st := range stops {
+			st()
+		}
+	}
+	for i, fs := range byRoute {
+		n, ok := s.routes[i].Source.(sources.Notifier)
+		if !ok {
+			stop()
+			return nil, sources.ErrUnsupported
+		}
+		st, err := n.Notify(fs, once)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		stops = append(stops, st)
+	}
+	return stop, nil
+}
+
 // The abilities of a Source.
 var (
 	_ sources.Source       = (*Source)(nil)
@@ -424,6 +469,7 @@ var (
 	_ sources.Flagger      = (*Source)(nil)
 	_ sources.FolderWriter = (*Source)(nil)
 	_ sources.Watcher      = (*Source)(nil)
+	_ sources.Notifier     = (*Source)(nil)
 	_ sources.Sender       = (*Source)(nil)
 	_ sources.Replier      = (*Source)(nil)
 	_ sources.Searcher     = (*Source)(nil)

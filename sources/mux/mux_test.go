@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,7 +56,7 @@ func folderOf(t *testing.T, src sources.Source, k sources.FolderKind) []sources.
 // TestCyrusTasksFromCalDAV: with tasks taken from Cyrus's CalDAV, a JMAP
 // set-up has a Tasks folder (issue 10: it had none), one of each default
 // folder, and a task written through it is a VTODO on Cyrus that a
-// second login reads back; Watch wakes for it.
+// second login reads back; Watch and Notify wake for it.
 func TestCyrusTasksFromCalDAV(t *testing.T) {
 	cy := testserver.StartCyrus(t, nil)
 	ctx := context.Background()
@@ -121,6 +122,36 @@ wait:
 			put()
 		case <-wctx.Done():
 			t.Fatal("Watch did not wake for new tasks within 20 s")
+		}
+	}
+	// Notify: tasks alone wait on the DAV route's poller; tasks and the
+	// inbox on both routes, called back once.
+	for _, fs := range [][]sources.FolderID{{tasks}, {tasks, inbox}} {
+		var calls atomic.Int32
+		called := make(chan struct{}, 1)
+		stop, err := src.(sources.Notifier).Notify(fs, func() {
+			if calls.Add(1) == 1 {
+				called <- struct{}{}
+			}
+		})
+		if err != nil {
+			t.Fatalf("Notify(%v) = %v", fs, err)
+		}
+	notified:
+		for {
+			select {
+			case <-called:
+				break notified
+			case <-tick.C:
+				put()
+			case <-wctx.Done():
+				t.Fatalf("Notify(%v) did not call back for new tasks within 20 s", fs)
+			}
+		}
+		stop()
+		stop()
+		if n := calls.Load(); n != 1 {
+			t.Errorf("Notify(%v) called back %d times, want once", fs, n)
 		}
 	}
 	d, err := src.Changes(ctx, tasks, st, 0)
