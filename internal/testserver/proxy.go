@@ -15,41 +15,24 @@ import (
 // stops at the end of t.
 func LineProxy(t testing.TB, target string, onLine func(line []byte)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			cl, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			sv, err := net.Dial("tcp", target)
-			if err != nil {
-				cl.Close()
-				continue
-			}
-			go func() { io.Copy(cl, sv); cl.Close() }()
-			go func() {
-				defer sv.Close()
-				r := bufio.NewReader(cl)
-				for {
-					// A line longer than the buffer (literal data) comes
-					// in pieces; only its last piece is seen as a line.
-					line, err := r.ReadSlice('\n')
-					if len(line) > 0 && err == nil {
-						onLine(line)
-					}
-					if _, werr := sv.Write(line); werr != nil || err != nil && err != bufio.ErrBufferFull {
-						return
-					}
+	return proxy(t, target, func(cl, sv net.Conn) {
+		go func() { io.Copy(cl, sv); cl.Close() }()
+		go func() {
+			defer sv.Close()
+			r := bufio.NewReader(cl)
+			for {
+				// A line longer than the buffer (literal data) comes
+				// in pieces; only its last piece is seen as a line.
+				line, err := r.ReadSlice('\n')
+				if len(line) > 0 && err == nil {
+					onLine(line)
 				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
+				if _, werr := sv.Write(line); werr != nil || err != nil && err != bufio.ErrBufferFull {
+					return
+				}
+			}
+		}()
+	})
 }
 
 // DelayProxy starts a loopback TCP proxy to target that holds everything
@@ -58,11 +41,6 @@ func LineProxy(t testing.TB, target string, onLine func(line []byte)) string {
 // scheduling delays on a loaded machine do. It stops at the end of t.
 func DelayProxy(t testing.TB, target string, delay time.Duration) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	pipe := func(dst, src net.Conn) {
 		defer dst.Close()
 		buf := make([]byte, 32<<10)
@@ -79,6 +57,21 @@ func DelayProxy(t testing.TB, target string, delay time.Duration) string {
 			}
 		}
 	}
+	return proxy(t, target, func(cl, sv net.Conn) {
+		go pipe(sv, cl)
+		go pipe(cl, sv)
+	})
+}
+
+// proxy starts a loopback TCP listener that dials target for each client
+// and hands both connections to serve, and returns its address. It stops
+// at the end of t.
+func proxy(t testing.TB, target string, serve func(cl, sv net.Conn)) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			cl, err := ln.Accept()
@@ -90,8 +83,7 @@ func DelayProxy(t testing.TB, target string, delay time.Duration) string {
 				cl.Close()
 				continue
 			}
-			go pipe(sv, cl)
-			go pipe(cl, sv)
+			serve(cl, sv)
 		}
 	}()
 	return ln.Addr().String()
