@@ -544,7 +544,7 @@ func (s *Source) Get(ctx context.Context, f sources.FolderID, ids []sources.Item
 			maps.Copy(got, m)
 		}
 	}
-	s.prefetch(f, ids[len(ids)-1], o)
+	s.prefetch(f, ids[len(ids)-1], o, "")
 	items := make([]sources.Item, 0, len(ids))
 	for _, id := range ids {
 		if e := got[id]; e != nil {

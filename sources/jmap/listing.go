@@ -99,14 +99,27 @@ func (ss *segments) handed(sg *segment, pos, window int) {
 
 // following returns the ids of the window that follows last in a
 // listing of folder f, as far as a segment holds them, and the Email
-// state the listing began in.
-func (ss *segments) following(f sources.FolderID, last gojmap.ID) ([]gojmap.ID, string) {
+// state the listing began in. last is the last id the listing handed
+// out, or, with e the listing's Email state, the last of a window after
+// it.
+func (ss *segments) following(f sources.FolderID, last gojmap.ID, e string) ([]gojmap.ID, string) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	for _, sg := range ss.list {
-		if sg.folder == f && sg.pos > 0 && sg.pos < len(sg.ids) && sg.ids[sg.pos-1] == last {
-			return slices.Clone(sg.ids[sg.pos:min(len(sg.ids), sg.pos+sg.window)]), sg.e
+		if sg.folder != f || sg.pos == 0 || e != "" && sg.e != e {
+			continue
 		}
+		i := sg.pos - 1
+		if sg.ids[i] != last {
+			if e == "" {
+				continue
+			}
+			if i = slices.Index(sg.ids[i:], last); i < 0 {
+				continue
+			}
+			i += sg.pos - 1
+		}
+		return slices.Clone(sg.ids[i+1 : min(len(sg.ids), i+1+sg.window)]), sg.e
 	}
 	return nil, ""
 }

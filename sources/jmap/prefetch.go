@@ -152,18 +152,23 @@ func (p *prefetches) has(f sources.FolderID, id sources.ItemID) bool {
 	return false
 }
 
-// put adds a, dropping the oldest window past max, and drops a after
-// ttl unless a Get took it.
-func (p *prefetches) put(a *ahead, max int, ttl time.Duration) {
+// put adds a, dropping the oldest window past max if evict is set or
+// else giving up, and drops a after ttl unless a Get took it. It
+// reports whether a was added.
+func (p *prefetches) put(a *ahead, max int, evict bool, ttl time.Duration) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.list) >= max {
+		if !evict {
+			return false
+		}
 		p.list[0].cancel()
 		p.list[0].timer.Stop()
 		p.list = slices.Delete(p.list, 0, 1)
 	}
 	p.list = append(p.list, a)
 	a.timer = time.AfterFunc(ttl, func() { p.drop(a) })
+	return true
 }
 
 // drop removes a and cancels its fetch, if it is still held.
@@ -218,12 +223,17 @@ func (p *prefetches) held() int {
 
 // prefetch starts fetching, in the background, the window of listing
 // ids that follows last in folder f, if a listing segment holds it and
-// its size is bounded.
-func (s *Source) prefetch(f sources.FolderID, last sources.ItemID, o *sources.GetOptions) {
+// its size is bounded. A Get asks for the window after its own (and
+// makes room for it: the oldest window held is of a listing that
+// stopped); a fetch done asks for the next one while fewer than
+// PrefetchWindows are held, so that the store goes on without waiting
+// for easgate to decode what it sent: chain is then the Email state of
+// its listing.
+func (s *Source) prefetch(f sources.FolderID, last sources.ItemID, o *sources.GetOptions, chain string) {
 	if s.opts.PrefetchWindows <= 0 {
 		return
 	}
-	next, e := s.lists.following(f, gojmap.ID(last))
+	next, e := s.lists.following(f, gojmap.ID(last), chain)
 	if len(next) == 0 || s.ahead.has(f, sources.ItemID(next[0])) {
 		return
 	}
@@ -241,7 +251,10 @@ func (s *Source) prefetch(f sources.FolderID, last sources.ItemID, o *sources.Ge
 	// held, so that a phone gone mid-listing leaves nothing running.
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.PrefetchTTL)
 	a.cancel = cancel
-	s.ahead.put(a, s.opts.PrefetchWindows, s.opts.PrefetchTTL)
+	if !s.ahead.put(a, s.opts.PrefetchWindows, chain == "", s.opts.PrefetchTTL) {
+		cancel()
+		return
+	}
 	s.ahead.wg.Go(func() {
 		defer close(a.done)
 		defer cancel()
@@ -258,6 +271,8 @@ func (s *Source) prefetch(f sources.FolderID, last sources.ItemID, o *sources.Ge
 		a.mails, a.err = m, err
 		if err != nil {
 			s.ahead.drop(a)
+			return
 		}
+		s.prefetch(f, ids[len(ids)-1], o, e)
 	})
 }
