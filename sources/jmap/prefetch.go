@@ -92,6 +92,7 @@ type ahead struct {
 	key     fetchKey
 	ids     map[sources.ItemID]bool // asked for
 	first   sources.ItemID
+	last    sources.ItemID
 	e       string // the Email state the listing began in
 	claimed bool   // the listing's Changes handed ids out from first on
 
@@ -140,24 +141,30 @@ func (p *prefetches) take(f sources.FolderID, k fetchKey, ids []sources.ItemID) 
 	return nil
 }
 
-// has reports whether a window of f beginning at id is held or on its way.
-func (p *prefetches) has(f sources.FolderID, id sources.ItemID) bool {
+// lastOf returns the last id of the window of f that begins at id, if
+// one is held or on its way.
+func (p *prefetches) lastOf(f sources.FolderID, id sources.ItemID) (sources.ItemID, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, a := range p.list {
 		if a.folder == f && a.first == id {
-			return true
+			return a.last, true
 		}
 	}
-	return false
+	return "", false
 }
 
-// put adds a, dropping the oldest window past max if evict is set or
-// else giving up, and drops a after ttl unless a Get took it. It
-// reports whether a was added.
+// put adds a, unless the same window is held, dropping the oldest
+// window past max if evict is set or else giving up, and drops a after
+// ttl unless a Get took it. It reports whether a was added.
 func (p *prefetches) put(a *ahead, max int, evict bool, ttl time.Duration) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for _, o := range p.list {
+		if o.folder == a.folder && o.first == a.first {
+			return false
+		}
+	}
 	if len(p.list) >= max {
 		if !evict {
 			return false
@@ -233,16 +240,26 @@ func (s *Source) prefetch(f sources.FolderID, last sources.ItemID, o *sources.Ge
 	if s.opts.PrefetchWindows <= 0 {
 		return
 	}
+	// Past the windows of the listing already held or on their way.
+	evict := chain == ""
 	next, e := s.lists.following(f, gojmap.ID(last), chain)
-	if len(next) == 0 || s.ahead.has(f, sources.ItemID(next[0])) {
-		return
+	for range s.opts.PrefetchWindows {
+		if len(next) == 0 {
+			return
+		}
+		l, ok := s.ahead.lastOf(f, sources.ItemID(next[0]))
+		if !ok {
+			break
+		}
+		evict = false // room is not made at the expense of its own
+		next, _ = s.lists.following(f, gojmap.ID(l), e)
 	}
 	k := keyOf(o)
 	if est := k.estimate(len(next)); est < 0 || est > int64(s.opts.PrefetchBytes) {
 		return
 	}
 	ids := make([]sources.ItemID, len(next))
-	a := &ahead{folder: f, key: k, ids: make(map[sources.ItemID]bool, len(next)), first: sources.ItemID(next[0]), e: e, done: make(chan struct{})}
+	a := &ahead{folder: f, key: k, ids: make(map[sources.ItemID]bool, len(next)), first: sources.ItemID(next[0]), last: sources.ItemID(next[len(next)-1]), e: e, done: make(chan struct{})}
 	for i, id := range next {
 		ids[i] = sources.ItemID(id)
 		a.ids[ids[i]] = true
@@ -251,7 +268,7 @@ func (s *Source) prefetch(f sources.FolderID, last sources.ItemID, o *sources.Ge
 	// held, so that a phone gone mid-listing leaves nothing running.
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.PrefetchTTL)
 	a.cancel = cancel
-	if !s.ahead.put(a, s.opts.PrefetchWindows, chain == "", s.opts.PrefetchTTL) {
+	if !s.ahead.put(a, s.opts.PrefetchWindows, evict, s.opts.PrefetchTTL) {
 		cancel()
 		return
 	}
