@@ -243,8 +243,8 @@ func (s *Source) prefetch(f sources.FolderID, last sources.ItemID, o *sources.Ge
 	// Past the windows of the listing already held or on their way.
 	evict := chain == ""
 	next, e := s.lists.following(f, gojmap.ID(last), chain)
-	for range s.opts.PrefetchWindows {
-		if len(next) == 0 {
+	for i := 0; ; i++ {
+		if len(next) == 0 || i == s.opts.PrefetchWindows {
 			return
 		}
 		l, ok := s.ahead.lastOf(f, sources.ItemID(next[0]))

@@ -369,3 +369,50 @@ func TestPrefetchLaterListing(t *testing.T) {
 		t.Errorf("phone A: Get gave %s unflagged and Changes = %+v, %v; want the change reported", flagged, d, err)
 	}
 }
+
+// TestPrefetchResent gets a window again (a phone that resends its
+// Sync) while the windows after it are held: nothing more is fetched
+// ahead, and the listing goes on with the windows held.
+func TestPrefetchResent(t *testing.T) {
+	cy := testserver.StartCyrus(t, nil)
+	ctx := t.Context()
+	log := &fetchLog{base: http.DefaultTransport}
+	src := login(t, cy.JMAP, "alice", Options{HTTPClient: &http.Client{Transport: log}})
+	m := newMailStore(t, cy, src)
+	f, all := prefetchFolder(t, m, "prefetch-resent", 12)
+	d, err := src.Changes(ctx, f, "", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := d.Changed
+	for range 2 {
+		if _, err := src.Get(ctx, f, d.Changed, cut); err != nil {
+			t.Fatal(err)
+		}
+		src.ahead.wg.Wait()
+		if n := src.ahead.held(); n != 2 {
+			t.Errorf("%d windows held, want 2", n)
+		}
+	}
+	for st := d.Next; ; {
+		d, err := src.Changes(ctx, f, st, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if items, err := src.Get(ctx, f, d.Changed, cut); err != nil || len(items) != len(d.Changed) {
+			t.Fatalf("Get = %d items, %v; want %d", len(items), err, len(d.Changed))
+		}
+		listed = append(listed, d.Changed...)
+		if st = d.Next; !d.More {
+			break
+		}
+	}
+	if !slices.Equal(sorted(listed), sorted(all)) {
+		t.Errorf("listed %v, want %v", listed, all)
+	}
+	for _, id := range listed[4:] {
+		if n := log.asked(id); n != 1 {
+			t.Errorf("%s asked of the store %d times, want once", id, n)
+		}
+	}
+}
