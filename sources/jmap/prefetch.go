@@ -20,7 +20,10 @@ import (
 // busy at a time, 1,450–1,480 mails a second (issue 14). So when Get has
 // served the ids up to a listing's frontier, it fetches the next window's
 // ids, which the segment already holds, in the background, with the same
-// options; the listing's next Get takes them.
+// options, and each such fetch done asks for the window after it while
+// fewer than Options.PrefetchWindows are held, so that Cyrus need not
+// wait for easgate to decode its answer; the listing's next Gets take
+// them.
 //
 // Serving mail fetched a moment earlier loses no change: the listing
 // ends in the Email state taken when it began, before any of its

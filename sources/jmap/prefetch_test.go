@@ -84,6 +84,21 @@ func prefetchFolder(t *testing.T, m *mailStore, name string, n int) (sources.Fol
 	return f, ids
 }
 
+// firstWindow starts a listing of f with a window of max, gets it with
+// o and waits for what that fetches ahead.
+func firstWindow(t *testing.T, src *Source, f sources.FolderID, max int, o *sources.GetOptions) sources.Delta {
+	t.Helper()
+	d, err := src.Changes(t.Context(), f, "", max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Get(t.Context(), f, d.Changed, o); err != nil {
+		t.Fatal(err)
+	}
+	src.ahead.wg.Wait()
+	return d
+}
+
 // TestPrefetch lists a folder in windows of 4 while mail in the window
 // fetched ahead changes and leaves: each mail is asked of the store once
 // (the window fetched ahead is what the next Get serves), every mail is
@@ -186,14 +201,7 @@ func TestPrefetchForgotten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := src.Changes(ctx, f, "", 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := src.Get(ctx, f, d.Changed, cut); err != nil {
-		t.Fatal(err)
-	}
-	src.ahead.wg.Wait()
+	d := firstWindow(t, src, f, 4, cut)
 	d2, err := src.Changes(ctx, f, d.Next, 4)
 	if err != nil {
 		t.Fatal(err)
@@ -229,21 +237,11 @@ func TestPrefetchBounded(t *testing.T) {
 	ctx := t.Context()
 	log := &fetchLog{base: http.DefaultTransport.(*http.Transport).Clone()}
 	hc := &http.Client{Transport: log}
-	src := login(t, cy.JMAP, "alice", Options{HTTPClient: hc, PrefetchWindows: 1, PrefetchBytes: 4 * (perMailBytes + 2*5120), PrefetchTTL: time.Second})
+	src := login(t, cy.JMAP, "alice", Options{HTTPClient: hc, PrefetchWindows: 1, PrefetchBytes: 4 * (perMailBytes + 2*5120)})
 	m := newMailStore(t, cy, src)
 	fa, _ := prefetchFolder(t, m, "prefetch-a", 12)
 	fb, _ := prefetchFolder(t, m, "prefetch-b", 8)
 
-	first := func(f sources.FolderID, max int, o *sources.GetOptions) {
-		t.Helper()
-		d, err := src.Changes(ctx, f, "", max)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := src.Get(ctx, f, d.Changed, o); err != nil {
-			t.Fatal(err)
-		}
-	}
 	for _, tc := range []struct {
 		name string
 		max  int
@@ -252,13 +250,13 @@ func TestPrefetchBounded(t *testing.T) {
 		{"bodies not cut", 4, &sources.GetOptions{HTML: true}},
 		{"over PrefetchBytes", 5, cut},
 	} {
-		first(fa, tc.max, tc.o)
+		firstWindow(t, src, fa, tc.max, tc.o)
 		if n := src.ahead.held(); n != 0 {
 			t.Errorf("%s: %d windows fetched ahead, want 0", tc.name, n)
 		}
 	}
-	first(fa, 4, cut)
-	first(fb, 4, cut)
+	firstWindow(t, src, fa, 4, cut)
+	firstWindow(t, src, fb, 4, cut)
 	if n := src.ahead.held(); n != 1 {
 		t.Errorf("two listings with PrefetchWindows 1: %d windows held, want 1", n)
 	}
@@ -267,7 +265,9 @@ func TestPrefetchBounded(t *testing.T) {
 
 	// A phone gone mid-listing, the store not answering the fetch
 	// ahead: dropped after PrefetchTTL, its goroutine and connections
-	// gone.
+	// gone. (Short only now, so that a slow machine's fetches above do
+	// not outlive it.)
+	src.opts.PrefetchTTL = 3 * time.Second
 	fc, _ := prefetchFolder(t, m, "prefetch-c", 8)
 	hc.CloseIdleConnections()
 	base := runtime.NumGoroutine()
@@ -317,14 +317,7 @@ func TestPrefetchLaterListing(t *testing.T) {
 	src := login(t, cy.JMAP, "alice", Options{})
 	m := newMailStore(t, cy, src)
 	f, _ := prefetchFolder(t, m, "prefetch-later", 8)
-	a1, err := src.Changes(ctx, f, "", 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := src.Get(ctx, f, a1.Changed, cut); err != nil {
-		t.Fatal(err)
-	}
-	src.ahead.wg.Wait()
+	a1 := firstWindow(t, src, f, 4, cut)
 	if n := src.ahead.held(); n != 1 {
 		t.Fatalf("%d windows held, want 1", n)
 	}
