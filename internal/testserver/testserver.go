@@ -56,7 +56,9 @@ type PushOptions struct {
 	URL string
 	// Token is easgate's imap.events_token; "" sends no Authorization.
 	Token string
-	// Timeout is the POST's time limit; zero keeps the shipped conf's.
+	// Timeout is the POST's time limit. Zero keeps the shipped conf's
+	// (200 ms) for LaunchDovecotPush, which load scripts use to measure
+	// what production does, and is testPushTimeout for StartDovecotPush.
 	Timeout time.Duration
 	// Users, name to password, replace Users when not nil.
 	Users map[string]string
@@ -86,9 +88,21 @@ type PushOptions struct {
 // configs/dovecot/easgate-push.lua and configs/dovecot/95-easgate-push.conf.
 func StartDovecotPush(t testing.TB, o *PushOptions) *Dovecot {
 	t.Helper()
+	if o.Timeout == 0 {
+		oo := *o
+		oo.Timeout = testPushTimeout
+		o = &oo
+	}
 	dir, p := start(t, "dovecot-push", 3, o.env())
 	return newDovecot(dir, p)
 }
+
+// testPushTimeout is the POST's time limit in tests. Dovecot gives up
+// on a POST after the shipped 200 ms, and on a loaded machine (a CI run
+// with every package's servers at once) a delivery's new process may not
+// even have sent it by then; the event is then lost, and the test waits
+// for it in vain (TestDovecotPush: "no POST within 10 s").
+const testPushTimeout = 5 * time.Second
 
 // LaunchDovecotPush is StartDovecotPush for programs that are not tests
 // (scripts/pushload): the caller calls stop, which removes the directory.
