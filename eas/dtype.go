@@ -60,7 +60,7 @@ func ParseDateTime(s string) (DateTime, error) {
 	}
 	t, err := time.Parse(dateTimeLayouts[form], s)
 	if err != nil || t.Format(dateTimeLayouts[form]) != s {
-		return DateTime{}, fmt.Errorf("eas: bad date-time %q", s)
+		return DateTime{}, fmt.Errorf("eas: bad date-time %q", clip(s))
 	}
 	return DateTime{Time: t, Form: form}, nil
 }
@@ -284,7 +284,7 @@ func (tz *TimeZone) UnmarshalWBXML(d *Decoder, start StartTag) error {
 func appendTZName(b []byte, name string) ([]byte, error) {
 	u := utf16.Encode([]rune(name))
 	if len(u) > tzNameUnits {
-		return nil, fmt.Errorf("eas: TIMEZONE name %q longer than %d UTF-16 units", name, tzNameUnits)
+		return nil, fmt.Errorf("eas: TIMEZONE name %q longer than %d UTF-16 units", clip(name), tzNameUnits)
 	}
 	for i := range tzNameUnits {
 		var c uint16

@@ -518,7 +518,7 @@ func setScalar(v reflect.Value, text []byte, tag Tag) error {
 		case "0", "", "false", "FALSE", "False":
 			v.SetBool(false)
 		default:
-			return &SchemaError{Command: tag.Page.String(), Msg: fmt.Sprintf("%s: %q is not a boolean", tag, text)}
+			return schemaErrorf(tag.Page.String(), "%s: %q is not a boolean", tag, text)
 		}
 		return nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
@@ -529,7 +529,7 @@ func setScalar(v reflect.Value, text []byte, tag Tag) error {
 		}
 		n, err := strconv.ParseInt(s, 10, v.Type().Bits())
 		if err != nil {
-			return &SchemaError{Command: tag.Page.String(), Msg: fmt.Sprintf("%s: %q is not a %s", tag, text, v.Type())}
+			return schemaErrorf(tag.Page.String(), "%s: %q is not a %s", tag, text, v.Type())
 		}
 		v.SetInt(n)
 		return nil
@@ -541,7 +541,7 @@ func setScalar(v reflect.Value, text []byte, tag Tag) error {
 		}
 		n, err := strconv.ParseUint(s, 10, v.Type().Bits())
 		if err != nil {
-			return &SchemaError{Command: tag.Page.String(), Msg: fmt.Sprintf("%s: %q is not a %s", tag, text, v.Type())}
+			return schemaErrorf(tag.Page.String(), "%s: %q is not a %s", tag, text, v.Type())
 		}
 		v.SetUint(n)
 		return nil
