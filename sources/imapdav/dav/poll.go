@@ -136,13 +136,9 @@ func (w *waiter) notify() {
 // that a waiting device learns of the outage at once. See Hub for who
 // checks, and Options for how often.
 func (s *Store) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.FolderID, error) {
-	paths := make([]string, len(fs))
-	for i, f := range fs {
-		c, err := s.collection(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		paths[i] = c.path
+	paths, err := s.paths(ctx, fs)
+	if err != nil {
+		return nil, err
 	}
 	w := &waiter{ch: make(chan struct{}, 1)}
 	release := s.hub.subscribe(s, paths, w)
@@ -175,6 +171,16 @@ func (s *Store) Watch(ctx context.Context, fs []sources.FolderID) ([]sources.Fol
 func (s *Store) Notify(fs []sources.FolderID, fn func()) (stop func(), err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 	defer cancel()
+	paths, err := s.paths(ctx, fs)
+	if err != nil {
+		return nil, err
+	}
+	return s.hub.subscribe(s, paths, &waiter{fn: fn}), nil
+}
+
+// paths returns the collection path of each folder of fs, which may ask
+// the server for folders the Store has not resolved yet.
+func (s *Store) paths(ctx context.Context, fs []sources.FolderID) ([]string, error) {
 	paths := make([]string, len(fs))
 	for i, f := range fs {
 		c, err := s.collection(ctx, f)
@@ -183,7 +189,7 @@ func (s *Store) Notify(fs []sources.FolderID, fn func()) (stop func(), err error
 		}
 		paths[i] = c.path
 	}
-	return s.hub.subscribe(s, paths, &waiter{fn: fn}), nil
+	return paths, nil
 }
 
 // subscribe adds waiter w on paths to s's user, starting the user's
