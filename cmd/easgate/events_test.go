@@ -24,12 +24,7 @@ func TestServeEvents(t *testing.T) {
 	const token = "serve-events-test-token"
 	// The admin listener's port must be in Dovecot's configuration before
 	// serve starts, and serve needs Dovecot's address: take a free port.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := l.Addr().String()
-	l.Close()
+	admin := freeAddr(t)
 	d := testserver.StartDovecotPush(t, &testserver.PushOptions{URL: "http://" + admin + imapdav.EventsPath, Token: token})
 	url := serveConfig(t, "../../configs/imap-dav-push.toml", map[string]string{
 		"EASGATE_ADMIN_LISTEN":        admin,
@@ -75,6 +70,18 @@ func TestServeEvents(t *testing.T) {
 			t.Errorf("/metrics lacks %q:\n%s", want, grepLines(m, "easgate_store_event"))
 		}
 	}
+}
+
+// freeAddr returns a loopback address whose port was free a moment ago,
+// for a listener whose address must be known before it starts.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 func metricsText(t *testing.T, admin string) string {

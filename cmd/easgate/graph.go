@@ -293,17 +293,8 @@ type graphStats interface {
 // the admin listener (?top=N, default 20): a metric label per mailbox
 // would make a series per user.
 func mountGraphMetrics(gw *gateway.Server, backend gateway.Backend) {
-	var gs graphStats
-	if g, ok := backend.(graphStats); ok {
-		gs = g
-	} else if cb, ok := backend.(closingBackend); ok {
-		for _, c := range cb.closers {
-			if g, ok := c.(graphStats); ok {
-				gs = g
-			}
-		}
-	}
-	if gs == nil {
+	gs, ok := backendOf[graphStats](backend)
+	if !ok {
 		return
 	}
 	gs.SetObserver(metrics.NewGraph(gw.Registry()))

@@ -117,6 +117,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) (err error) 
 			return metrics.DAVPollCounts(hub.Stats())
 		})
 	}
+	if jb, ok := backendOf[*jmap.Backend](backend); ok {
+		metrics.RegisterPrefetch(gw.Registry(), func() metrics.PrefetchCounts {
+			return metrics.PrefetchCounts(jb.PrefetchStats())
+		})
+	}
 	stopSocket, err := mountAdmin(ctx, gw, cfg, log)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -453,17 +458,26 @@ func eventsBackend(b gateway.Backend) *imapdav.Backend {
 // imapdavBackend finds the imapdav Backend in b, itself or one of those a
 // closingBackend was built from: store.kind's or [classes]'s imapdav store.
 func imapdavBackend(b gateway.Backend) *imapdav.Backend {
-	if ib, ok := b.(*imapdav.Backend); ok {
-		return ib
+	ib, _ := backendOf[*imapdav.Backend](b)
+	return ib
+}
+
+// backendOf returns the backend of type T that serves b: b itself, or
+// one of the stores a [classes] configuration routes to, or one a
+// closingBackend wraps (a JMAP store with its IMAP link).
+func backendOf[T any](b any) (T, bool) {
+	if t, ok := b.(T); ok {
+		return t, true
 	}
 	if cb, ok := b.(closingBackend); ok {
 		for _, c := range cb.closers {
-			if ib, ok := c.(*imapdav.Backend); ok {
-				return ib
+			if t, ok := backendOf[T](c); ok {
+				return t, true
 			}
 		}
 	}
-	return nil
+	var zero T
+	return zero, false
 }
 
 // open opens the state the section names.

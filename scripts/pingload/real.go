@@ -692,7 +692,7 @@ func (r *realRun) startDovecot(idle bool) (string, error) {
 		URL:       "http://" + r.admin + imapdav.EventsPath,
 		Token:     token,
 		NoPush:    idle,
-		MaxUsers:  r.n + 100,        // process and client limits for an IDLE (or a command connection) each
+		MaxUsers:  dovecotUsers(r.n, idle),
 		IdleCheck: 30 * time.Second, // Dovecot's default, as in production
 		// Logins by the thousand: with a process started per login
 		// Dovecot managed 4–6 a second at load 16 (an hour for 19,000
@@ -836,4 +836,15 @@ func (r *realRun) saveHeap(f string) error {
 		}
 	}
 	return nil
+}
+
+// dovecotUsers is the process and client limit Dovecot needs for n phones:
+// one command connection a user with events, and with IDLE one connection
+// a watched folder (each phone pings Inbox and Sent Items), plus room for
+// the check's and the run's own logins.
+func dovecotUsers(n int, idle bool) int {
+	if idle {
+		return 2*n + 100
+	}
+	return n + 100
 }

@@ -522,8 +522,11 @@ func (s *Source) Get(ctx context.Context, f sources.FolderID, ids []sources.Item
 		select {
 		case <-a.done:
 		case <-ctx.Done():
+			a.cancel()
+			s.ahead.stats.gone(1, false)
 			return nil, fmt.Errorf("jmap: Email/get in %q: %w", f, ctx.Err())
 		}
+		s.ahead.stats.taken(a.err != nil)
 		if a.err == nil {
 			got, rest = a.mails, nil
 			for _, id := range ids {

@@ -144,6 +144,8 @@ type Backend struct {
 
 	mu    sync.Mutex
 	users map[string]*cached
+
+	prefetched prefetchCounts // by every user's Source, PrefetchStats
 }
 
 type cached struct {
@@ -278,6 +280,7 @@ func (b *Backend) open(ctx context.Context, user, password string) (*Source, err
 		return nil, fmt.Errorf("jmap: login %q: %w", user, err)
 	}
 	s := newSource(c, account, &b.opts, b.log.With("user", user))
+	s.ahead.stats = &b.prefetched
 	if b.opts.Idle != nil {
 		s.idle = &idleLink{s: s, open: b.opts.Idle, user: user, pass: password}
 	}

@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gojmap "git.sr.ht/~rockorager/go-jmap"
@@ -111,9 +112,61 @@ type ahead struct {
 // dropped (and its fetch cancelled) Options.PrefetchTTL after it began
 // if no Get took it.
 type prefetches struct {
-	mu   sync.Mutex
-	list []*ahead
-	wg   sync.WaitGroup // fetches running, for tests
+	mu    sync.Mutex
+	list  []*ahead
+	wg    sync.WaitGroup  // fetches running, for tests
+	stats *prefetchCounts // the Backend's, shared by its users
+}
+
+// PrefetchStats are a Backend's counts of windows fetched ahead, for
+// metrics: those held now (fetched or on their way), and since the start
+// those started, those a Get served, those dropped unused (expired,
+// pushed out by a newer listing's, or holding mail changed since) and
+// those whose fetch failed.
+type PrefetchStats struct {
+	Held                             int64
+	Started, Served, Dropped, Failed int64
+}
+
+// prefetchCounts are PrefetchStats as they are counted.
+type prefetchCounts struct {
+	held, started, served, dropped, failed atomic.Int64
+}
+
+// gone counts n windows leaving a user's list: unused, or (failed) because
+// their fetch failed.
+func (c *prefetchCounts) gone(n int, failed bool) {
+	if c == nil || n == 0 {
+		return
+	}
+	c.held.Add(-int64(n))
+	if failed {
+		c.failed.Add(int64(n))
+	} else {
+		c.dropped.Add(int64(n))
+	}
+}
+
+// taken counts a window a Get took: served, or failed if its fetch did.
+func (c *prefetchCounts) taken(failed bool) {
+	if c == nil {
+		return
+	}
+	c.held.Add(-1)
+	if failed {
+		c.failed.Add(1)
+	} else {
+		c.served.Add(1)
+	}
+}
+
+// PrefetchStats returns the counts of windows fetched ahead by every
+// user of b.
+func (b *Backend) PrefetchStats() PrefetchStats { return b.prefetched.snapshot() }
+
+func (c *prefetchCounts) snapshot() PrefetchStats {
+	return PrefetchStats{Held: c.held.Load(), Started: c.started.Load(), Served: c.served.Load(),
+		Dropped: c.dropped.Load(), Failed: c.failed.Load()}
 }
 
 // claim marks the window that begins at id in f, of a listing that
@@ -175,20 +228,27 @@ func (p *prefetches) put(a *ahead, max int, evict bool, ttl time.Duration) bool 
 		p.list[0].cancel()
 		p.list[0].timer.Stop()
 		p.list = slices.Delete(p.list, 0, 1)
+		p.stats.gone(1, false)
 	}
 	p.list = append(p.list, a)
-	a.timer = time.AfterFunc(ttl, func() { p.drop(a) })
+	if p.stats != nil {
+		p.stats.held.Add(1)
+		p.stats.started.Add(1)
+	}
+	a.timer = time.AfterFunc(ttl, func() { p.drop(a, false) })
 	return true
 }
 
-// drop removes a and cancels its fetch, if it is still held.
-func (p *prefetches) drop(a *ahead) {
+// drop removes a and cancels its fetch, if it is still held; failed
+// tells its fetch failed, for the counts.
+func (p *prefetches) drop(a *ahead, failed bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i, o := range p.list {
 		if o == a {
 			p.list = slices.Delete(p.list, i, i+1)
 			a.timer.Stop()
+			p.stats.gone(1, failed)
 			break
 		}
 	}
@@ -217,6 +277,7 @@ func (p *prefetches) forget(ids []gojmap.ID) {
 	}
 	clear(p.list[len(kept):])
 	p.list = kept
+	p.stats.gone(len(gone), false)
 	p.mu.Unlock()
 	for _, a := range gone {
 		a.timer.Stop()
@@ -290,7 +351,7 @@ func (s *Source) prefetch(f sources.FolderID, last sources.ItemID, o *sources.Ge
 		}
 		a.mails, a.err = m, err
 		if err != nil {
-			s.ahead.drop(a)
+			s.ahead.drop(a, true)
 			return
 		}
 		s.prefetch(f, ids[len(ids)-1], o, e)

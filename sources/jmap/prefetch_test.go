@@ -168,6 +168,10 @@ func TestPrefetch(t *testing.T) {
 	if n := src.ahead.held(); n != 0 {
 		t.Errorf("%d windows held after the listing, want 0", n)
 	}
+	// Windows 2 and 3 fetched ahead and served, as the metrics show them.
+	if st, want := src.ahead.stats.snapshot(), (PrefetchStats{Started: 2, Served: 2}); st != want {
+		t.Errorf("PrefetchStats = %+v, want %+v", st, want)
+	}
 	// What changed after its window was fetched comes now.
 	d, err := src.Changes(ctx, f, st, 0)
 	if err != nil {
@@ -216,6 +220,9 @@ func TestPrefetchForgotten(t *testing.T) {
 	if n := src.ahead.held(); n != 0 {
 		t.Errorf("%d windows held after a delta reported their mail, want 0", n)
 	}
+	if st := src.ahead.stats.snapshot(); st.Held != 0 || st.Dropped != st.Started || st.Started == 0 || st.Served != 0 {
+		t.Errorf("PrefetchStats = %+v, want every window started dropped", st)
+	}
 	items, err := src.Get(ctx, f, d2.Changed, cut)
 	if err != nil || len(items) != 4 {
 		t.Fatalf("Get = %d items, %v; want 4", len(items), err)
@@ -261,7 +268,7 @@ func TestPrefetchBounded(t *testing.T) {
 		t.Errorf("two listings with PrefetchWindows 1: %d windows held, want 1", n)
 	}
 	src.ahead.wg.Wait()
-	src.ahead.drop(src.ahead.list[0])
+	src.ahead.drop(src.ahead.list[0], false)
 
 	// A phone gone mid-listing, the store not answering the fetch
 	// ahead: dropped after PrefetchTTL, its goroutine and connections
