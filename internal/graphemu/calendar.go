@@ -87,14 +87,10 @@ func (s *Server) serveCalendar(c *call, rest []string) *graphError {
 			return s.servePIMItem(c, o)
 		case len(rest) == 3 && low[2] == "instances" && get:
 			return s.instances(c, o)
-		case len(rest) == 3 && post && (low[2] == "accept" || low[2] == "decline" || low[2] == "tentativelyaccept"):
-			resp := map[string]string{"accept": "accepted", "decline": "declined", "tentativelyaccept": "tentativelyAccepted"}[low[2]]
-			s.mu.Lock()
-			s.patchEventLocked(c, o, map[string]any{"responseStatus": map[string]any{"response": resp, "time": s.o.Now().UTC().Format(graphTime)}})
-			s.mu.Unlock()
-			s.notify(c.mb, "updated", o)
-			c.w.WriteHeader(202)
-			return nil
+		case len(rest) == 3 && post && answers[low[2]].response != "":
+			return s.respondEvent(c, o, low[2])
+		case len(rest) == 3 && low[2] == "calendar":
+			return s.serveEventCalendar(c, o)
 		}
 	}
 	return notImplemented(c.r)
@@ -229,7 +225,10 @@ func (s *Server) newEventLocked(c *call, o *object, cal string) *graphError {
 			return gerr
 		}
 	}
-	o.props["iCalUId"] = "040000008200E00074C5B7101A82E008" + strings.ToUpper(newID(""))
+	if uid, _ := o.props["iCalUId"].(string); uid == "" {
+		// An invitation's copies share the organizer's (Invite).
+		o.props["iCalUId"] = "040000008200E00074C5B7101A82E008" + strings.ToUpper(newID(""))
+	}
 	if o.props["isOrganizer"] == nil {
 		o.props["isOrganizer"] = true
 	}

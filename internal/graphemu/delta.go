@@ -172,8 +172,12 @@ func (s *Server) serveDelta(c *call, d deltaSpec) *graphError {
 // changed properties").
 func (s *Server) deltaRow(c *call, d deltaSpec, e *entry, full bool, since uint64, sel string) map[string]any {
 	p := d.render(e.obj)
+	typ := d.odataType
+	if t, ok := p["@odata.type"].(string); ok {
+		typ = t // an eventMessage's subtype
+	}
 	if !full {
-		part := map[string]any{"id": p["id"], "@odata.type": d.odataType}
+		part := map[string]any{"id": p["id"]}
 		for k, v := range p {
 			if strings.HasPrefix(k, "@odata.etag") || k == "changeKey" || e.obj.propSeq[k] > since {
 				part[k] = v
@@ -181,7 +185,7 @@ func (s *Server) deltaRow(c *call, d deltaSpec, e *entry, full bool, since uint6
 		}
 		p = part
 	}
-	p["@odata.type"] = d.odataType
+	p["@odata.type"] = typ
 	return selectProps(p, sel)
 }
 

@@ -457,6 +457,9 @@ func (s *Server) messageJSON(c *call, o *object) map[string]any {
 	p["@odata.etag"] = o.etag()
 	p["changeKey"] = o.changeKey()
 	p["parentFolderId"] = o.parent
+	if t, ok := meetingTypes[fmt.Sprint(o.props["meetingMessageType"])]; ok {
+		p["@odata.type"] = t
+	}
 	if body, ok := p["body"].(map[string]any); ok {
 		want := strings.ToLower(preferValue(c.r.Header, "outlook.body-content-type"))
 		if want == "text" && body["contentType"] == "html" {

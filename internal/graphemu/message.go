@@ -17,8 +17,18 @@ func (s *Server) serveMessage(c *call, o *object, rest, low []string) *graphErro
 	case len(low) == 0 && get:
 		s.mu.Lock()
 		j := selectProps(s.messageJSON(c, o), c.q.Get("$select"))
-		if strings.Contains(strings.ToLower(c.q.Get("$expand")), "attachments") {
-			j["attachments"] = s.attachmentsJSON(o, false)
+		for x := range strings.SplitSeq(c.q.Get("$expand"), ",") {
+			switch x = strings.ToLower(strings.TrimSpace(x)); {
+			case strings.HasPrefix(x, "attachments"):
+				j["attachments"] = s.attachmentsJSON(o, false)
+			case x == "microsoft.graph.eventmessage/event":
+				s.expandEvent(c, o, j)
+			case x == "event":
+				// observed (msgraph-sdk-java#958): event is a property of
+				// eventMessage only, so it needs the type cast.
+				s.mu.Unlock()
+				return badRequest("Parsing OData Select and Expand failed: Could not find a property named 'event' on type 'microsoft.graph.message'.")
+			}
 		}
 		s.mu.Unlock()
 		writeJSON(c.w, 200, j)

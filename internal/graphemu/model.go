@@ -51,6 +51,9 @@ type object struct {
 	// through Graph since its MIME was made: sending rebuilds it.
 	edited    bool
 	inReplyTo string // drafts of createReply: the original's Message-ID
+	// event is an eventMessage's event in the same mailbox (immutable
+	// id), which its event navigation property leads to.
+	event string
 }
 
 // restID is the default ("REST") id: it encodes the object's current

@@ -46,6 +46,7 @@ func pimCreate(c *call, kind, prefix string) (*object, *graphError) {
 		return nil, gerr
 	}
 	delete(props, "id")
+	delete(props, "iCalUId") // read-only ([D] resources/event)
 	for k := range props {
 		if strings.HasPrefix(k, "@") || strings.HasPrefix(k, "_") {
 			delete(props, k)
