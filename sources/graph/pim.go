@@ -116,6 +116,7 @@ func (s *Source) pimItem(ctx context.Context, f *feed, id sources.ItemID, body j
 			return it, false, fmt.Errorf("graph: event %s: %w", id, err)
 		}
 		ev := e.toSources()
+		e.userAnswer(ev, s.upn)
 		if e.Type == "seriesMaster" {
 			if err := s.exceptions(ctx, &e, ev); err != nil {
 				return it, false, err
@@ -148,6 +149,7 @@ func (s *Source) exceptions(ctx context.Context, g *graphEvent, ev *sources.Even
 			continue
 		}
 		o := inst.toSources()
+		inst.userAnswer(o, s.upn)
 		o.Recurrence, o.UID = nil, ""
 		ev.Exceptions = append(ev.Exceptions, sources.Exception{OriginalStart: orig, Override: o})
 	}
@@ -497,7 +499,11 @@ type graphEvent struct {
 			Response string `json:"response"`
 		} `json:"status"`
 	} `json:"attendees"`
-	IsOrganizer                bool            `json:"isOrganizer"`
+	IsOrganizer           bool  `json:"isOrganizer"`
+	AllowNewTimeProposals *bool `json:"allowNewTimeProposals"`
+	ResponseStatus        struct {
+		Response string `json:"response"`
+	} `json:"responseStatus"`
 	IsCancelled                bool            `json:"isCancelled"`
 	ResponseRequested          bool            `json:"responseRequested"`
 	IsReminderOn               bool            `json:"isReminderOn"`
