@@ -244,8 +244,10 @@ type Responder interface {
 	// a calendar event the user is invited to. It records a.Status on the
 	// user's calendar (creating the event from an invitation the calendar
 	// does not hold yet; an event declined may be removed) and returns the
-	// calendar event's ref, or the zero ItemRef when declined. A ref that
-	// is no invitation to the user yields ErrNotFound.
+	// calendar event's ref, or the zero ItemRef when declined. A meeting
+	// request answered goes to Deleted Items, as Exchange moves it and as
+	// the gateway does on the other route. A ref that is no invitation to
+	// the user yields ErrNotFound.
 	Respond(ctx context.Context, ref ItemRef, a MeetingAnswer) (ItemRef, error)
 }
 
