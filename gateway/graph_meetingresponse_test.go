@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,8 +40,9 @@ func graphMeetingSync(t *testing.T, d *convDevice, f *convFolder) (added, change
 	return added, changed, deleted
 }
 
-// TestGraphMeetingResponse: with Graph behind the gateway, a phone's
-// MeetingResponse is answered by Exchange itself (event accept,
+// TestGraphMeetingResponse: with Graph behind the gateway, a meeting
+// request syncs as one, and a phone's MeetingResponse is answered by
+// Exchange itself (event accept,
 // tentativelyAccept, decline): the calendar Sync shows the answer, the
 // meeting request leaves the Inbox for Deleted Items, and the organizer
 // gets Exchange's answers only, no iTIP mail sent by easgate.
@@ -73,16 +75,29 @@ func TestGraphMeetingResponse(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Older phones get the request as a valid meeting request too.
+	for _, v := range []eas.ProtocolVersion{eas.V121, eas.V141} {
+		old := e.conv(t).device("graphmr"+strings.ReplaceAll(v.String(), ".", ""), "E2EPhone", v)
+		in := graphE2EFolders(t, e, old, eas.FolderTypeInbox)[eas.FolderTypeInbox]
+		imapE2ESyncStart(t, old, in)
+		if _, m := imapE2EFind(in, "Planning", imapE2EMailSubject); m == nil || m.MeetingRequest == nil {
+			t.Errorf("at %s the request syncs as %+v, want a meeting request", v, m)
+		}
+	}
+
 	d := e.conv(t).device("graphmr", "E2EPhone", eas.V161)
 	byType := graphE2EFolders(t, e, d, eas.FolderTypeInbox, eas.FolderTypeDeletedItems, eas.FolderTypeSentItems, eas.FolderTypeCalendar)
 	inbox, trash, sent, cal := byType[eas.FolderTypeInbox], byType[eas.FolderTypeDeletedItems], byType[eas.FolderTypeSentItems], byType[eas.FolderTypeCalendar]
 	imapE2ESyncStart(t, d, inbox, trash, cal)
-	request, _ := imapE2EFind(inbox, "Planning", imapE2EMailSubject)
+	request, req := imapE2EFind(inbox, "Planning", imapE2EMailSubject)
 	plain, _ := imapE2EFind(inbox, "Just mail", imapE2EMailSubject)
 	event, ev := imapE2EFind(cal, "Planning", imapE2EEventSubject)
 	series, _ := imapE2EFind(cal, "Weekly sync", imapE2EEventSubject)
 	if request == "" || plain == "" || ev == nil || series == "" {
 		t.Fatalf("after the initial sync: request %q, mail %q, event %q, series %q", request, plain, event, series)
+	}
+	if req.MessageClass != "IPM.Schedule.Meeting.Request" || req.MeetingRequest == nil || req.MeetingRequest.Organizer == "" {
+		t.Errorf("the request syncs as class %q with meeting %+v, want a meeting request the phone can answer", req.MessageClass, req.MeetingRequest)
 	}
 	if ev.ResponseType == nil || *ev.ResponseType != eas.ResponseNotResponded {
 		t.Errorf("the invitation's ResponseType before answering = %v, want not responded", ev.ResponseType)

@@ -59,6 +59,12 @@ type graphMessage struct {
 		Content     string `json:"content"`
 	} `json:"body"`
 	Attachments []graphAttachment `json:"attachments"`
+
+	// An eventMessage's type and, expanded, the user's event it is about
+	// ([D] resources/eventmessage, api/eventmessage-get).
+	ODataType          string      `json:"@odata.type"`
+	MeetingMessageType string      `json:"meetingMessageType"`
+	Event              *graphEvent `json:"event"`
 }
 
 type graphAttachment struct {
@@ -126,7 +132,8 @@ func (s *Source) getRequest(f *feed, id sources.ItemID, o *sources.GetOptions) *
 		}
 	}
 	return &batchItem{path: s.path + "/messages/" + esc,
-		query:  url.Values{"$select": {sel}, "$expand": {"attachments($select=id,name,contentType,size,isInline)"}},
+		query: url.Values{"$select": {sel}, "$expand": {"attachments($select=id,name,contentType,size,isInline)," +
+			"microsoft.graph.eventMessage/event"}},
 		prefer: prefer}
 }
 
@@ -176,6 +183,7 @@ func (s *Source) mailItem(fid sources.FolderID, id sources.ItemID, g *graphMessa
 		m.Attachments = append(m.Attachments, sources.Attachment{ID: a.ID, Name: a.Name, ContentType: a.ContentType,
 			Size: a.Size, ContentID: strings.Trim(a.ContentID, "<>"), Inline: a.IsInline})
 	}
+	m.Meeting = s.meeting(g)
 	if o.MIME {
 		path := s.path + "/messages/" + url.PathEscape(string(id)) + "/$value"
 		m.MIME = func(ctx context.Context) (io.ReadCloser, error) {

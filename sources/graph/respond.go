@@ -153,6 +153,35 @@ func (s *Source) discardRequest(ctx context.Context, id sources.ItemID) {
 	}
 }
 
+// meeting reads a meeting request or cancellation from an eventMessage
+// and its event, so that phones show it as one and offer to answer it.
+// Exchange's iCalendar is not among the message's attachments, so the
+// gateway could not read it there. A request whose event is gone
+// (declined) is plain mail.
+//
+// meetingMessageType is a property of eventMessage only, which a $select
+// on messages cannot name; the type (eventMessage, or its subtype
+// eventMessageRequest, not eventMessageResponse) and the event tell
+// instead: an answer in the organizer's mailbox leads to the organizer's
+// own event.
+func (s *Source) meeting(g *graphMessage) *sources.MeetingRequest {
+	if g.Event == nil || g.Event.ID == "" || g.Event.IsOrganizer ||
+		!strings.Contains(g.ODataType, "eventMessage") || strings.Contains(g.ODataType, "Response") {
+		return nil
+	}
+	method := sources.MethodRequest
+	if g.MeetingMessageType == "meetingCancelled" || g.Event.IsCancelled {
+		method = sources.MethodCancel
+	}
+	ev := g.Event.toSources()
+	g.Event.userAnswer(ev, s.upn)
+	mr := &sources.MeetingRequest{Method: method, Event: *ev, Stamp: g.SentDateTime, ResponseRequested: ev.ResponseRequested}
+	if g.Event.Type == "occurrence" || g.Event.Type == "exception" {
+		mr.RecurrenceID = parseUTC(g.Event.OriginalStart)
+	}
+	return mr
+}
+
 // userAnswer sets the user's own attendee status from responseStatus,
 // which Graph keeps for the mailbox's answer to an invitation; the
 // attendee list of the invitee's copy need not carry it.

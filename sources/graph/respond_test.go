@@ -277,3 +277,36 @@ func TestRespondNotInvitation(t *testing.T) {
 		}
 	}
 }
+
+// TestMeetingRequestMail: a meeting request syncs with its meeting, read
+// from the eventMessage's event, so phones offer to answer it; once its
+// event is declined it is plain mail, as is ordinary mail.
+func TestMeetingRequestMail(t *testing.T) {
+	e := newRespondEnv(t)
+	ctx := context.Background()
+	msg, ev := e.invite(t, "Review", true, nil)
+	plain, err := e.g.Emu.DeliverMail("alice@"+testserver.GraphDomain, "inbox", mail(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := e.alice.Get(ctx, e.inbox, []sources.ItemID{msg.ID, sources.ItemID(plain)}, nil)
+	if err != nil || len(items) != 2 {
+		t.Fatalf("Get(request, mail) = %d items, %v", len(items), err)
+	}
+	mr := items[0].Mail.Meeting
+	if mr == nil || mr.Method != sources.MethodRequest || mr.Event.Summary != "Review" || !mr.Event.Start.Equal(e.start) ||
+		mr.Event.Organizer.Email != "bob@"+testserver.GraphDomain || mr.Event.Recurrence == nil || !mr.ResponseRequested ||
+		aliceStatus(&mr.Event) != sources.StatusNeedsAction {
+		t.Errorf("the request's meeting = %+v", mr)
+	}
+	if items[1].Mail.Meeting != nil {
+		t.Errorf("plain mail has a meeting: %+v", items[1].Mail.Meeting)
+	}
+	if _, err := e.alice.Respond(ctx, ev, sources.MeetingAnswer{Status: sources.StatusDeclined}); err != nil {
+		t.Fatal(err)
+	}
+	items, err = e.alice.Get(ctx, e.trash, []sources.ItemID{msg.ID}, nil)
+	if err != nil || len(items) != 1 || items[0].Mail.Meeting != nil {
+		t.Errorf("the request of a declined meeting = %+v, %v; want plain mail in Deleted Items", items, err)
+	}
+}
