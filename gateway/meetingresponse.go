@@ -79,9 +79,13 @@ func (s *Server) meetingResponse(ctx context.Context, sess *Session, q *eas.Meet
 		a.ProposedEnd, _ = meetingTime(sr.ProposedEndTime)
 	}
 	var ev sources.ItemRef
-	if r, ok := sess.Source.(sources.Responder); ok {
+	r, ok := sess.Source.(sources.Responder)
+	if ok {
 		ev, err = r.Respond(ctx, ref, a)
-	} else {
+	}
+	if !ok || errors.Is(err, sources.ErrUnsupported) {
+		// A store that answers only some invitations (package mux, for
+		// the stores behind it that cannot) leaves the rest to this route.
 		ev, err = s.answerInvitation(ctx, sess, ref, a)
 	}
 	if err != nil || ev.ID == "" {

@@ -22,6 +22,7 @@ import (
 	"github.com/easgate/easgate/sources"
 	"github.com/easgate/easgate/sources/itip"
 	"github.com/easgate/easgate/sources/memory"
+	"github.com/easgate/easgate/sources/mux"
 )
 
 // The invitations of sources/itip/testdata, as Outlook and Google Calendar
@@ -403,6 +404,41 @@ func meetingBobSees(t *testing.T, m meetingSetup, subject, class string) {
 // store, whose Send records what it would submit.
 func TestMeetingResponse(t *testing.T) {
 	e := convServer(t, Options{MailDomain: meetingDomain})
+	ctx := context.Background()
+	meetingConversation(t, meetingSetup{
+		conv: e, src: e.src,
+		deliver: func(user string, raw []byte) {
+			if _, err := e.store.User(user).AddMessage(ctx, "inbox", raw); err != nil {
+				t.Fatal(err)
+			}
+		},
+		sent: e.src.Sent,
+		bob: func(cmd string, body []byte) (int, []byte) {
+			return meetingPostAs(t, e.ts.URL, "bob", convPassword, cmd, body)
+		},
+	})
+}
+
+// muxBackend opens the memory store's user behind package mux, as
+// [classes] does.
+type muxBackend struct{ convBackend }
+
+func (b muxBackend) Login(ctx context.Context, user, password string) (sources.Source, error) {
+	src, err := b.convBackend.Login(ctx, user, password)
+	if err != nil {
+		return nil, err
+	}
+	return mux.New([]mux.Route{{Source: src, Contents: []sources.Content{sources.ContentMail, sources.ContentContacts,
+		sources.ContentCalendar, sources.ContentTasks, sources.ContentNotes}}}, 0), nil
+}
+
+// TestMeetingResponseMux holds the meeting conversation with the memory
+// store behind package mux, a sources.Responder that answers only
+// through stores answering themselves: the memory store's invitations are
+// still answered by iTIP.
+func TestMeetingResponseMux(t *testing.T) {
+	e := convServer(t, Options{MailDomain: meetingDomain})
+	e.srv.backend = muxBackend{convBackend{e.store}}
 	ctx := context.Background()
 	meetingConversation(t, meetingSetup{
 		conv: e, src: e.src,

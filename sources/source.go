@@ -247,7 +247,9 @@ type Responder interface {
 	// calendar event's ref, or the zero ItemRef when declined. A meeting
 	// request answered goes to Deleted Items, as Exchange moves it and as
 	// the gateway does on the other route. A ref that is no invitation to
-	// the user yields ErrNotFound.
+	// the user yields ErrNotFound. ErrUnsupported says the store does not
+	// answer this one itself (package mux, for a store behind it that
+	// cannot): the caller answers from the other abilities.
 	Respond(ctx context.Context, ref ItemRef, a MeetingAnswer) (ItemRef, error)
 }
 

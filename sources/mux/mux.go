@@ -340,6 +340,32 @@ func (s *Source) OpenAttachment(ctx context.Context, ref sources.AttachmentRef) 
 	return sources.Attachment{}, nil, unsupported("attachments", src)
 }
 
+var _ sources.Responder = (*Source)(nil)
+
+// Respond implements sources.Responder through the store of the
+// invitation, when that store answers invitations itself (Graph); for
+// the others it is ErrUnsupported, and the gateway answers by iTIP as it
+// would for that store alone. An event the answer leaves in a calendar
+// this Source does not serve (calendars routed elsewhere) is not named.
+func (s *Source) Respond(ctx context.Context, ref sources.ItemRef, a sources.MeetingAnswer) (sources.ItemRef, error) {
+	src, err := s.of(ctx, ref.Folder)
+	if err != nil {
+		return sources.ItemRef{}, err
+	}
+	r, ok := src.(sources.Responder)
+	if !ok {
+		return sources.ItemRef{}, unsupported("respond", src)
+	}
+	ev, err := r.Respond(ctx, ref, a)
+	if err != nil || ev.ID == "" {
+		return ev, err
+	}
+	if i, err := s.route(ctx, ev.Folder); err != nil || s.routes[i].Source != src {
+		return sources.ItemRef{}, nil
+	}
+	return ev, nil
+}
+
 // oofer is the automatic-reply ability the gateway looks for.
 type oofer interface {
 	Oof(ctx context.Context) (sources.Oof, error)
