@@ -404,11 +404,16 @@ func meetingBobSees(t *testing.T, m meetingSetup, subject, class string) {
 // store, whose Send records what it would submit.
 func TestMeetingResponse(t *testing.T) {
 	e := convServer(t, Options{MailDomain: meetingDomain})
-	ctx := context.Background()
-	meetingConversation(t, meetingSetup{
+	meetingConversation(t, memoryMeetingSetup(t, e))
+}
+
+// memoryMeetingSetup is the meeting conversation's view of the memory
+// store of e.
+func memoryMeetingSetup(t *testing.T, e *convEnv) meetingSetup {
+	return meetingSetup{
 		conv: e, src: e.src,
 		deliver: func(user string, raw []byte) {
-			if _, err := e.store.User(user).AddMessage(ctx, "inbox", raw); err != nil {
+			if _, err := e.store.User(user).AddMessage(context.Background(), "inbox", raw); err != nil {
 				t.Fatal(err)
 			}
 		},
@@ -416,7 +421,7 @@ func TestMeetingResponse(t *testing.T) {
 		bob: func(cmd string, body []byte) (int, []byte) {
 			return meetingPostAs(t, e.ts.URL, "bob", convPassword, cmd, body)
 		},
-	})
+	}
 }
 
 // muxBackend opens the memory store's user behind package mux, as
@@ -439,19 +444,7 @@ func (b muxBackend) Login(ctx context.Context, user, password string) (sources.S
 func TestMeetingResponseMux(t *testing.T) {
 	e := convServer(t, Options{MailDomain: meetingDomain})
 	e.srv.backend = muxBackend{convBackend{e.store}}
-	ctx := context.Background()
-	meetingConversation(t, meetingSetup{
-		conv: e, src: e.src,
-		deliver: func(user string, raw []byte) {
-			if _, err := e.store.User(user).AddMessage(ctx, "inbox", raw); err != nil {
-				t.Fatal(err)
-			}
-		},
-		sent: e.src.Sent,
-		bob: func(cmd string, body []byte) (int, []byte) {
-			return meetingPostAs(t, e.ts.URL, "bob", convPassword, cmd, body)
-		},
-	})
+	meetingConversation(t, memoryMeetingSetup(t, e))
 }
 
 // meetingPostAs posts body as cmd at 16.1 for user from a phone of the
