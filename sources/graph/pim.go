@@ -499,11 +499,7 @@ type graphEvent struct {
 			Response string `json:"response"`
 		} `json:"status"`
 	} `json:"attendees"`
-	IsOrganizer           bool  `json:"isOrganizer"`
-	AllowNewTimeProposals *bool `json:"allowNewTimeProposals"`
-	ResponseStatus        struct {
-		Response string `json:"response"`
-	} `json:"responseStatus"`
+	IsOrganizer                bool            `json:"isOrganizer"`
 	IsCancelled                bool            `json:"isCancelled"`
 	ResponseRequested          bool            `json:"responseRequested"`
 	IsReminderOn               bool            `json:"isReminderOn"`
@@ -512,6 +508,13 @@ type graphEvent struct {
 	Sensitivity                string          `json:"sensitivity"`
 	Categories                 []string        `json:"categories"`
 	Recurrence                 json.RawMessage `json:"recurrence"`
+
+	// The user's own answer to an invitation, and whether its organizer
+	// takes proposals for new times.
+	ResponseStatus struct {
+		Response string `json:"response"`
+	} `json:"responseStatus"`
+	AllowNewTimeProposals *bool `json:"allowNewTimeProposals"`
 }
 
 var showAs = map[string]sources.BusyStatus{"free": sources.Free, "tentative": sources.Tentative, "busy": sources.Busy,
