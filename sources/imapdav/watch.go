@@ -57,9 +57,10 @@ func newIdleHub(s *Source) *idleHub { return &idleHub{s: s, boxes: make(map[stri
 // subscribe returns the channel that closes at folder name's next change,
 // and a release func; ok is false when the user's IDLE limit is reached.
 func (h *idleHub) subscribe(name string) (ch <-chan struct{}, ready <-chan struct{}, release func(), ok bool) {
+	base := h.s.seenBase(name)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	b := h.join(name)
+	b := h.join(name, base)
 	if b == nil {
 		return nil, nil, nil, false
 	}
@@ -71,9 +72,10 @@ func (h *idleHub) subscribe(name string) (ch <-chan struct{}, ready <-chan struc
 // folder name, until removeFunc; ok is false when the user's IDLE limit
 // is reached.
 func (h *idleHub) addFunc(name string, f *eventFunc) (b *idleBox, ok bool) {
+	base := h.s.seenBase(name)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if b = h.join(name); b == nil {
+	if b = h.join(name, base); b == nil {
 		return nil, false
 	}
 	b.fns = append(b.fns, f)
@@ -83,7 +85,13 @@ func (h *idleHub) addFunc(name string, f *eventFunc) (b *idleBox, ok bool) {
 // join adds a watcher to folder name's box, starting its IDLE connection
 // if it has none, and returns the box; nil when the hub is closed or the
 // user's IDLE limit is reached. The caller holds h.mu.
-func (h *idleHub) join(name string) *idleBox {
+//
+// A new connection takes a login and a SELECT before its IDLE runs: a
+// change made meanwhile, after the caller compared states, would reach
+// nobody until the phone's heartbeat. So base, what this Source last
+// read of the mailbox (the caller's comparison), is the snapshot the
+// first SELECT is compared with, as after a reconnect.
+func (h *idleHub) join(name string, base boxBase) *idleBox {
 	if h.closed {
 		return nil
 	}
@@ -94,6 +102,10 @@ func (h *idleHub) join(name string) *idleBox {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		b = &idleBox{name: name, gen: make(chan struct{}), cancel: cancel, ready: make(chan struct{})}
+		if base.ok {
+			c := base.c
+			b.snap = &imap.SelectData{UIDValidity: c.validity, HighestModSeq: c.highest, UIDNext: c.next, NumMessages: c.num}
+		}
 		h.boxes[name] = b
 		go h.run(ctx, b)
 	}

@@ -173,3 +173,65 @@ func TestIdleNotify(t *testing.T) {
 		t.Errorf("%d IDLE boxes, want the folder's only (INBOX's was past the limit)", len(src.idle.boxes))
 	}
 }
+
+// TestIdleNotifyNewConnection: a registration that opens the folder's
+// IDLE connection is called back for a change made after the caller's
+// comparison (Changes) and before that connection's IDLE runs, which IDLE
+// itself never reports; with no such change, it is not called back.
+func TestIdleNotifyNewConnection(t *testing.T) {
+	d := testserver.StartDovecot(t)
+	src, err := Dial(t.Context(), &Options{IMAP: d.IMAP, TLS: TLSNone}, "alice", testserver.Users["alice"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	oc := dialOther(t, d.IMAP, "alice")
+	for _, change := range []bool{true, false} {
+		folder := fmt.Sprintf("N%d", boxSeq.Add(1))
+		if err := oc.Create(folder, nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := appendRaw(oc, folder, testMessage(1)); err != nil {
+			t.Fatal(err)
+		}
+		// The caller's comparison, then (or not) a change before the
+		// connection is up: here, before Notify even begins.
+		if _, err := src.Changes(t.Context(), sources.FolderID(folder), "", 0); err != nil {
+			t.Fatal(err)
+		}
+		if change {
+			if _, err := appendRaw(oc, folder, testMessage(2)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		called := make(chan struct{})
+		var once sync.Once
+		stop, err := src.Notify([]sources.FolderID{sources.FolderID(folder)}, func() { once.Do(func() { close(called) }) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.idle.mu.Lock()
+		b := src.idle.boxes[folder]
+		src.idle.mu.Unlock()
+		if b == nil {
+			t.Fatalf("no IDLE connection for %s", folder)
+		}
+		<-b.ready // after the first SELECT's comparison
+		if change {
+			select {
+			case <-called:
+			case <-time.After(20 * time.Second):
+				t.Fatal("a change made before the new IDLE connection ran was not reported within 20 s")
+			}
+		} else {
+			// The comparison is made before ready; its call back, if
+			// any, would come idleGather after it.
+			select {
+			case <-called:
+				t.Error("called back with no change since the comparison")
+			case <-time.After(idleGather + 200*time.Millisecond):
+			}
+		}
+		stop()
+	}
+}
